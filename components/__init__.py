@@ -1,0 +1,1 @@
+"""selfhost's Pulumi components: import them into any stack."""

@@ -1,0 +1,118 @@
+"""A database server (MariaDB or Postgres) for one app, on that app's internal network."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+
+from components import images
+from components.container import Attachment, Healthcheck, Mount, ServiceSpec, secret_file, service_container
+from components.secrets import generated_password
+from components.volumes import StatePolicy, data_volume
+
+Engine = Literal["mariadb", "postgres"]
+SERVICE_UID = 999
+"""Both official images run the server as uid 999 (mysql / postgres)."""
+PASSWORD_FILE = "/run/secrets/db_password"
+ROOT_PASSWORD_FILE = "/run/secrets/db_root_password"
+HOST_ALIAS = "db"
+PORTS = {"mariadb": 3306, "postgres": 5432}
+
+
+@dataclass(frozen=True)
+class DatabaseArgs:
+    engine: Engine
+    container_name: str
+    volume_name: str
+    network: pulumi.Input[str]
+    """The app's internal network: the only one the database joins."""
+    database_name: str
+    user: str
+    memory_bytes: int
+    state: StatePolicy = field(default_factory=StatePolicy)
+    server_args: Sequence[str] = ()
+    """Extra server flags, e.g. MariaDB's --transaction-isolation=READ-COMMITTED for Nextcloud."""
+
+
+class Database(pulumi.ComponentResource):
+    host: pulumi.Output[str]
+    port: pulumi.Output[int]
+    database_name: pulumi.Output[str]
+    user: pulumi.Output[str]
+    password: pulumi.Output[str]
+    volume_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("selfhost:index:Database", name, None, opts)
+        self.password = generated_password(f"{name}-password", parent=self)
+        volume = data_volume(f"{name}-data", args.volume_name, args.state, parent=self)
+        if args.engine == "mariadb":
+            spec = self._mariadb(name, args, volume.name)
+        else:
+            spec = self._postgres(name, args, volume.name)
+        service_container(f"{name}-container", spec, parent=self)
+
+        self.host = pulumi.Output.from_input(HOST_ALIAS)
+        self.port = pulumi.Output.from_input(PORTS[args.engine])
+        self.database_name = pulumi.Output.from_input(args.database_name)
+        self.user = pulumi.Output.from_input(args.user)
+        self.volume_name = volume.name
+        self.register_outputs(
+            {
+                "host": self.host,
+                "port": self.port,
+                "database_name": self.database_name,
+                "user": self.user,
+                "password": self.password,
+                "volume_name": self.volume_name,
+            }
+        )
+
+    def _mariadb(self, name: str, args: DatabaseArgs, volume: pulumi.Input[str]) -> ServiceSpec:
+        pin = images.MARIADB
+        root_password = generated_password(f"{name}-root-password", parent=self)
+        return ServiceSpec(
+            container_name=args.container_name,
+            image=images.pull(name, pin, parent=self),
+            memory_bytes=args.memory_bytes,
+            networks=[Attachment(args.network, aliases=[HOST_ALIAS])],
+            mounts=[Mount(volume, "/var/lib/mysql")],
+            envs={
+                "MARIADB_AUTO_UPGRADE": "1",
+                "MARIADB_DATABASE": args.database_name,
+                "MARIADB_USER": args.user,
+                "MARIADB_PASSWORD_FILE": PASSWORD_FILE,
+                "MARIADB_ROOT_PASSWORD_FILE": ROOT_PASSWORD_FILE,
+            },
+            files=[
+                secret_file(PASSWORD_FILE, self.password, SERVICE_UID),
+                secret_file(ROOT_PASSWORD_FILE, root_password, SERVICE_UID),
+            ],
+            command=["mariadbd", *args.server_args],
+            healthcheck=Healthcheck(test=["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"]),
+            stop_grace_seconds=60,
+        )
+
+    def _postgres(self, name: str, args: DatabaseArgs, volume: pulumi.Input[str]) -> ServiceSpec:
+        pin = images.POSTGRES
+        return ServiceSpec(
+            container_name=args.container_name,
+            image=images.pull(name, pin, parent=self),
+            memory_bytes=args.memory_bytes,
+            networks=[Attachment(args.network, aliases=[HOST_ALIAS])],
+            mounts=[Mount(volume, images.postgres_data_path(pin))],
+            envs={
+                "POSTGRES_DB": args.database_name,
+                "POSTGRES_USER": args.user,
+                "POSTGRES_PASSWORD_FILE": PASSWORD_FILE,
+            },
+            files=[secret_file(PASSWORD_FILE, self.password, SERVICE_UID)],
+            command=["postgres", *args.server_args],
+            healthcheck=Healthcheck(
+                test=["CMD", "pg_isready", "--username", args.user, "--dbname", args.database_name]
+            ),
+            stop_grace_seconds=60,
+        )

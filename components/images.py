@@ -1,0 +1,54 @@
+"""Every container image the stack runs, pinned to an explicit version, in one place.
+
+Bump a version here and `pulumi up` pulls it and replaces the containers that use it;
+their data stays on the volumes. Nextcloud moves one major version per deploy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+
+@dataclass(frozen=True)
+class ImagePin:
+    repository: str
+    tag: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+    @property
+    def major(self) -> int:
+        return int(self.tag.split(".")[0].split("-")[0])
+
+
+WORDPRESS = ImagePin("wordpress", "7.0-php8.4-apache")
+NEXTCLOUD = ImagePin("nextcloud", "33.0-apache")
+MARIADB = ImagePin("mariadb", "11.8")
+POSTGRES = ImagePin("postgres", "18.1")
+REDIS = ImagePin("redis", "8.2")
+NGINX = ImagePin("nginx", "1.30")
+
+ALL = (WORDPRESS, NEXTCLOUD, MARIADB, POSTGRES, REDIS, NGINX)
+
+
+def postgres_data_path(pin: ImagePin) -> str:
+    """Postgres 18 moved PGDATA's parent: the volume goes on /var/lib/postgresql from 18 on."""
+    return "/var/lib/postgresql" if pin.major >= 18 else "/var/lib/postgresql/data"
+
+
+def pull(name: str, pin: ImagePin, parent: pulumi.Resource) -> docker.RemoteImage:
+    """Pull ``pin`` on the parent's Docker host; containers use its ``image_id``.
+
+    ``keep_locally`` leaves the image on the host at destroy: other stacks may share it.
+    """
+    return docker.RemoteImage(
+        f"{name}-image",
+        name=pin.ref,
+        keep_locally=True,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

@@ -1,0 +1,162 @@
+"""Turn the stack's raw config into StackSettings, or one clear error naming every bad key.
+
+The CLI hands the program every value as a string (objects as JSON). This module finds
+unknown keys in the ``selfhost:`` namespace, parses objects, lets pydantic validate, and
+rewrites pydantic's errors into ``selfhost:<path>: <what is wrong> (got <value>)``.
+"""
+
+from __future__ import annotations
+
+import json
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_core import ErrorDetails
+
+from config.settings import APP_KINDS, NextcloudApp, StackSettings, WordPressApp
+
+NAMESPACE = "selfhost"
+KIND_MODELS: dict[str, type[BaseModel]] = {"wordpress": WordPressApp, "nextcloud": NextcloudApp}
+
+
+class ConfigError(pulumi.RunError):
+    """Bad stack config; the CLI prints the message alone, without a traceback."""
+
+
+def config_keys(model: type[BaseModel] = StackSettings) -> dict[str, str]:
+    """Config key (camelCase) -> field name, for one model."""
+    return {(field.alias or name): name for name, field in model.model_fields.items()}
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in typing.get_args(annotation) for model in _models_in(arg)]
+
+
+def _is_object_field(name: str) -> bool:
+    annotation = StackSettings.model_fields[name].annotation
+    origin = typing.get_origin(annotation)
+    return origin is dict or bool(_models_in(annotation))
+
+
+def _is_secret_field(name: str) -> bool:
+    return SecretStr in typing.get_args(StackSettings.model_fields[name].annotation)
+
+
+def _model_at(path: Sequence[str | int]) -> type[BaseModel] | None:
+    """The model that holds the key at the end of ``path`` (a location without app kind tags)."""
+    model: type[BaseModel] = StackSettings
+    index = 0
+    while index < len(path) - 1:
+        key = path[index]
+        if model is StackSettings and key == "apps":
+            kind = path[index + 2] if index + 2 < len(path) else None
+            if kind not in KIND_MODELS:
+                return None
+            model, index = KIND_MODELS[str(kind)], index + 3
+            continue
+        fields = config_keys(model)
+        if key not in fields:
+            return None
+        nested = _models_in(model.model_fields[fields[str(key)]].annotation)
+        if not nested:
+            return None
+        model, index = nested[0], index + 1
+    return model
+
+
+def _display_path(loc: Sequence[str | int]) -> str:
+    """Drop the discriminator tag pydantic puts after an app's name: apps.blog.wordpress.x -> apps.blog.x."""
+    parts = [part for part in loc if part != "[key]"]
+    if len(parts) >= 3 and parts[0] == "apps" and parts[2] in APP_KINDS:
+        del parts[2]
+    return ".".join(str(part) for part in parts)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, SecretStr):
+        return "[secret]"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _describe(error: ErrorDetails) -> str:
+    loc = error["loc"]
+    kind = error["type"]
+    path = _display_path(loc)
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        parent = _model_at(loc)
+        allowed = ", ".join(sorted(config_keys(parent))) if parent else "see the README"
+        return f"{NAMESPACE}:{path}: unknown key {str(loc[-1])!r}; allowed here: {allowed}"
+    if kind == "missing":
+        return f"{NAMESPACE}:{path}: is required"
+    if kind == "union_tag_invalid":
+        return (
+            f"{NAMESPACE}:{path}.kind: unknown app kind {_show(error.get('ctx', {}).get('tag'))}; "
+            f"allowed kinds: {', '.join(APP_KINDS)}"
+        )
+    if kind == "union_tag_not_found":
+        return f"{NAMESPACE}:{path}.kind: is required, one of: {', '.join(APP_KINDS)}"
+    message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if not loc:
+        # Cross-field checks name their keys at the start of the message.
+        return f"{NAMESPACE}:{message}"
+    if kind == "value_error":
+        return f"{NAMESPACE}:{path}: {message}"
+    return f"{NAMESPACE}:{path}: {message[:1].lower()}{message[1:]} (got {_show(value)})"
+
+
+def parse_settings(raw: Mapping[str, object]) -> StackSettings:
+    """Validate already-parsed config values (keys without the namespace)."""
+    try:
+        return StackSettings.model_validate(dict(raw))
+    except ValidationError as error:
+        lines = sorted({_describe(detail) for detail in error.errors()})
+        raise ConfigError("invalid stack configuration:\n  " + "\n  ".join(lines)) from None
+
+
+def settings_from_config(config: Mapping[str, str], secret_keys: frozenset[str] = frozenset()) -> StackSettings:
+    """Settings from config as the CLI passes it: ``{"selfhost:httpPort": "8080", ...}``."""
+    keys = config_keys()
+    problems: list[str] = []
+    raw: dict[str, object] = {}
+    for full_key, text in sorted(config.items()):
+        namespace, _, key = full_key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        if key not in keys:
+            problems.append(
+                f"{full_key}: unknown key; allowed keys: {', '.join(sorted(keys))} "
+                f"(remove it with `pulumi config rm {key}`)"
+            )
+            continue
+        field = keys[key]
+        if _is_secret_field(field) and full_key not in secret_keys:
+            problems.append(f"{full_key}: must be a secret; set it with `pulumi config set --secret {key} ...`")
+            continue
+        if _is_object_field(field):
+            try:
+                raw[key] = json.loads(text)
+            except json.JSONDecodeError:
+                problems.append(f"{full_key}: must be an object (a YAML map in the stack file), got {_show(text)}")
+        else:
+            raw[key] = text
+    if problems:
+        raise ConfigError("invalid stack configuration:\n  " + "\n  ".join(problems))
+    return parse_settings(raw)
+
+
+def load_settings() -> StackSettings:
+    """Settings of the running stack (inside `pulumi up`/`preview`, or under mocks)."""
+    from pulumi.runtime import config as runtime_config
+
+    config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret_keys = frozenset(runtime_config.get_config_secret_keys_env()) | frozenset(
+        runtime_config._SECRET_KEYS.get()
+    )
+    return settings_from_config({k: str(v) for k, v in config.items()}, secret_keys)

@@ -1,0 +1,231 @@
+"""The stack's settings: one typed model, validated before any resource is registered.
+
+Config keys are camelCase in the stack files (``selfhost:httpPort``, ``adminUser``) and
+snake_case here. Every object rejects unknown keys, so a typo is an error, not a no-op.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from config.units import MEMORY_FORMAT_HELP, parse_memory
+
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_APP_NAME = re.compile(r"^[a-z][a-z0-9]{0,19}$")
+_USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+
+def _check_hostname(value: str) -> str:
+    labels = value.split(".")
+    if len(value) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        raise ValueError(
+            f"{value!r} is not a host name: write a lower-case DNS name of two or more labels "
+            "(letters, digits, inner hyphens), e.g. blog.example.com or blog.localhost"
+        )
+    return value
+
+
+def _memory(value: object) -> int:
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a memory size; write {MEMORY_FORMAT_HELP}")
+    size = parse_memory(value)
+    if size < 32 * 1024**2:
+        raise ValueError(f"{value!r} is below the 32Mi minimum that a container needs")
+    if size % 1024**2:
+        raise ValueError(f"{value!r} is not a whole number of Mi; Docker limits memory in Mi")
+    return size
+
+
+def _check_app_name(value: str) -> str:
+    if not _APP_NAME.match(value):
+        raise ValueError(
+            f"app name {value!r} is not allowed: use 1-20 lower-case letters and digits, "
+            "starting with a letter (it becomes part of container, volume and network names)"
+        )
+    return value
+
+
+def _check_user_name(value: str) -> str:
+    if not _USER_NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not a user name: use 1-64 letters, digits, '.', '_', '@' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+HostName = Annotated[str, AfterValidator(_check_hostname)]
+MemorySize = Annotated[int, BeforeValidator(_memory)]
+"""Bytes; written in config as a string such as ``512Mi``."""
+AppName = Annotated[str, AfterValidator(_check_app_name)]
+UserName = Annotated[str, AfterValidator(_check_user_name)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class ConfigModel(BaseModel):
+    """Strict, frozen, camelCase in config, no unknown keys."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+    )
+
+
+class WordPressMemory(ConfigModel):
+    """Memory limits of a WordPress app's containers."""
+
+    app: MemorySize = Field(default=512 * 1024**2, description="WordPress (Apache + PHP)")
+    database: MemorySize = Field(default=512 * 1024**2, description="its MariaDB")
+    cache: MemorySize = Field(default=64 * 1024**2, description="its Redis")
+
+
+class NextcloudMemory(ConfigModel):
+    """Memory limits of a Nextcloud app's containers."""
+
+    app: MemorySize = Field(default=1024**3, description="Nextcloud (Apache + PHP)")
+    cron: MemorySize = Field(default=512 * 1024**2, description="its background-jobs container")
+    database: MemorySize = Field(default=512 * 1024**2, description="its database")
+    cache: MemorySize = Field(default=128 * 1024**2, description="its Redis")
+
+
+class WordPressApp(ConfigModel):
+    """A WordPress site with its own MariaDB and Redis."""
+
+    kind: Literal["wordpress"]
+    hostname: HostName = Field(description="public host name the proxy routes to this site")
+    title: str = Field(default="WordPress", min_length=1, max_length=200, description="site title")
+    admin_user: UserName = Field(default="admin", description="administrator's login name")
+    admin_email: str | None = Field(
+        default=None,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="administrator's e-mail; default admin@<hostname>",
+    )
+    upload_limit: MemorySize = Field(
+        default=64 * 1024**2, description="largest upload (PHP and the proxy's body limit)"
+    )
+    memory: WordPressMemory = Field(default_factory=WordPressMemory)
+
+
+class NextcloudApp(ConfigModel):
+    """A Nextcloud with its own database, Redis and background-jobs container."""
+
+    kind: Literal["nextcloud"]
+    hostname: HostName = Field(description="public host name the proxy routes to this Nextcloud")
+    admin_user: UserName = Field(default="admin", description="administrator's login name")
+    database: Literal["postgres", "mariadb"] = Field(default="postgres", description="database engine")
+    upload_limit: MemorySize = Field(default=16 * 1024**3, description="largest single upload")
+    php_memory_limit: MemorySize = Field(default=512 * 1024**2, description="PHP memory_limit")
+    memory: NextcloudMemory = Field(default_factory=NextcloudMemory)
+
+
+AppSettings = Annotated[Union[WordPressApp, NextcloudApp], Field(discriminator="kind")]
+APP_KINDS = ("wordpress", "nextcloud")
+
+TlsMode = Literal["off", "letsencrypt", "provided"]
+
+
+def _check_edge_subnet(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a CIDR network: {error}") from None
+    if not isinstance(network, ipaddress.IPv4Network) or not network.is_private:
+        raise ValueError(f"{value!r} must be a private IPv4 network, e.g. 172.30.0.0/24")
+    if not 16 <= network.prefixlen <= 28:
+        raise ValueError(f"{value!r} must have a prefix length from /16 to /28")
+    return value
+
+
+class StackSettings(ConfigModel):
+    """Everything a stack can set under the ``selfhost:`` namespace."""
+
+    # Top-level values come from the CLI as strings ("8080", "true"): lax here, strict below.
+    model_config = ConfigDict(strict=False)
+
+    apps: dict[AppName, AppSettings] = Field(
+        min_length=1, description="the apps: a map of app name to {kind, hostname, ...}"
+    )
+    host: Literal["local", "hetzner"] = Field(
+        default="local", description="where the containers run: the local Docker engine or a Hetzner VPS"
+    )
+    docker_host: str = Field(
+        default="",
+        description="Docker endpoint for host=local (e.g. unix:///var/run/docker.sock); empty: DOCKER_HOST or the default socket",
+    )
+    http_port: Port = Field(default=8080, description="host port where the proxy serves HTTP")
+    https_port: Port = Field(default=8443, description="host port where the proxy serves HTTPS (tls not off)")
+    edge_subnet: Annotated[str, AfterValidator(_check_edge_subnet)] = Field(
+        default="172.30.0.0/24",
+        description="fixed subnet of the proxy-to-apps network; apps trust proxies from it",
+    )
+    protect: bool = Field(
+        default=False, description="protect stateful resources from deletion (set true in production)"
+    )
+    tls: TlsMode = Field(default="off", description="TLS at the proxy: off, letsencrypt or provided")
+    acme_email: str = Field(default="", description="contact e-mail for Let's Encrypt (tls=letsencrypt)")
+    acme_staging: bool = Field(
+        default=False, description="use Let's Encrypt's staging directory (tests of tls=letsencrypt)"
+    )
+    tls_certificate: SecretStr | None = Field(
+        default=None, description="PEM certificate chain (tls=provided; set with --secret)"
+    )
+    tls_key: SecretStr | None = Field(default=None, description="PEM private key (tls=provided; set with --secret)")
+    proxy_memory: MemorySize = Field(default=128 * 1024**2, description="memory limit of the nginx proxy")
+
+    @model_validator(mode="after")
+    def _hostnames_unique(self) -> StackSettings:
+        owners: dict[str, str] = {}
+        for name, app in sorted(self.apps.items()):
+            if app.hostname in owners:
+                raise ValueError(
+                    f"apps.{name}.hostname: {app.hostname!r} is already the host name of app "
+                    f"{owners[app.hostname]!r}; every app needs its own host name"
+                )
+            owners[app.hostname] = name
+        return self
+
+    @model_validator(mode="after")
+    def _tls_inputs(self) -> StackSettings:
+        if self.tls == "letsencrypt" and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", self.acme_email):
+            raise ValueError(
+                "acmeEmail: tls=letsencrypt needs a contact e-mail address; "
+                "set it with `pulumi config set acmeEmail you@example.com`"
+            )
+        if self.tls == "provided" and (self.tls_certificate is None or self.tls_key is None):
+            raise ValueError(
+                "tlsCertificate, tlsKey: tls=provided needs both; set them with "
+                "`pulumi config set --secret tlsCertificate -- \"$(cat fullchain.pem)\"` and likewise tlsKey"
+            )
+        if self.http_port == self.https_port:
+            raise ValueError(f"httpsPort: {self.https_port} is also httpPort; the two must differ")
+        return self
+
+    @property
+    def scheme(self) -> str:
+        return "http" if self.tls == "off" else "https"
+
+    @property
+    def public_port(self) -> int:
+        return self.http_port if self.tls == "off" else self.https_port
+
+    def public_url(self, hostname: str) -> str:
+        """The URL users type: the port appears only when it is not the scheme's default."""
+        default_port = 80 if self.scheme == "http" else 443
+        port = "" if self.public_port == default_port else f":{self.public_port}"
+        return f"{self.scheme}://{hostname}{port}"

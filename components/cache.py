@@ -66,7 +66,9 @@ class Cache(pulumi.ComponentResource):
                 memory_bytes=args.memory_bytes,
                 networks=[Attachment(args.network, aliases=[HOST_ALIAS])],
                 files=[
-                    FileUpload(CONFIG_FILE, config, owner=str(SERVICE_UID), group=str(SERVICE_UID), mode="0400", secret=True),
+                    FileUpload(
+                        CONFIG_FILE, config, owner=str(SERVICE_UID), group=str(SERVICE_UID), mode="0400", secret=True
+                    ),
                     secret_file(PASSWORD_FILE, self.password, SERVICE_UID),
                 ],
                 command=["redis-server", CONFIG_FILE],

@@ -42,23 +42,23 @@ class LocalDockerHost(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LocalDockerHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("selfhost:index:LocalDockerHost", name, None, opts)
-        self._provider = docker.Provider(
+        self._docker = docker.Provider(
             f"{name}-docker",
             host=args.docker_host or None,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self._placement = EngineDefaultPlacement()
-        self._address = pulumi.Output.from_input("127.0.0.1")
-        self.register_outputs({"address": self._address})
+        self._volume_placement = EngineDefaultPlacement()
+        self._public_address = pulumi.Output.from_input("127.0.0.1")
+        self.register_outputs({"address": self._public_address})
 
     @property
     def provider(self) -> docker.Provider:
-        return self._provider
+        return self._docker
 
     @property
     def placement(self) -> VolumePlacement:
-        return self._placement
+        return self._volume_placement
 
     @property
     def address(self) -> pulumi.Output[str]:
-        return self._address
+        return self._public_address

@@ -136,6 +136,8 @@ def settings_from_config(config: Mapping[str, str], secret_keys: frozenset[str] 
             )
             continue
         field = keys[key]
+        if _is_secret_field(field) and text == "":
+            continue  # Pulumi.yaml's default for an unset secret
         if _is_secret_field(field) and full_key not in secret_keys:
             problems.append(f"{full_key}: must be a secret; set it with `pulumi config set --secret {key} ...`")
             continue
@@ -156,7 +158,5 @@ def load_settings() -> StackSettings:
     from pulumi.runtime import config as runtime_config
 
     config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    secret_keys = frozenset(runtime_config.get_config_secret_keys_env()) | frozenset(
-        runtime_config._SECRET_KEYS.get()
-    )
+    secret_keys = frozenset(runtime_config.get_config_secret_keys_env()) | frozenset(runtime_config._SECRET_KEYS.get())
     return settings_from_config({k: str(v) for k, v in config.items()}, secret_keys)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -134,7 +134,7 @@ class NextcloudApp(ConfigModel):
     memory: NextcloudMemory = Field(default_factory=NextcloudMemory)
 
 
-AppSettings = Annotated[Union[WordPressApp, NextcloudApp], Field(discriminator="kind")]
+AppSettings = Annotated[WordPressApp | NextcloudApp, Field(discriminator="kind")]
 APP_KINDS = ("wordpress", "nextcloud")
 
 TlsMode = Literal["off", "letsencrypt", "provided"]
@@ -166,7 +166,10 @@ class StackSettings(ConfigModel):
     )
     docker_host: str = Field(
         default="",
-        description="Docker endpoint for host=local (e.g. unix:///var/run/docker.sock); empty: DOCKER_HOST or the default socket",
+        description=(
+            "Docker endpoint for host=local (e.g. unix:///var/run/docker.sock); "
+            "empty: DOCKER_HOST or the default socket"
+        ),
     )
     http_port: Port = Field(default=8080, description="host port where the proxy serves HTTP")
     https_port: Port = Field(default=8443, description="host port where the proxy serves HTTPS (tls not off)")
@@ -210,7 +213,7 @@ class StackSettings(ConfigModel):
         if self.tls == "provided" and (self.tls_certificate is None or self.tls_key is None):
             raise ValueError(
                 "tlsCertificate, tlsKey: tls=provided needs both; set them with "
-                "`pulumi config set --secret tlsCertificate -- \"$(cat fullchain.pem)\"` and likewise tlsKey"
+                '`pulumi config set --secret tlsCertificate -- "$(cat fullchain.pem)"` and likewise tlsKey'
             )
         if self.http_port == self.https_port:
             raise ValueError(f"httpsPort: {self.https_port} is also httpPort; the two must differ")

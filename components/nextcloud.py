@@ -1,0 +1,213 @@
+"""A Nextcloud: app and background-jobs containers, its own database and Redis, data on volumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components import images
+from components.app_context import EDGE_PORT, AppContext, edge_alias
+from components.cache import HOST_ALIAS as REDIS_HOST
+from components.cache import PASSWORD_FILE as REDIS_PASSWORD_FILE
+from components.cache import PORT as REDIS_PORT
+from components.cache import Cache, CacheArgs
+from components.container import Attachment, Healthcheck, Mount, ServiceSpec, secret_file, service_container
+from components.database import HOST_ALIAS as DB_HOST
+from components.database import Database, DatabaseArgs
+from components.network import Network, NetworkArgs
+from components.routes import ProxyRoute
+from components.secrets import generated_password
+from components.volumes import data_volume
+from config.settings import NextcloudApp
+from config.units import php_size
+
+WWW_DATA_UID = 33
+DB_PASSWORD_FILE = "/run/secrets/db_password"
+ADMIN_PASSWORD_FILE = "/run/secrets/admin_password"
+HTML_PATH = "/var/www/html"
+DATA_PATH = "/var/www/html/data"
+DATABASE_NAME = "nextcloud"
+DATABASE_USER = "nextcloud"
+MARIADB_SERVER_ARGS = ("--transaction-isolation=READ-COMMITTED", "--binlog-format=ROW")
+"""Nextcloud's documented MariaDB settings."""
+
+
+def route(app_name: str, app: NextcloudApp) -> ProxyRoute:
+    return ProxyRoute(
+        app=app_name,
+        kind="nextcloud",
+        server_name=app.hostname,
+        upstream_host=edge_alias(app_name),
+        upstream_port=EDGE_PORT,
+        # Nextcloud enforces its own upload limit and chunks large uploads; the proxy streams.
+        max_body_bytes=0,
+        read_timeout_seconds=3600,
+        request_buffering=False,
+        dav_redirects=True,
+        login_paths=("/login", "/index.php/login"),
+        app_sets_security_headers=True,
+    )
+
+
+def trusted_domains(hostname: str, public_host: str) -> str:
+    """Space-separated, as NEXTCLOUD_TRUSTED_DOMAINS wants; with and without a non-default port."""
+    return " ".join(sorted({hostname, public_host}))
+
+
+def nextcloud_env(app: NextcloudApp, context: AppContext) -> dict[str, str]:
+    """Environment shared by the app and cron containers (cron reads the same redis.config.php)."""
+    database = (
+        {
+            "POSTGRES_HOST": DB_HOST,
+            "POSTGRES_DB": DATABASE_NAME,
+            "POSTGRES_USER": DATABASE_USER,
+            "POSTGRES_PASSWORD_FILE": DB_PASSWORD_FILE,
+        }
+        if app.database == "postgres"
+        else {
+            "MYSQL_HOST": DB_HOST,
+            "MYSQL_DATABASE": DATABASE_NAME,
+            "MYSQL_USER": DATABASE_USER,
+            "MYSQL_PASSWORD_FILE": DB_PASSWORD_FILE,
+        }
+    )
+    return {
+        **database,
+        "NEXTCLOUD_ADMIN_USER": app.admin_user,
+        "NEXTCLOUD_ADMIN_PASSWORD_FILE": ADMIN_PASSWORD_FILE,
+        "NEXTCLOUD_TRUSTED_DOMAINS": trusted_domains(app.hostname, context.public_host),
+        "TRUSTED_PROXIES": context.trusted_proxies,
+        "APACHE_DISABLE_REWRITE_IP": "1",
+        "OVERWRITEHOST": context.public_host,
+        "OVERWRITEPROTOCOL": context.scheme,
+        "OVERWRITECLIURL": context.public_url,
+        "REDIS_HOST": REDIS_HOST,
+        "REDIS_HOST_PORT": str(REDIS_PORT),
+        "REDIS_HOST_PASSWORD_FILE": REDIS_PASSWORD_FILE,
+        "PHP_MEMORY_LIMIT": php_size(app.php_memory_limit),
+        "PHP_UPLOAD_LIMIT": php_size(app.upload_limit),
+    }
+
+
+@dataclass(frozen=True)
+class NextcloudArgs:
+    app_name: str
+    settings: NextcloudApp
+    context: AppContext
+
+
+class Nextcloud(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    admin_user: pulumi.Output[str]
+    admin_password: pulumi.Output[str]
+    volumes: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: NextcloudArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("selfhost:index:Nextcloud", name, None, opts)
+        app, context = args.settings, args.context
+
+        def named(role: str) -> str:
+            return context.resource_name(args.app_name, role)
+
+        child = pulumi.ResourceOptions(parent=self)
+        backend = Network(f"{name}-backend", NetworkArgs(network_name=named("backend"), internal=True), child)
+        database = Database(
+            f"{name}-db",
+            DatabaseArgs(
+                engine=app.database,
+                container_name=named("db"),
+                volume_name=named("db-data"),
+                network=backend.name,
+                database_name=DATABASE_NAME,
+                user=DATABASE_USER,
+                memory_bytes=app.memory.database,
+                state=context.state,
+                server_args=MARIADB_SERVER_ARGS if app.database == "mariadb" else (),
+            ),
+            child,
+        )
+        cache = Cache(
+            f"{name}-redis",
+            CacheArgs(
+                container_name=named("redis"),
+                network=backend.name,
+                memory_bytes=app.memory.cache,
+                eviction_policy="volatile-lru",
+            ),
+            child,
+        )
+        html = data_volume(f"{name}-html", named("html"), context.state, parent=self)
+        data = data_volume(f"{name}-data", named("data"), context.state, parent=self)
+        self.admin_password = generated_password(f"{name}-admin-password", parent=self)
+
+        image = images.pull(name, images.NEXTCLOUD, parent=self)
+        envs = nextcloud_env(app, context)
+        files = [
+            secret_file(DB_PASSWORD_FILE, database.password, WWW_DATA_UID),
+            secret_file(REDIS_PASSWORD_FILE, cache.password, WWW_DATA_UID),
+            secret_file(ADMIN_PASSWORD_FILE, self.admin_password, WWW_DATA_UID),
+        ]
+        mounts = [Mount(html.name, HTML_PATH), Mount(data.name, DATA_PATH)]
+        app_container = service_container(
+            f"{name}-container",
+            ServiceSpec(
+                container_name=named("app"),
+                image=image,
+                memory_bytes=app.memory.app,
+                networks=[
+                    Attachment(context.edge_network, aliases=[edge_alias(args.app_name)]),
+                    Attachment(backend.name),
+                ],
+                mounts=mounts,
+                envs=envs,
+                files=files,
+                # The first start installs Nextcloud before Apache answers: allow it minutes.
+                healthcheck=Healthcheck(
+                    test=[
+                        "CMD",
+                        "curl",
+                        "--fail",
+                        "--silent",
+                        "--show-error",
+                        "--output",
+                        "/dev/null",
+                        "http://localhost/status.php",
+                    ],
+                    start_period="10m",
+                ),
+                wait_timeout_seconds=900,
+            ),
+            parent=self,
+            depends_on=[database, cache],
+        )
+        service_container(
+            f"{name}-cron",
+            ServiceSpec(
+                container_name=named("cron"),
+                image=image,
+                memory_bytes=app.memory.cron,
+                # The edge network only for outbound traffic (app store, update checks): no alias.
+                networks=[Attachment(context.edge_network), Attachment(backend.name)],
+                mounts=mounts,
+                envs=envs,
+                files=files,
+                entrypoint=["/cron.sh"],
+                healthcheck=Healthcheck(test=["CMD-SHELL", "grep -qa crond /proc/1/cmdline"], start_period="10s"),
+            ),
+            parent=self,
+            # cron.sh does not install Nextcloud: start it after the app container has.
+            depends_on=[app_container],
+        )
+
+        self.url = pulumi.Output.from_input(context.public_url)
+        self.admin_user = pulumi.Output.from_input(app.admin_user)
+        self.volumes = pulumi.Output.all(html.name, data.name, database.volume_name).apply(lambda names: sorted(names))
+        self.register_outputs(
+            {
+                "url": self.url,
+                "admin_user": self.admin_user,
+                "admin_password": self.admin_password,
+                "volumes": self.volumes,
+            }
+        )

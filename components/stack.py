@@ -1,0 +1,47 @@
+"""The whole stack from validated settings: host, edge network, apps, proxy; and its outputs."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.app_context import AppContext
+from components.apps import App, build_app
+from components.host import DockerHost, LocalDockerHost, LocalDockerHostArgs
+from components.network import Network, NetworkArgs
+from components.volumes import StatePolicy
+from config.settings import StackSettings
+
+
+def build_host(settings: StackSettings, name_prefix: str) -> DockerHost:
+    if settings.host == "local":
+        return LocalDockerHost("host", LocalDockerHostArgs(docker_host=settings.docker_host))
+    raise pulumi.RunError("selfhost:host: 'hetzner' is not available yet; use 'local'")
+
+
+def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.Input[object]]:
+    """Register every resource; return the stack outputs."""
+    host = build_host(settings, name_prefix)
+    on_host = pulumi.ResourceOptions(providers=[host.provider])
+    state = StatePolicy(placement=host.placement, protect=settings.protect)
+    edge = Network(
+        "edge", NetworkArgs(network_name=f"{name_prefix}-edge", internal=False, subnet=settings.edge_subnet), on_host
+    )
+
+    apps: dict[str, App] = {}
+    for name, app in sorted(settings.apps.items()):
+        context = AppContext(
+            name_prefix=name_prefix,
+            edge_network=edge.name,
+            public_url=settings.public_url(app.hostname),
+            trusted_proxies=settings.edge_subnet,
+            state=state,
+        )
+        apps[name] = build_app(name, app, context, on_host)
+
+    return {
+        "address": host.address,
+        "urls": {name: app.url for name, app in apps.items()},
+        "adminUsers": {name: app.admin_user for name, app in apps.items()},
+        "adminPasswords": pulumi.Output.secret({name: app.admin_password for name, app in apps.items()}),
+        "volumes": {name: app.volumes for name, app in apps.items()},
+    }

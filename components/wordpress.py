@@ -1,0 +1,174 @@
+"""A WordPress site: the app container, its own MariaDB and Redis, its files on a volume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components import images
+from components.app_context import EDGE_PORT, AppContext, edge_alias
+from components.cache import HOST_ALIAS as REDIS_HOST
+from components.cache import PASSWORD_FILE as REDIS_PASSWORD_FILE
+from components.cache import PORT as REDIS_PORT
+from components.cache import Cache, CacheArgs
+from components.container import Attachment, FileUpload, Healthcheck, Mount, ServiceSpec, secret_file, service_container
+from components.database import HOST_ALIAS as DB_HOST
+from components.database import Database, DatabaseArgs
+from components.network import Network, NetworkArgs
+from components.php import php_defines, php_ini
+from components.routes import ProxyRoute
+from components.secrets import generated_password
+from components.volumes import data_volume
+from config.settings import WordPressApp
+from config.units import php_size
+
+WWW_DATA_UID = 33
+DB_PASSWORD_FILE = "/run/secrets/db_password"
+HTML_PATH = "/var/www/html"
+PHP_INI_FILE = "/usr/local/etc/php/conf.d/zz-selfhost.ini"
+DATABASE_NAME = "wordpress"
+DATABASE_USER = "wordpress"
+
+
+def route(app_name: str, app: WordPressApp) -> ProxyRoute:
+    return ProxyRoute(
+        app=app_name,
+        kind="wordpress",
+        server_name=app.hostname,
+        upstream_host=edge_alias(app_name),
+        upstream_port=EDGE_PORT,
+        # Room for the multipart envelope around the largest allowed file.
+        max_body_bytes=app.upload_limit + 1024**2,
+        read_timeout_seconds=120,
+        request_buffering=True,
+        dav_redirects=False,
+        login_paths=("/wp-login.php", "/xmlrpc.php"),
+        app_sets_security_headers=False,
+    )
+
+
+def config_extra(public_url: str, app_name: str) -> str:
+    """PHP the image evaluates inside wp-config.php (WORDPRESS_CONFIG_EXTRA).
+
+    The image already turns ``X-Forwarded-Proto: https`` into HTTPS; the home URL makes
+    WordPress build links to the public address, not the container's.
+    """
+    return php_defines(
+        {
+            "WP_HOME": public_url,
+            "WP_SITEURL": public_url,
+            "WP_REDIS_HOST": REDIS_HOST,
+            "WP_REDIS_PORT": REDIS_PORT,
+            "WP_REDIS_CLIENT": "predis",
+            "WP_CACHE_KEY_SALT": f"{app_name}:",
+        }
+    ) + (
+        # The password stays in its file; reading it at run time keeps it out of `docker inspect`.
+        f"define('WP_REDIS_PASSWORD', trim((string) @file_get_contents('{REDIS_PASSWORD_FILE}')));\n"
+    )
+
+
+@dataclass(frozen=True)
+class WordPressArgs:
+    app_name: str
+    settings: WordPressApp
+    context: AppContext
+
+
+class WordPress(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    admin_user: pulumi.Output[str]
+    admin_password: pulumi.Output[str]
+    volumes: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: WordPressArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("selfhost:index:WordPress", name, None, opts)
+        app, context = args.settings, args.context
+
+        def named(role: str) -> str:
+            return context.resource_name(args.app_name, role)
+
+        backend = Network(
+            f"{name}-backend",
+            NetworkArgs(network_name=named("backend"), internal=True),
+            pulumi.ResourceOptions(parent=self),
+        )
+        database = Database(
+            f"{name}-db",
+            DatabaseArgs(
+                engine="mariadb",
+                container_name=named("db"),
+                volume_name=named("db-data"),
+                network=backend.name,
+                database_name=DATABASE_NAME,
+                user=DATABASE_USER,
+                memory_bytes=app.memory.database,
+                state=context.state,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        cache = Cache(
+            f"{name}-redis",
+            CacheArgs(container_name=named("redis"), network=backend.name, memory_bytes=app.memory.cache),
+            pulumi.ResourceOptions(parent=self),
+        )
+        html = data_volume(f"{name}-html", named("html"), context.state, parent=self)
+        self.admin_password = generated_password(f"{name}-admin-password", parent=self)
+
+        upload = php_size(app.upload_limit)
+        service_container(
+            f"{name}-container",
+            ServiceSpec(
+                container_name=named("app"),
+                image=images.pull(name, images.WORDPRESS, parent=self),
+                memory_bytes=app.memory.app,
+                networks=[
+                    Attachment(context.edge_network, aliases=[edge_alias(args.app_name)]),
+                    Attachment(backend.name),
+                ],
+                mounts=[Mount(html.name, HTML_PATH)],
+                envs={
+                    "WORDPRESS_DB_HOST": DB_HOST,
+                    "WORDPRESS_DB_NAME": DATABASE_NAME,
+                    "WORDPRESS_DB_USER": DATABASE_USER,
+                    "WORDPRESS_DB_PASSWORD_FILE": DB_PASSWORD_FILE,
+                    "WORDPRESS_CONFIG_EXTRA": config_extra(context.public_url, args.app_name),
+                },
+                files=[
+                    secret_file(DB_PASSWORD_FILE, database.password, WWW_DATA_UID),
+                    secret_file(REDIS_PASSWORD_FILE, cache.password, WWW_DATA_UID),
+                    FileUpload(
+                        PHP_INI_FILE,
+                        php_ini({"upload_max_filesize": upload, "post_max_size": upload, "memory_limit": "256M"}),
+                    ),
+                ],
+                healthcheck=Healthcheck(
+                    test=[
+                        "CMD",
+                        "curl",
+                        "--fail",
+                        "--silent",
+                        "--show-error",
+                        "--output",
+                        "/dev/null",
+                        "http://localhost/wp-login.php",
+                    ]
+                ),
+            ),
+            parent=self,
+            # Start once the database and cache report healthy.
+            depends_on=[database, cache],
+        )
+
+        self.url = pulumi.Output.from_input(context.public_url)
+        self.admin_user = pulumi.Output.from_input(app.admin_user)
+        self.volumes = pulumi.Output.all(html.name, database.volume_name).apply(lambda names: sorted(names))
+        self.register_outputs(
+            {
+                "url": self.url,
+                "admin_user": self.admin_user,
+                "admin_password": self.admin_password,
+                "volumes": self.volumes,
+            }
+        )

@@ -1,0 +1,266 @@
+"""Run the real program (``__main__.py``) under Pulumi's mocks and record what it registers.
+
+Config comes from the real stack files, with Pulumi.yaml's defaults applied as the CLI
+applies them. Every RegisterResource request is kept with its options (protect,
+retainOnDelete, dependencies, ignoreChanges, ...), and inputs keep their secret markers,
+so tests can check what the program itself sends. Mocks prove the graph, not the provider.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import runpy
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import config as runtime_config
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT = "selfhost"
+SECRET_PLACEHOLDER = "secret-from-stack-file"
+
+
+@dataclass
+class Registration:
+    """One resource the program registered, as the engine would see it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    raw_inputs: dict[str, Any]
+    """Inputs as sent, secrets still wrapped (see ``is_secret``)."""
+    protect: bool
+    retain_on_delete: bool
+    delete_before_replace: bool
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    ignore_changes: list[str]
+    additional_secret_outputs: list[str]
+    provider: str
+    providers: dict[str, str]
+    aliases: list[Any]
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """Inputs with secret markers removed."""
+        inputs: dict[str, Any] = unwrap(self.raw_inputs)
+        return inputs
+
+
+def unwrap(value: Any) -> Any:
+    if rpc.is_rpc_secret(value):
+        return unwrap(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {key: unwrap(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unwrap(item) for item in value]
+    return value
+
+
+def is_secret(value: Any) -> bool:
+    return rpc.is_rpc_secret(value)
+
+
+def walk(value: Any, path: str = "") -> Iterator[tuple[str, Any, bool]]:
+    """Every leaf of an input tree: (path, value, inside a secret)."""
+
+    def go(item: Any, where: str, secret: bool) -> Iterator[tuple[str, Any, bool]]:
+        if rpc.is_rpc_secret(item):
+            yield from go(rpc.unwrap_rpc_secret(item), where, True)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                yield from go(child, f"{where}.{key}" if where else str(key), secret)
+        elif isinstance(item, list):
+            for index, child in enumerate(item):
+                yield from go(child, f"{where}[{index}]", secret)
+        else:
+            yield where, item, secret
+
+    yield from go(value, path, False)
+
+
+OutputFactory = Callable[[mocks.MockResourceArgs], dict[str, Any]]
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()
+
+
+def _remote_image(args: mocks.MockResourceArgs) -> dict[str, Any]:
+    return {
+        "imageId": "sha256:" + _digest(args.inputs["name"]),
+        "repoDigest": args.inputs["name"] + "@sha256:" + _digest("d", args.inputs["name"]),
+    }
+
+
+def _random_password(args: mocks.MockResourceArgs) -> dict[str, Any]:
+    length = int(args.inputs.get("length", 32))
+    return {"result": ("pw" + _digest(args.name))[:length]}
+
+
+COMPUTED_OUTPUTS: dict[str, OutputFactory] = {
+    "docker:index/remoteImage:RemoteImage": _remote_image,
+    "random:index/randomPassword:RandomPassword": _random_password,
+}
+"""Outputs a provider would compute, by resource type; other modules may add entries."""
+
+
+class StackMocks(pulumi.runtime.Mocks):
+    """Deterministic providers: ids and computed outputs derive from names only."""
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        factory = COMPUTED_OUTPUTS.get(args.typ)
+        if factory is not None:
+            outputs.update(factory(args))
+        return f"{args.name}-id", outputs
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    def __init__(self, mock: pulumi.runtime.Mocks) -> None:
+        super().__init__(mock)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type != "pulumi:pulumi:Stack":
+            self.registrations.append(
+                Registration(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    parent=request.parent,
+                    custom=request.custom,
+                    raw_inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+                    protect=bool(request.protect),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    dependencies=list(request.dependencies),
+                    property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()},
+                    ignore_changes=list(request.ignoreChanges),
+                    additional_secret_outputs=list(request.additionalSecretOutputs),
+                    provider=request.provider,
+                    providers=dict(request.providers),
+                    aliases=list(request.aliases),
+                )
+            )
+        return response
+
+
+@dataclass
+class ProgramRun:
+    registrations: list[Registration]
+    outputs: dict[str, Any]
+    """Stack outputs as exported, secrets still wrapped."""
+    config: dict[str, str] = field(default_factory=dict)
+
+    def of_type(self, type_token: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_token]
+
+    def named(self, name: str) -> Registration:
+        matches = [r for r in self.registrations if r.name == name]
+        assert len(matches) == 1, f"{len(matches)} resources named {name!r}"
+        return matches[0]
+
+    def by_urn(self, urn: str) -> Registration:
+        matches = [r for r in self.registrations if r.urn == urn]
+        assert len(matches) == 1, f"{len(matches)} resources with URN {urn!r}"
+        return matches[0]
+
+    def children_of(self, parent: Registration) -> list[Registration]:
+        return [r for r in self.registrations if r.parent == parent.urn]
+
+    def descendants_of(self, ancestor: Registration) -> list[Registration]:
+        found: list[Registration] = []
+        frontier = [ancestor.urn]
+        while frontier:
+            urn = frontier.pop()
+            for child in (r for r in self.registrations if r.parent == urn):
+                found.append(child)
+                frontier.append(child.urn)
+        return found
+
+
+def project_defaults() -> dict[str, Any]:
+    """Pulumi.yaml's declared config defaults, keyed ``selfhost:<key>``."""
+    project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+    defaults: dict[str, Any] = {}
+    for key, declaration in project.get("config", {}).items():
+        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(declaration, dict) and "default" in declaration:
+            defaults[full_key] = declaration["default"]
+    return defaults
+
+
+def stack_file_config(stack: str) -> tuple[dict[str, Any], set[str]]:
+    """A stack file's config; ``secure:`` values become a placeholder marked secret."""
+    document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text()) or {}
+    values: dict[str, Any] = {}
+    secret_keys: set[str] = set()
+    for key, value in (document.get("config") or {}).items():
+        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            values[full_key] = SECRET_PLACEHOLDER
+            secret_keys.add(full_key)
+        else:
+            values[full_key] = value
+    return values, secret_keys
+
+
+def as_cli_string(value: Any) -> str:
+    """How the CLI hands a config value to the program: objects as JSON, scalars as text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def run_program(
+    config: Mapping[str, Any],
+    *,
+    stack: str = "dev",
+    secret_keys: set[str] | frozenset[str] = frozenset(),
+    with_project_defaults: bool = True,
+    program: Path = PROJECT_DIR / "__main__.py",
+) -> ProgramRun:
+    """Run the program once with ``config`` (keys ``selfhost:<key>``, YAML-typed values)."""
+    merged = {**(project_defaults() if with_project_defaults else {}), **config}
+    cli_config = {key: as_cli_string(value) for key, value in sorted(merged.items())}
+    monitor = RecordingMonitor(StackMocks())
+    runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
+    mocks.set_mocks(StackMocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    runtime_config.set_all_config(cli_config, sorted(secret_keys))
+    outputs: dict[str, Any] = {}
+
+    async def main() -> None:
+        runpy.run_path(str(program), run_name="__main__")
+        root = runtime_settings.get_root_resource()
+        exported = getattr(root, "outputs", {})
+        outputs.update(rpc.deserialize_properties(await rpc.serialize_properties(exported, {}), keep_unknowns=True))
+
+    try:
+        _sync_await(run_pulumi_func(main))
+    finally:
+        runtime_config.set_all_config({}, [])
+    return ProgramRun(registrations=monitor.registrations, outputs=outputs, config=cli_config)
+
+
+def run_stack_file(stack: str, overrides: Mapping[str, Any] | None = None) -> ProgramRun:
+    """Run the program with the real ``Pulumi.<stack>.yaml``."""
+    values, secret_keys = stack_file_config(stack)
+    return run_program({**values, **(overrides or {})}, stack=stack, secret_keys=secret_keys)

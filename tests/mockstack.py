@@ -104,9 +104,13 @@ def _remote_image(args: mocks.MockResourceArgs) -> dict[str, Any]:
     }
 
 
+def mock_password(resource_name: str, length: int) -> str:
+    """The password the mocked pulumi-random returns for a RandomPassword resource."""
+    return ("pw" + _digest(resource_name))[:length]
+
+
 def _random_password(args: mocks.MockResourceArgs) -> dict[str, Any]:
-    length = int(args.inputs.get("length", 32))
-    return {"result": ("pw" + _digest(args.name))[:length]}
+    return {"result": mock_password(args.name, int(args.inputs.get("length", 32)))}
 
 
 COMPUTED_OUTPUTS: dict[str, OutputFactory] = {
@@ -170,6 +174,12 @@ class ProgramRun:
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_token]
+
+    def generated_passwords(self) -> set[str]:
+        return {
+            mock_password(r.name, int(r.inputs["length"]))
+            for r in self.of_type("random:index/randomPassword:RandomPassword")
+        }
 
     def named(self, name: str) -> Registration:
         matches = [r for r in self.registrations if r.name == name]
@@ -237,11 +247,14 @@ def run_program(
     secret_keys: set[str] | frozenset[str] = frozenset(),
     with_project_defaults: bool = True,
     program: Path = PROJECT_DIR / "__main__.py",
+    monitors: list[RecordingMonitor] | None = None,
 ) -> ProgramRun:
     """Run the program once with ``config`` (keys ``selfhost:<key>``, YAML-typed values)."""
     merged = {**(project_defaults() if with_project_defaults else {}), **config}
     cli_config = {key: as_cli_string(value) for key, value in sorted(merged.items())}
     monitor = RecordingMonitor(StackMocks())
+    if monitors is not None:
+        monitors.append(monitor)
     runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
     mocks.set_mocks(StackMocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor)
     runtime_config.set_all_config(cli_config, sorted(secret_keys))

@@ -1,0 +1,220 @@
+"""Tier 1: the settings model and loader — valid config, defaults, and every error message."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from config.loading import ConfigError, settings_from_config
+from config.settings import NextcloudApp, WordPressApp
+from config.units import format_memory, parse_memory, php_size
+
+DEV_APPS = {
+    "blog": {"kind": "wordpress", "hostname": "blog.localhost"},
+    "cloud": {"kind": "nextcloud", "hostname": "cloud.localhost"},
+}
+
+
+def load(apps: Any = None, **keys: Any) -> Any:
+    config = {"selfhost:apps": json.dumps(DEV_APPS if apps is None else apps)}
+    secret_keys = set()
+    for key, value in keys.items():
+        if key.startswith("secret_"):
+            key = key.removeprefix("secret_")
+            secret_keys.add(f"selfhost:{key}")
+        config[f"selfhost:{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return settings_from_config(config, frozenset(secret_keys))
+
+
+def error_of(apps: Any = None, **keys: Any) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load(apps, **keys)
+    assert isinstance(caught.value, pulumi.RunError)
+    return str(caught.value)
+
+
+def test_dev_defaults() -> None:
+    settings = load()
+    assert settings.host == "local"
+    assert settings.http_port == 8080
+    assert settings.tls == "off"
+    assert settings.protect is False
+    assert settings.public_url("blog.localhost") == "http://blog.localhost:8080"
+    blog, cloud = settings.apps["blog"], settings.apps["cloud"]
+    assert isinstance(blog, WordPressApp) and isinstance(cloud, NextcloudApp)
+    assert cloud.database == "postgres"
+    assert cloud.memory.app == 1024**3
+    assert blog.upload_limit == 64 * 1024**2
+
+
+def test_cli_strings_become_typed_values() -> None:
+    settings = load(httpPort="80", protect="true", proxyMemory="256Mi")
+    assert settings.http_port == 80
+    assert settings.protect is True
+    assert settings.proxy_memory == 256 * 1024**2
+    assert settings.public_url("blog.localhost") == "http://blog.localhost"
+
+
+def test_https_url_omits_default_port() -> None:
+    settings = load(tls="letsencrypt", acmeEmail="ops@example.com", httpPort="80", httpsPort="443")
+    assert settings.public_url("blog.example.com") == "https://blog.example.com"
+
+
+def test_nested_options_camel_case() -> None:
+    apps = {
+        "cloud": {
+            "kind": "nextcloud",
+            "hostname": "cloud.example.com",
+            "database": "mariadb",
+            "uploadLimit": "2Gi",
+            "adminUser": "root-admin",
+            "memory": {"app": "2g"},
+        }
+    }
+    cloud = load(apps).apps["cloud"]
+    assert cloud.database == "mariadb"
+    assert cloud.upload_limit == 2 * 1024**3
+    assert cloud.admin_user == "root-admin"
+    assert cloud.memory.app == 2 * 1024**3
+    assert cloud.memory.cron == 512 * 1024**2
+
+
+def test_several_wordpress_sites_and_a_nextcloud() -> None:
+    apps = {
+        "blog": {"kind": "wordpress", "hostname": "blog.example.com"},
+        "shop": {"kind": "wordpress", "hostname": "shop.example.com", "title": "Shop"},
+        "cloud": {"kind": "nextcloud", "hostname": "cloud.example.com"},
+    }
+    assert sorted(load(apps).apps) == ["blog", "cloud", "shop"]
+
+
+@pytest.mark.parametrize(
+    ("apps", "keys", "expected"),
+    [
+        (
+            {"blog": {"kind": "ghost", "hostname": "blog.localhost"}},
+            {},
+            "selfhost:apps.blog.kind: unknown app kind 'ghost'; allowed kinds: wordpress, nextcloud",
+        ),
+        (
+            {"blog": {"hostname": "blog.localhost"}},
+            {},
+            "selfhost:apps.blog.kind: is required, one of: wordpress, nextcloud",
+        ),
+        (
+            {"blog": {"kind": "wordpress", "hostname": "Blog_Site"}},
+            {},
+            "selfhost:apps.blog.hostname: 'Blog_Site' is not a host name",
+        ),
+        (
+            {"blog": {"kind": "wordpress"}},
+            {},
+            "selfhost:apps.blog.hostname: is required",
+        ),
+        (
+            {"blog": {"kind": "wordpress", "hostname": "blog.localhost", "hostnmae": "x"}},
+            {},
+            "selfhost:apps.blog.hostnmae: unknown key 'hostnmae'; allowed here: adminEmail, adminUser, hostname, kind,",
+        ),
+        (
+            {"cloud": {"kind": "nextcloud", "hostname": "c.localhost", "database": "mysql"}},
+            {},
+            "selfhost:apps.cloud.database: input should be 'postgres' or 'mariadb' (got 'mysql')",
+        ),
+        (
+            {"cloud": {"kind": "nextcloud", "hostname": "c.localhost", "memory": {"app": "lots"}}},
+            {},
+            "selfhost:apps.cloud.memory.app: 'lots' is not a memory size; write a whole number with a binary unit",
+        ),
+        (
+            {"cloud": {"kind": "nextcloud", "hostname": "c.localhost", "memory": {"app": 512}}},
+            {},
+            "selfhost:apps.cloud.memory.app: 512 is not a memory size",
+        ),
+        (
+            {"cloud": {"kind": "nextcloud", "hostname": "c.localhost", "memory": {"ram": "1Gi"}}},
+            {},
+            "selfhost:apps.cloud.memory.ram: unknown key 'ram'; allowed here: app, cache, cron, database",
+        ),
+        (
+            {"cloud": {"kind": "nextcloud", "hostname": "c.localhost", "memory": {"app": "16Mi"}}},
+            {},
+            "selfhost:apps.cloud.memory.app: '16Mi' is below the 32Mi minimum",
+        ),
+        (
+            {"Blog": {"kind": "wordpress", "hostname": "blog.localhost"}},
+            {},
+            "selfhost:apps.Blog: app name 'Blog' is not allowed: use 1-20 lower-case letters and digits",
+        ),
+        (
+            {
+                "a": {"kind": "wordpress", "hostname": "same.localhost"},
+                "b": {"kind": "nextcloud", "hostname": "same.localhost"},
+            },
+            {},
+            "selfhost:apps.b.hostname: 'same.localhost' is already the host name of app 'a'",
+        ),
+        ({}, {}, "selfhost:apps: dictionary should have at least 1 item after validation"),
+        (None, {"httpPort": "eighty"}, "selfhost:httpPort: input should be a valid integer"),
+        (None, {"httpPort": "70000"}, "selfhost:httpPort: input should be less than or equal to 65535 (got '70000')"),
+        (None, {"host": "aws"}, "selfhost:host: input should be 'local' or 'hetzner' (got 'aws')"),
+        (None, {"tls": "on"}, "selfhost:tls: input should be 'off', 'letsencrypt' or 'provided' (got 'on')"),
+        (None, {"tls": "letsencrypt"}, "selfhost:acmeEmail: tls=letsencrypt needs a contact e-mail address"),
+        (None, {"tls": "provided"}, "selfhost:tlsCertificate, tlsKey: tls=provided needs both"),
+        (None, {"edgeSubnet": "8.8.8.0/24"}, "selfhost:edgeSubnet: '8.8.8.0/24' must be a private IPv4 network"),
+        (None, {"edgeSubnet": "10.0.0.1/24"}, "selfhost:edgeSubnet: '10.0.0.1/24' is not a CIDR network"),
+        (None, {"edgeSubnet": "10.0.0.0/8"}, "selfhost:edgeSubnet: '10.0.0.0/8' must have a prefix length from /16"),
+        (None, {"httpsPort": "8080"}, "selfhost:httpsPort: 8080 is also httpPort"),
+        (None, {"proxyMemory": "1.5Gi"}, "selfhost:proxyMemory: '1.5Gi' is not a memory size"),
+        (None, {"appz": "{}"}, "selfhost:appz: unknown key; allowed keys: acmeEmail, acmeStaging, apps,"),
+        (None, {"tlsKey": "-----BEGIN PRIVATE KEY-----"}, "selfhost:tlsKey: must be a secret"),
+    ],
+)
+def test_bad_input_names_key_value_and_allowed(apps: Any, keys: dict[str, Any], expected: str) -> None:
+    assert expected in error_of(apps, **keys)
+
+
+def test_apps_must_be_an_object() -> None:
+    with pytest.raises(ConfigError, match=r"selfhost:apps: must be an object"):
+        settings_from_config({"selfhost:apps": "blog"})
+
+
+def test_every_error_reported_at_once() -> None:
+    message = error_of(
+        {"blog": {"kind": "wordpress", "hostname": "x"}, "cloud": {"kind": "nextcloud", "hostname": "y"}},
+    )
+    assert "apps.blog.hostname" in message and "apps.cloud.hostname" in message
+
+
+def test_secret_config_accepted_when_secret() -> None:
+    settings = load(tls="provided", secret_tlsCertificate="CERT", secret_tlsKey="KEY")
+    assert settings.tls_key is not None and settings.tls_key.get_secret_value() == "KEY"
+    assert "KEY" not in repr(settings)
+
+
+def test_other_namespaces_ignored() -> None:
+    config = {"selfhost:apps": json.dumps(DEV_APPS), "docker:host": "unix:///x", "pulumi:tags": "{}"}
+    assert settings_from_config(config).apps
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("512Mi", 512 * 1024**2), ("512m", 512 * 1024**2), ("2g", 2 * 1024**3), ("1Gi", 1024**3), ("64Ki", 65536)],
+)
+def test_parse_memory(text: str, size: int) -> None:
+    assert parse_memory(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "12", "1.5Gi", "1Ti", "-5Mi", "Mi"])
+def test_parse_memory_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a memory size"):
+        parse_memory(text)
+
+
+def test_memory_formats() -> None:
+    assert format_memory(512 * 1024**2) == "512Mi"
+    assert php_size(16 * 1024**3) == "16G"
+    assert php_size(1536 * 1024**2) == "1536M"

@@ -36,6 +36,11 @@ def redis_config(password: str, max_memory_bytes: int, policy: EvictionPolicy) -
     )
 
 
+def healthcheck_command(password_file: str = PASSWORD_FILE, cli: str = "redis-cli") -> str:
+    """Ping with the password read from its file, so it never appears in the container's config."""
+    return f'REDISCLI_AUTH="$(cat {password_file})" {cli} ping | grep -q PONG'
+
+
 @dataclass(frozen=True)
 class CacheArgs:
     container_name: str
@@ -73,10 +78,7 @@ class Cache(pulumi.ComponentResource):
                 ],
                 command=["redis-server", CONFIG_FILE],
                 healthcheck=Healthcheck(
-                    test=[
-                        "CMD-SHELL",
-                        f'REDISCLI_AUTH="$(cat {PASSWORD_FILE})" redis-cli ping | grep -q PONG',
-                    ],
+                    test=["CMD-SHELL", healthcheck_command()],
                     start_period="10s",
                 ),
             ),

@@ -400,3 +400,12 @@ def test_bad_config_registers_nothing() -> None:
     with pytest.raises(ConfigError, match=r"selfhost:apps\.blog\.hostname"):
         run_program({"selfhost:apps": {"blog": {"kind": "wordpress", "hostname": "not a host"}}}, monitors=monitor_seen)
     assert monitor_seen and monitor_seen[0].registrations == []
+
+
+def test_redis_healthcheck_is_the_command_proven_live(dev: ProgramRun) -> None:
+    from components.cache import healthcheck_command
+
+    for app in ("blog", "cloud"):
+        redis = containers(dev)[f"{PREFIX}-{app}-redis"]
+        assert redis.inputs["healthcheck"]["tests"] == ["CMD-SHELL", healthcheck_command()]
+        assert redis.inputs["command"] == ["redis-server", "/usr/local/etc/redis/redis.conf"]

@@ -107,7 +107,7 @@ class NextcloudMemory(ConfigModel):
 class WordPressApp(ConfigModel):
     """A WordPress site with its own MariaDB and Redis."""
 
-    kind: Literal["wordpress"]
+    kind: Literal["wordpress"] = Field(description="app kind")
     hostname: HostName = Field(description="public host name the proxy routes to this site")
     title: str = Field(default="WordPress", min_length=1, max_length=200, description="site title")
     admin_user: UserName = Field(default="admin", description="administrator's login name")
@@ -119,19 +119,19 @@ class WordPressApp(ConfigModel):
     upload_limit: MemorySize = Field(
         default=64 * 1024**2, description="largest upload (PHP and the proxy's body limit)"
     )
-    memory: WordPressMemory = Field(default_factory=WordPressMemory)
+    memory: WordPressMemory = Field(default_factory=WordPressMemory, description="memory limits of its containers")
 
 
 class NextcloudApp(ConfigModel):
     """A Nextcloud with its own database, Redis and background-jobs container."""
 
-    kind: Literal["nextcloud"]
+    kind: Literal["nextcloud"] = Field(description="app kind")
     hostname: HostName = Field(description="public host name the proxy routes to this Nextcloud")
     admin_user: UserName = Field(default="admin", description="administrator's login name")
     database: Literal["postgres", "mariadb"] = Field(default="postgres", description="database engine")
     upload_limit: MemorySize = Field(default=16 * 1024**3, description="largest single upload")
     php_memory_limit: MemorySize = Field(default=512 * 1024**2, description="PHP memory_limit")
-    memory: NextcloudMemory = Field(default_factory=NextcloudMemory)
+    memory: NextcloudMemory = Field(default_factory=NextcloudMemory, description="memory limits of its containers")
 
 
 AppSettings = Annotated[WordPressApp | NextcloudApp, Field(discriminator="kind")]

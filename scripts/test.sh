@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real binaries for the tier-3 tests (Debian/Ubuntu). Elsewhere those tests skip, and say so.
-DEBIAN_PACKAGES=(nginx-light php-cli cloud-init redis-server openssl curl wrk shellcheck)
+DEBIAN_PACKAGES=(nginx-light php-cli cloud-init redis-server openssl curl wrk shellcheck
+                 docker.io busybox-static file iproute2)
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for package in "${DEBIAN_PACKAGES[@]}"; do
@@ -21,6 +22,13 @@ if command -v apt-get >/dev/null 2>&1; then
   fi
 else
   echo "no apt-get: tier-3 tests that need ${DEBIAN_PACKAGES[*]} will skip" >&2
+fi
+
+# The live Docker tests need an engine: start Debian's dockerd when none answers and we may.
+if command -v dockerd >/dev/null 2>&1 && ! docker info >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  echo "starting dockerd (log: /tmp/selfhost-dockerd.log)"
+  nohup dockerd >/tmp/selfhost-dockerd.log 2>&1 &
+  for _ in $(seq 1 30); do docker info >/dev/null 2>&1 && break; sleep 1; done
 fi
 
 python3 -m venv .venv

@@ -47,6 +47,7 @@ def route(app_name: str, app: NextcloudApp) -> ProxyRoute:
         dav_redirects=True,
         login_paths=("/login", "/index.php/login"),
         app_sets_security_headers=True,
+        spool_large_responses=False,
     )
 
 

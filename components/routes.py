@@ -29,6 +29,14 @@ class ProxyRoute:
     dav_redirects: bool
     """Redirect /.well-known/carddav and caldav to /remote.php/dav/ (Nextcloud)."""
     login_paths: tuple[str, ...] = ()
-    """Paths worth a request-rate limit (login forms, XML-RPC)."""
+    """Exact paths whose POSTs get a per-client rate limit (login forms, XML-RPC)."""
     app_sets_security_headers: bool = False
     """The app sends its own security headers; the proxy must not send them twice."""
+    spool_large_responses: bool = True
+    """False: a response too big for the proxy's memory buffers streams to the client at its
+    pace instead of being spooled to a temp file inside the proxy container (multi-GB
+    Nextcloud downloads)."""
+    static_cache_paths: tuple[str, ...] = ()
+    """Path prefixes (``/wp-content/``) under which static files (css, js, images, fonts) are
+    public: the proxy adds a browser cache lifetime when the app sent no Cache-Control.
+    Leave empty for apps whose private files have static-looking URLs (Nextcloud)."""

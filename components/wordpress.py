@@ -45,6 +45,8 @@ def route(app_name: str, app: WordPressApp) -> ProxyRoute:
         dav_redirects=False,
         login_paths=("/wp-login.php", "/xmlrpc.php"),
         app_sets_security_headers=False,
+        # Themes, plugins and media are public; the image's Apache sets no cache lifetime.
+        static_cache_paths=("/wp-content/", "/wp-includes/"),
     )
 
 

@@ -1,0 +1,262 @@
+"""The edge proxy's whole nginx.conf, rendered from the app routes and the TLS settings.
+
+Pure and deterministic: same input, same text (routes are sorted by host name), so a
+`pulumi preview` after `pulumi up` shows no change to the proxy.
+
+Upstreams: production (the official nginx 1.30 image) gets one ``upstream`` block per app
+with ``server <alias>:<port> resolve`` re-resolved through Docker's DNS every 10 s, a
+shared-memory ``zone`` and idle ``keepalive`` connections. nginx then starts while an app
+is down (the name is marked down until it resolves) and follows a recreated container,
+without opening a new TCP connection per request. ``resolve`` needs nginx >= 1.27.3, so
+the renderer also knows two other upstream modes, chosen by :class:`Runtime`:
+
+- ``variable``: ``proxy_pass http://$var`` resolved per request; works on any nginx but
+  cannot keep connections alive (the bench measures what that costs);
+- ``static``: ``upstream`` blocks with plain ``server`` lines and keepalive, for tests on
+  Debian's nginx 1.22 where the upstream hosts are loopback IP literals.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import jinja2
+import pulumi
+
+from components.routes import ProxyRoute
+
+TlsMode = Literal["off", "letsencrypt", "provided"]
+UpstreamMode = Literal["resolve", "variable", "static"]
+
+LETSENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory"
+LETSENCRYPT_STAGING_DIRECTORY = "https://acme-staging-v02.api.letsencrypt.org/directory"
+HEALTH_PATH = "/healthz"
+"""Answered on the default HTTP server, to loopback clients only (the container healthcheck)."""
+LOGIN_RATE_PER_MINUTE = 10
+LOGIN_BURST = 5
+"""A client may POST to a login path 1 + 5 times at once, then once every 6 s; more gets 429."""
+STATIC_CACHE_SECONDS = 7 * 24 * 3600
+HSTS_SECONDS = 2 * 365 * 24 * 3600
+UPSTREAM_IDLE_CONNECTIONS = 16
+UPSTREAM_IDLE_SECONDS = 4
+"""Below Apache's KeepAliveTimeout (5 s) in the app images, so nginx never reuses a
+connection Apache is closing: a POST on such a connection would fail with 502."""
+
+_TEMPLATES = Path(__file__).parent / "templates"
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(_TEMPLATES),
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
+_UPSTREAM_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+_APP_NAME = re.compile(r"^[a-z][a-z0-9]{0,19}$")
+_PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+_FILE_PATH = re.compile(r"^[A-Za-z0-9._/-]+$")
+_STATIC_EXTENSIONS = "css|js|mjs|map|png|jpe?g|gif|webp|avif|svg|ico|woff2?|ttf|otf|eot|mp4|webm|mp3|ogg|pdf"
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """TLS at the edge, as the stack's config says (``tls``, ``acmeEmail``, ``acmeStaging``)."""
+
+    mode: TlsMode = "off"
+    acme_email: str = ""
+    acme_staging: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "off"
+
+
+@dataclass(frozen=True)
+class PublicPorts:
+    """Host ports users connect to (``httpPort``, ``httpsPort``); Docker maps them to the
+    container's 80/443. Redirects and X-Forwarded-Port carry these, not the container's."""
+
+    http: int = 80
+    https: int = 443
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where the rendered file runs. The defaults are the official nginx image; tests and the
+    bench override listen addresses, file paths and the upstream mode for Debian's nginx."""
+
+    http_listen: str = "80"
+    https_listen: str = "443"
+    resolver: str = "127.0.0.11"
+    """Docker's embedded DNS: app aliases on the edge network, public names for ACME."""
+    upstream_mode: UpstreamMode = "resolve"
+    http2_directive: bool = True
+    """``http2 on;`` (nginx >= 1.25.1); False puts ``http2`` on the listen line (1.22)."""
+    user: str | None = "nginx"
+    worker_processes: str = "auto"
+    pid: str = "/run/nginx.pid"
+    error_log: str = "/var/log/nginx/error.log"
+    access_log: str | None = "/var/log/nginx/access.log"
+    """None turns the access log off (bench)."""
+    temp_dir: str | None = None
+    """None keeps the binary's compiled-in temp paths."""
+    mime_types: str = "/etc/nginx/mime.types"
+    certificate_path: str = "/etc/nginx/tls/fullchain.pem"
+    key_path: str = "/etc/nginx/tls/privkey.pem"
+    acme_state_dir: str = "/var/cache/nginx/acme"
+    """Mount point of the ACME state volume; each issuer keeps its own subdirectory."""
+
+
+PRODUCTION = Runtime()
+
+
+@dataclass(frozen=True)
+class _Server:
+    """One app's server block, with every value already in nginx syntax."""
+
+    app: str
+    server_name: str
+    upstream: str
+    upstream_address: str
+    proxy_target: str
+    max_body: str
+    request_buffering: bool
+    spool_large_responses: bool
+    read_timeout: int
+    dav_redirects: bool
+    login_paths: tuple[str, ...]
+    fill_security_headers: bool
+    static_cache_pattern: str | None
+    public_host: str
+    public_port: int
+    public_origin: str
+
+
+def nginx_size(size: int) -> str:
+    """Bytes in nginx's size syntax (``64m``); 0 stays 0 (no limit)."""
+    for unit, factor in (("g", 1024**3), ("m", 1024**2), ("k", 1024)):
+        if size and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
+
+
+def _port_suffix(port: int, default: int) -> str:
+    return "" if port == default else f":{port}"
+
+
+def _check_route(route: ProxyRoute) -> None:
+    """Everything that lands in the file verbatim: no value may smuggle in ``;`` or ``{``."""
+    key = f"selfhost:apps.{route.app}"
+    if not _APP_NAME.match(route.app):
+        raise pulumi.RunError(f"selfhost:apps: app name {route.app!r} cannot name an nginx upstream")
+    if not _HOSTNAME.match(route.server_name):
+        raise pulumi.RunError(f"{key}.hostname: {route.server_name!r} is not a lower-case DNS host name")
+    if not _UPSTREAM_HOST.match(route.upstream_host) or not 0 < route.upstream_port < 65536:
+        raise pulumi.RunError(
+            f"{key}: upstream {route.upstream_host!r}:{route.upstream_port} is not a host name and port"
+        )
+    if route.max_body_bytes < 0:
+        raise pulumi.RunError(f"{key}.uploadLimit: {route.max_body_bytes} must be >= 0")
+    if route.read_timeout_seconds <= 0:
+        raise pulumi.RunError(f"{key}: read timeout {route.read_timeout_seconds} s must be positive")
+    for path in (*route.login_paths, *route.static_cache_paths):
+        if not _PATH.match(path):
+            raise pulumi.RunError(f"{key}: {path!r} is not an absolute URL path of plain characters")
+
+
+def _check_inputs(routes: Sequence[ProxyRoute], tls: TlsSettings, runtime: Runtime) -> None:
+    if not routes:
+        raise pulumi.RunError("selfhost:apps: the proxy needs at least one app to route to")
+    owners: dict[str, str] = {}
+    for route in routes:
+        _check_route(route)
+        if route.server_name in owners:
+            raise pulumi.RunError(
+                f"selfhost:apps.{route.app}.hostname: {route.server_name!r} is also the host name "
+                f"of app {owners[route.server_name]!r}"
+            )
+        owners[route.server_name] = route.app
+    if len({route.app for route in routes}) != len(routes):
+        raise pulumi.RunError("selfhost:apps: two routes carry the same app name")
+    if tls.mode == "letsencrypt" and not _EMAIL.match(tls.acme_email):
+        raise pulumi.RunError(
+            f"selfhost:acmeEmail: {tls.acme_email!r} is not an e-mail address; tls=letsencrypt needs one"
+        )
+    if tls.mode == "letsencrypt" and runtime.upstream_mode == "static":
+        raise pulumi.RunError("selfhost:tls: letsencrypt needs a real resolver; the static upstream mode is for tests")
+    for path in (runtime.certificate_path, runtime.key_path, runtime.acme_state_dir):
+        if not _FILE_PATH.match(path):
+            raise pulumi.RunError(f"proxy runtime: {path!r} is not a plain file path")
+
+
+def _static_cache_pattern(prefixes: Sequence[str]) -> str | None:
+    """Regex over ``"<upstream Cache-Control>@<uri>"``: matches only when the app sent none."""
+    if not prefixes:
+        return None
+    alternatives = "|".join(re.escape(prefix) for prefix in sorted(prefixes))
+    return f"~*^@(?:{alternatives}).*\\.(?:{_STATIC_EXTENSIONS})$"
+
+
+def _server(route: ProxyRoute, tls: TlsSettings, ports: PublicPorts, runtime: Runtime) -> _Server:
+    scheme, port, default = ("https", ports.https, 443) if tls.enabled else ("http", ports.http, 80)
+    public_host = f"$host{_port_suffix(port, default)}"
+    upstream = f"app_{route.app}"
+    address = f"{route.upstream_host}:{route.upstream_port}"
+    target = f"http://${upstream}" if runtime.upstream_mode == "variable" else f"http://{upstream}"
+    return _Server(
+        app=route.app,
+        server_name=route.server_name,
+        upstream=upstream,
+        upstream_address=address,
+        proxy_target=target,
+        max_body=nginx_size(route.max_body_bytes),
+        request_buffering=route.request_buffering,
+        spool_large_responses=route.spool_large_responses,
+        read_timeout=route.read_timeout_seconds,
+        dav_redirects=route.dav_redirects,
+        login_paths=tuple(sorted(set(route.login_paths))),
+        fill_security_headers=not route.app_sets_security_headers,
+        static_cache_pattern=_static_cache_pattern(route.static_cache_paths),
+        public_host=public_host,
+        public_port=port,
+        public_origin=f"{scheme}://{public_host}",
+    )
+
+
+def acme_issuer_name(tls: TlsSettings) -> str:
+    return "letsencrypt_staging" if tls.acme_staging else "letsencrypt"
+
+
+def render_nginx_config(
+    routes: Sequence[ProxyRoute],
+    tls: TlsSettings = TlsSettings(),
+    ports: PublicPorts = PublicPorts(),
+    runtime: Runtime = PRODUCTION,
+) -> str:
+    """The complete nginx.conf. Raises ``pulumi.RunError`` naming the config key on bad input."""
+    _check_inputs(routes, tls, runtime)
+    servers = [_server(route, tls, ports, runtime) for route in sorted(routes, key=lambda r: r.server_name)]
+    issuer = acme_issuer_name(tls)
+    return _ENV.get_template("nginx.conf.j2").render(
+        servers=servers,
+        tls=tls,
+        rt=runtime,
+        https_suffix=_port_suffix(ports.https, 443),
+        health_path=HEALTH_PATH,
+        login_rate=LOGIN_RATE_PER_MINUTE,
+        login_burst=LOGIN_BURST,
+        static_cache_seconds=STATIC_CACHE_SECONDS,
+        hsts_seconds=HSTS_SECONDS,
+        idle_connections=UPSTREAM_IDLE_CONNECTIONS,
+        idle_seconds=UPSTREAM_IDLE_SECONDS,
+        acme_issuer=issuer,
+        acme_directory=LETSENCRYPT_STAGING_DIRECTORY if tls.acme_staging else LETSENCRYPT_DIRECTORY,
+        acme_state_path=f"{runtime.acme_state_dir}/{issuer}",
+    )

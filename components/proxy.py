@@ -1,0 +1,147 @@
+"""The edge proxy: nginx with a rendered config, the only container that publishes ports.
+
+The config, certificate and key are uploaded into the container before it starts; a
+change to any of them replaces the container (a restart of a few seconds). With
+tls=letsencrypt the ACME module's account key and certificates live on a retained volume,
+so a replaced container does not ask Let's Encrypt again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_docker as docker
+
+from components import images
+from components.container import Attachment, FileUpload, Healthcheck, Mount, ServiceSpec, service_container
+from components.nginx_config import (
+    HEALTH_PATH,
+    PRODUCTION,
+    PublicPorts,
+    TlsMode,
+    TlsSettings,
+    render_nginx_config,
+)
+from components.routes import ProxyRoute
+from components.volumes import StatePolicy, data_volume
+
+CONFIG_PATH = "/etc/nginx/nginx.conf"
+HEALTHCHECK = Healthcheck(
+    test=["CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1{HEALTH_PATH}"],
+    start_period="10s",
+)
+
+
+@dataclass(frozen=True)
+class ProxyArgs:
+    """Everything the proxy needs; the stack fills it from StackSettings and the app routes."""
+
+    routes: Sequence[ProxyRoute]
+    """One per app (``components.apps.proxy_routes(settings.apps)``)."""
+    edge_network: pulumi.Input[str]
+    """Name of the network the apps' containers join under their aliases."""
+    container_name: str
+    memory_bytes: int
+    """``proxyMemory``."""
+    http_port: int = 8080
+    """``httpPort``: host port mapped to the container's 80."""
+    https_port: int = 8443
+    """``httpsPort``: host port mapped to the container's 443 (tls not off)."""
+    tls: TlsMode = "off"
+    acme_email: str = ""
+    """``acmeEmail`` (tls=letsencrypt)."""
+    acme_staging: bool = False
+    certificate: pulumi.Input[str] | None = None
+    """``tlsCertificate``, PEM chain (tls=provided); uploaded as a secret."""
+    private_key: pulumi.Input[str] | None = None
+    """``tlsKey``, PEM (tls=provided); uploaded as a secret."""
+    state: StatePolicy = field(default_factory=StatePolicy)
+    acme_volume_name: str | None = None
+    """Docker volume for the ACME state (tls=letsencrypt), e.g. ``selfhost-prod-proxy-acme``."""
+
+    @property
+    def tls_settings(self) -> TlsSettings:
+        return TlsSettings(mode=self.tls, acme_email=self.acme_email, acme_staging=self.acme_staging)
+
+
+def check_proxy_args(args: ProxyArgs) -> None:
+    if args.tls == "provided" and (args.certificate is None or args.private_key is None):
+        raise pulumi.RunError("selfhost:tlsCertificate, selfhost:tlsKey: tls=provided needs both")
+    if args.tls == "letsencrypt" and not args.acme_volume_name:
+        raise pulumi.RunError("selfhost:tls: tls=letsencrypt needs a volume for the ACME state (acme_volume_name)")
+    if args.tls != "off" and args.http_port == args.https_port:
+        raise pulumi.RunError(f"selfhost:httpsPort: {args.https_port} is also httpPort; the two must differ")
+
+
+def published_ports(args: ProxyArgs) -> list[docker.ContainerPortArgs]:
+    ports = [docker.ContainerPortArgs(internal=80, external=args.http_port, protocol="tcp")]
+    if args.tls != "off":
+        ports.append(docker.ContainerPortArgs(internal=443, external=args.https_port, protocol="tcp"))
+    return ports
+
+
+def proxy_files(args: ProxyArgs, config: str) -> list[FileUpload]:
+    files = [FileUpload(CONFIG_PATH, config, mode="0444")]
+    if args.tls == "provided" and args.certificate is not None and args.private_key is not None:
+        # nginx's master process (root) reads both before it starts the workers.
+        files += [
+            FileUpload(PRODUCTION.certificate_path, args.certificate, mode="0400", secret=True),
+            FileUpload(PRODUCTION.key_path, args.private_key, mode="0400", secret=True),
+        ]
+    return files
+
+
+class Proxy(pulumi.ComponentResource):
+    """nginx in front of every app, on the edge network."""
+
+    config: pulumi.Output[str]
+    """The rendered nginx.conf (no secrets in it)."""
+    config_sha256: pulumi.Output[str]
+    http_port: pulumi.Output[int]
+    https_port: pulumi.Output[int | None]
+    container_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ProxyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("selfhost:index:Proxy", name, None, opts)
+        check_proxy_args(args)
+        text = render_nginx_config(args.routes, args.tls_settings, PublicPorts(args.http_port, args.https_port))
+
+        mounts: list[Mount] = []
+        if args.tls == "letsencrypt" and args.acme_volume_name:
+            volume = data_volume(f"{name}-acme-state", args.acme_volume_name, args.state, parent=self)
+            mounts.append(Mount(volume.name, PRODUCTION.acme_state_dir))
+
+        container = service_container(
+            f"{name}-container",
+            ServiceSpec(
+                container_name=args.container_name,
+                image=images.pull(name, images.NGINX, parent=self),
+                memory_bytes=args.memory_bytes,
+                healthcheck=HEALTHCHECK,
+                networks=[Attachment(args.edge_network)],
+                files=proxy_files(args, text),
+                mounts=mounts,
+                ports=published_ports(args),
+                wait_timeout_seconds=60,
+                stop_grace_seconds=15,
+            ),
+            parent=self,
+        )
+
+        self.config = pulumi.Output.from_input(text)
+        self.config_sha256 = pulumi.Output.from_input(hashlib.sha256(text.encode()).hexdigest())
+        self.http_port = pulumi.Output.from_input(args.http_port)
+        self.https_port = pulumi.Output.from_input(args.https_port if args.tls != "off" else None)
+        self.container_name = container.name
+        self.register_outputs(
+            {
+                "config": self.config,
+                "config_sha256": self.config_sha256,
+                "http_port": self.http_port,
+                "https_port": self.https_port,
+                "container_name": self.container_name,
+            }
+        )

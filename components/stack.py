@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pulumi
+from pydantic import SecretStr
 
 from components.app_context import AppContext
-from components.apps import App, build_app
+from components.apps import App, build_app, proxy_routes
 from components.host import DockerHost, LocalDockerHost, LocalDockerHostArgs
 from components.network import Network, NetworkArgs
+from components.proxy import Proxy, ProxyArgs
 from components.volumes import StatePolicy
 from config.settings import StackSettings
 
@@ -16,6 +18,31 @@ def build_host(settings: StackSettings, name_prefix: str) -> DockerHost:
     if settings.host == "local":
         return LocalDockerHost("host", LocalDockerHostArgs(docker_host=settings.docker_host))
     raise pulumi.RunError("selfhost:host: 'hetzner' is not available yet; use 'local'")
+
+
+def _secret(value: SecretStr | None) -> pulumi.Output[str] | None:
+    return None if value is None else pulumi.Output.secret(value.get_secret_value())
+
+
+def proxy_args(
+    settings: StackSettings, name_prefix: str, edge_network: pulumi.Input[str], state: StatePolicy
+) -> ProxyArgs:
+    """The proxy's args, derived from the same settings as the apps: they cannot drift apart."""
+    return ProxyArgs(
+        routes=proxy_routes(settings.apps),
+        edge_network=edge_network,
+        container_name=f"{name_prefix}-proxy",
+        memory_bytes=settings.proxy_memory,
+        http_port=settings.http_port,
+        https_port=settings.https_port,
+        tls=settings.tls,
+        acme_email=settings.acme_email,
+        acme_staging=settings.acme_staging,
+        certificate=_secret(settings.tls_certificate),
+        private_key=_secret(settings.tls_key),
+        state=state,
+        acme_volume_name=f"{name_prefix}-proxy-acme" if settings.tls == "letsencrypt" else None,
+    )
 
 
 def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.Input[object]]:
@@ -37,6 +64,8 @@ def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.I
             state=state,
         )
         apps[name] = build_app(name, app, context, on_host)
+
+    Proxy("proxy", proxy_args(settings, name_prefix, edge.name, state), on_host)
 
     return {
         "address": host.address,

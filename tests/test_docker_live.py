@@ -245,7 +245,7 @@ def test_no_app_reaches_another_apps_backing_services(replayed: tuple[ProgramRun
             assert _fetch(f"{prefix}-{app}-app", f"{prefix}-{other}-{role}") is None
 
 
-def test_edge_reaches_apps_by_alias_but_no_backing_service(replayed: tuple[ProgramRun, str]) -> None:
+def test_proxy_reaches_apps_by_alias_but_no_backing_service(replayed: tuple[ProgramRun, str]) -> None:
     _, prefix = replayed
     probe = f"{prefix}-edge-probe"
     _docker(

@@ -87,14 +87,23 @@ def test_dev_stack_has_the_expected_containers(dev: ProgramRun) -> None:
             "cloud-cron",
             "cloud-db",
             "cloud-redis",
+            "proxy",
         ]
     )
 
 
-def test_no_app_or_backing_service_publishes_ports(dev: ProgramRun) -> None:
-    for name, container in containers(dev).items():
-        if not name.endswith("-proxy"):
-            assert not container.inputs.get("ports"), f"{name} publishes ports"
+def test_only_the_proxy_publishes_ports(dev: ProgramRun) -> None:
+    publishing = {name: c.inputs["ports"] for name, c in containers(dev).items() if c.inputs.get("ports")}
+    assert publishing == {f"{PREFIX}-proxy": [{"internal": 80, "external": 8080, "protocol": "tcp"}]}
+
+
+def test_proxy_sits_on_the_edge_only_and_routes_every_app(dev: ProgramRun) -> None:
+    proxy = containers(dev)[f"{PREFIX}-proxy"]
+    assert attached(proxy) == {f"{PREFIX}-edge": []}
+    config = content(upload(proxy, "/etc/nginx/nginx.conf"))
+    for app in ("blog", "cloud"):
+        assert f"server_name {app}.localhost;" in config
+        assert f"app-{app}:80" in config
 
 
 def test_databases_and_caches_sit_only_on_their_apps_internal_network(dev: ProgramRun) -> None:
@@ -128,6 +137,7 @@ EXPECTED_MOUNTS = {
     "cloud-db": {"/var/lib/postgresql": "cloud-db-data"},
     "blog-redis": {},
     "cloud-redis": {},
+    "proxy": {},
 }
 
 

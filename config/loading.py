@@ -136,8 +136,8 @@ def settings_from_config(config: Mapping[str, str], secret_keys: frozenset[str] 
             )
             continue
         field = keys[key]
-        if _is_secret_field(field) and text == "":
-            continue  # Pulumi.yaml's default for an unset secret
+        if (_is_secret_field(field) or _is_object_field(field)) and text == "":
+            continue  # Pulumi.yaml's default for an unset secret or object
         if _is_secret_field(field) and full_key not in secret_keys:
             problems.append(f"{full_key}: must be a secret; set it with `pulumi config set --secret {key} ...`")
             continue

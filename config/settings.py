@@ -10,43 +10,15 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    SecretStr,
-    model_validator,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, ConfigDict, Field, SecretStr, model_validator
 
-from config.units import MEMORY_FORMAT_HELP, parse_memory
+from config.fields import ConfigModel, HostName, MemorySize
+from config.hetzner import HetznerSettings, capacity_problem
 
-_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+__all__ = ["ConfigModel", "HostName", "MemorySize"]  # re-exported: they used to live here
+
 _APP_NAME = re.compile(r"^[a-z][a-z0-9]{0,19}$")
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-
-
-def _check_hostname(value: str) -> str:
-    labels = value.split(".")
-    if len(value) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
-        raise ValueError(
-            f"{value!r} is not a host name: write a lower-case DNS name of two or more labels "
-            "(letters, digits, inner hyphens), e.g. blog.example.com or blog.localhost"
-        )
-    return value
-
-
-def _memory(value: object) -> int:
-    if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a memory size; write {MEMORY_FORMAT_HELP}")
-    size = parse_memory(value)
-    if size < 32 * 1024**2:
-        raise ValueError(f"{value!r} is below the 32Mi minimum that a container needs")
-    if size % 1024**2:
-        raise ValueError(f"{value!r} is not a whole number of Mi; Docker limits memory in Mi")
-    return size
 
 
 def _check_app_name(value: str) -> str:
@@ -67,24 +39,9 @@ def _check_user_name(value: str) -> str:
     return value
 
 
-HostName = Annotated[str, AfterValidator(_check_hostname)]
-MemorySize = Annotated[int, BeforeValidator(_memory)]
-"""Bytes; written in config as a string such as ``512Mi``."""
 AppName = Annotated[str, AfterValidator(_check_app_name)]
 UserName = Annotated[str, AfterValidator(_check_user_name)]
 Port = Annotated[int, Field(ge=1, le=65535)]
-
-
-class ConfigModel(BaseModel):
-    """Strict, frozen, camelCase in config, no unknown keys."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        frozen=True,
-        alias_generator=to_camel,
-        populate_by_name=True,
-    )
 
 
 class WordPressMemory(ConfigModel):
@@ -190,6 +147,9 @@ class StackSettings(ConfigModel):
     )
     tls_key: SecretStr | None = Field(default=None, description="PEM private key (tls=provided; set with --secret)")
     proxy_memory: MemorySize = Field(default=128 * 1024**2, description="memory limit of the nginx proxy")
+    hetzner: HetznerSettings | None = Field(
+        default=None, description="the Hetzner Cloud server (host=hetzner; an error with host=local)"
+    )
 
     @model_validator(mode="after")
     def _hostnames_unique(self) -> StackSettings:
@@ -218,6 +178,36 @@ class StackSettings(ConfigModel):
         if self.http_port == self.https_port:
             raise ValueError(f"httpsPort: {self.https_port} is also httpPort; the two must differ")
         return self
+
+    @model_validator(mode="after")
+    def _hetzner_host(self) -> StackSettings:
+        # A hetzner block with host=local is an error, not ignored: it would mean someone
+        # believes they deploy to a server while the stack deploys here (or the reverse).
+        if self.host == "local" and self.hetzner is not None:
+            raise ValueError(
+                "hetzner: is only used with host=hetzner; set `pulumi config set host hetzner`, "
+                "or remove it with `pulumi config rm hetzner`"
+            )
+        if self.host == "hetzner" and self.hetzner is None:
+            raise ValueError(
+                "hetzner: host=hetzner needs the server's settings; add to Pulumi.<stack>.yaml "
+                "`selfhost:hetzner: {sshPublicKeys: ['ssh-ed25519 AAAA... you@laptop'], adminCidrs: ['<your IP>/32']}` "
+                "(see docs/hetzner.md)"
+            )
+        if self.hetzner is not None:
+            problem = capacity_problem(self.hetzner.server, self.hetzner.memory_reserve, self.memory_limits())
+            if problem:
+                raise ValueError(problem)
+        return self
+
+    def memory_limits(self) -> dict[str, int]:
+        """Bytes of memory the containers may use, by config path: each app's sum, and the proxy."""
+        limits = {
+            f"apps.{name}.memory": sum(int(size) for size in app.memory.model_dump().values())
+            for name, app in self.apps.items()
+        }
+        limits["proxyMemory"] = self.proxy_memory
+        return limits
 
     @property
     def scheme(self) -> str:

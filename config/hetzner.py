@@ -1,0 +1,304 @@
+"""Settings of the Hetzner Cloud host, Hetzner's server types, and the memory capacity check.
+
+The server-type table is the one place these figures live. Source: Hetzner's published
+Cloud server plans (hetzner.com/cloud and docs.hetzner.com/cloud/servers/overview), as
+listed in November 2026 and cross-checked against third-party listings of the same
+plans; memory is what Hetzner sells as "GB" and the VM receives as GiB. Availability
+per location changes over time (e.g. CX and CAX are sold in the EU locations only): the
+Hetzner API decides that at creation, this table only sizes the server. `hcloud
+server-type list` shows the current figures; add a type here when Hetzner adds one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from config.fields import ConfigModel, HostName, MemorySize
+from config.units import format_memory
+
+GiB = 1024**3
+
+
+@dataclass(frozen=True)
+class ServerType:
+    name: str
+    vcpus: int
+    memory_gib: int
+    disk_gb: int
+    architecture: Literal["x86", "arm"]
+    cpu: Literal["shared", "dedicated"]
+    legacy: bool = False
+    """Superseded by a newer generation; still accepted, never suggested first."""
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.memory_gib * GiB
+
+
+def _types(*rows: ServerType) -> dict[str, ServerType]:
+    return {row.name: row for row in rows}
+
+
+SERVER_TYPES = _types(
+    # Cost-optimized, shared Intel/AMD vCPU (since October 2025).
+    ServerType("cx23", 2, 4, 40, "x86", "shared"),
+    ServerType("cx33", 4, 8, 80, "x86", "shared"),
+    ServerType("cx43", 8, 16, 160, "x86", "shared"),
+    ServerType("cx53", 16, 32, 320, "x86", "shared"),
+    # Their predecessors, same figures.
+    ServerType("cx22", 2, 4, 40, "x86", "shared", legacy=True),
+    ServerType("cx32", 4, 8, 80, "x86", "shared", legacy=True),
+    ServerType("cx42", 8, 16, 160, "x86", "shared", legacy=True),
+    ServerType("cx52", 16, 32, 320, "x86", "shared", legacy=True),
+    # Regular performance, shared AMD vCPU (since October 2025).
+    ServerType("cpx12", 1, 2, 40, "x86", "shared"),
+    ServerType("cpx22", 2, 4, 80, "x86", "shared"),
+    ServerType("cpx32", 4, 8, 160, "x86", "shared"),
+    ServerType("cpx42", 8, 16, 320, "x86", "shared"),
+    ServerType("cpx52", 12, 24, 480, "x86", "shared"),
+    ServerType("cpx62", 16, 32, 640, "x86", "shared"),
+    # Their predecessors.
+    ServerType("cpx11", 2, 2, 40, "x86", "shared", legacy=True),
+    ServerType("cpx21", 3, 4, 80, "x86", "shared", legacy=True),
+    ServerType("cpx31", 4, 8, 160, "x86", "shared", legacy=True),
+    ServerType("cpx41", 8, 16, 240, "x86", "shared", legacy=True),
+    ServerType("cpx51", 16, 32, 360, "x86", "shared", legacy=True),
+    # Shared Ampere Altra (arm64); every image the stack pins is multi-arch.
+    ServerType("cax11", 2, 4, 40, "arm", "shared"),
+    ServerType("cax21", 4, 8, 80, "arm", "shared"),
+    ServerType("cax31", 8, 16, 160, "arm", "shared"),
+    ServerType("cax41", 16, 32, 320, "arm", "shared"),
+    # General purpose, dedicated AMD vCPU.
+    ServerType("ccx13", 2, 8, 80, "x86", "dedicated"),
+    ServerType("ccx23", 4, 16, 160, "x86", "dedicated"),
+    ServerType("ccx33", 8, 32, 240, "x86", "dedicated"),
+    ServerType("ccx43", 16, 64, 360, "x86", "dedicated"),
+    ServerType("ccx53", 32, 128, 600, "x86", "dedicated"),
+    ServerType("ccx63", 48, 192, 960, "x86", "dedicated"),
+)
+
+LOCATIONS = {
+    "fsn1": "Falkenstein, DE",
+    "nbg1": "Nuremberg, DE",
+    "hel1": "Helsinki, FI",
+    "ash": "Ashburn, VA, US",
+    "hil": "Hillsboro, OR, US",
+    "sin": "Singapore, SG",
+}
+
+MIN_DEBIAN = 13
+"""Debian 13's docker.io is Docker 26.1; the stack's healthchecks use start_interval (Docker 25+).
+Debian 12 ships Docker 20.10, which rejects it."""
+
+_SSH_KEY_TYPES = (
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+)
+# Hetzner label rules: key = optional DNS-subdomain prefix + "/" + name of <= 63 characters;
+# names and values start and end alphanumeric, with "-", "_" and "." inside; values may be empty.
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+_LABEL_PREFIX = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+_SERVER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def _check_server_type(value: str) -> str:
+    if value not in SERVER_TYPES:
+        raise ValueError(f"unknown server type {value!r}; known types: {', '.join(sorted(SERVER_TYPES))}")
+    return value
+
+
+def _check_location(value: str) -> str:
+    if value not in LOCATIONS:
+        known = ", ".join(f"{code} ({city})" for code, city in LOCATIONS.items())
+        raise ValueError(f"unknown location {value!r}; Hetzner Cloud locations: {known}")
+    return value
+
+
+def _check_image(value: str) -> str:
+    match = re.fullmatch(r"debian-(\d+)", value)
+    if match is None or int(match.group(1)) < MIN_DEBIAN:
+        raise ValueError(
+            f"{value!r} is not supported: use a Debian image, debian-{MIN_DEBIAN} or newer "
+            "(its docker.io package must be Docker 25+ for the stack's healthchecks)"
+        )
+    return value
+
+
+def _ssh_fields(blob: bytes) -> list[bytes] | None:
+    """The length-prefixed strings of an SSH public key blob, or None if it does not split exactly."""
+    fields: list[bytes] = []
+    at = 0
+    while at < len(blob):
+        if at + 4 > len(blob):
+            return None
+        size = int.from_bytes(blob[at : at + 4], "big")
+        if at + 4 + size > len(blob):
+            return None
+        fields.append(blob[at + 4 : at + 4 + size])
+        at += 4 + size
+    return fields
+
+
+def _check_ssh_key(value: str) -> str:
+    if value.lstrip().startswith("-----BEGIN"):
+        raise ValueError("this is a private key; give the public key (the .pub file), never the private one")
+    parts = value.split()
+    if len(parts) < 2 or parts[0] not in _SSH_KEY_TYPES:
+        raise ValueError(
+            f"{value[:40]!r}... is not an OpenSSH public key; paste one line of your .pub file, "
+            f"e.g. 'ssh-ed25519 AAAA... you@laptop' (types: {', '.join(_SSH_KEY_TYPES)})"
+        )
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"the key data of the {parts[0]} key {parts[1][:20]!r}... is not base64") from None
+    # The blob names its own type and splits into whole fields: catches truncated or mixed-up keys.
+    fields = _ssh_fields(blob)
+    if not fields or len(fields) < 2 or fields[0] != parts[0].encode():
+        raise ValueError(f"the key data of the {parts[0]} key {parts[1][:20]!r}... is cut off or not of that type")
+    return " ".join(parts)
+
+
+def _check_cidr(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError as error:
+        raise ValueError(
+            f"{value!r} is not a CIDR network ({error}); write e.g. 203.0.113.0/24, 198.51.100.7/32 or 2001:db8::/48"
+        ) from None
+    return str(network)
+
+
+def _check_labels(labels: dict[str, str]) -> dict[str, str]:
+    for key, value in labels.items():
+        prefix, _, name = key.rpartition("/")
+        if prefix and (len(prefix) > 253 or not _LABEL_PREFIX.match(prefix)):
+            raise ValueError(f"label key {key!r}: the prefix before '/' must be a lower-case DNS name")
+        if prefix == "hetzner.cloud" or prefix.endswith(".hetzner.cloud"):
+            raise ValueError(f"label key {key!r}: the hetzner.cloud prefix is reserved by Hetzner")
+        if not _LABEL_NAME.match(name):
+            raise ValueError(
+                f"label key {key!r}: the name must be 1-63 characters, letters and digits at both ends, "
+                "'-', '_' or '.' inside"
+            )
+        if value and not _LABEL_NAME.match(value):
+            raise ValueError(
+                f"label {key}={value!r}: a value must be empty or 1-63 characters, letters and digits at both "
+                "ends, '-', '_' or '.' inside"
+            )
+    return labels
+
+
+def _check_server_name(value: str) -> str:
+    if not _SERVER_NAME.match(value):
+        raise ValueError(f"{value!r} is not a server name: use 1-63 lower-case letters, digits and inner hyphens")
+    return value
+
+
+def _required_list(what: str, example: str) -> AfterValidator:
+    def check(values: list[str]) -> list[str]:
+        if not values:
+            raise ValueError(f"needs at least one {what}, e.g. {example}")
+        duplicates = sorted({value for value in values if values.count(value) > 1})
+        if duplicates:
+            raise ValueError(f"listed twice: {', '.join(repr(d[:40]) for d in duplicates)}")
+        return values
+
+    return AfterValidator(check)
+
+
+SshPublicKey = Annotated[str, AfterValidator(_check_ssh_key)]
+Cidr = Annotated[str, AfterValidator(_check_cidr)]
+
+
+class HetznerSettings(ConfigModel):
+    """``selfhost:hetzner``: the VPS, its firewall, its data volume (host=hetzner only)."""
+
+    ssh_public_keys: Annotated[
+        list[SshPublicKey], _required_list("OpenSSH public key", "['ssh-ed25519 AAAA... you@laptop']")
+    ] = Field(
+        description="OpenSSH public keys allowed to log in as root (Pulumi connects with the one in your ssh-agent)"
+    )
+    admin_cidrs: Annotated[list[Cidr], _required_list("network allowed to reach SSH", "['203.0.113.7/32']")] = Field(
+        description="networks allowed to reach SSH (port 22); everything else but HTTP(S) and ICMP is closed"
+    )
+    server_type: Annotated[str, AfterValidator(_check_server_type)] = Field(
+        default="cx33", description="Hetzner server type, e.g. cx33 (see config/hetzner.py for the table)"
+    )
+    location: Annotated[str, AfterValidator(_check_location)] = Field(
+        default="fsn1", description="Hetzner location of the server, its IP and its volume"
+    )
+    image: Annotated[str, AfterValidator(_check_image)] = Field(
+        default=f"debian-{MIN_DEBIAN}", description="Debian image the server boots"
+    )
+    server_name: Annotated[str, AfterValidator(_check_server_name)] = Field(
+        default="selfhost", description="name of the server; its IP, volume, firewall and keys are named after it"
+    )
+    volume_size_gb: int = Field(
+        default=50, ge=10, le=10240, description="size of the data volume in GB (it can grow later, never shrink)"
+    )
+    backups: bool = Field(default=False, description="Hetzner's daily server backups (+20% of the server price)")
+    reverse_dns: HostName | None = Field(
+        default=None, description="host name for the reverse DNS (PTR) of the server's IPv4 address"
+    )
+    labels: Annotated[dict[str, str], AfterValidator(_check_labels)] = Field(
+        default_factory=dict, description="Hetzner labels put on every Hetzner resource"
+    )
+    memory_reserve: MemorySize = Field(
+        default=768 * 1024**2,
+        description="memory kept for the OS, dockerd and its per-container shims in the capacity check",
+    )
+
+    @property
+    def server(self) -> ServerType:
+        return SERVER_TYPES[self.server_type]
+
+
+def smallest_fitting(required_bytes: int, current: ServerType) -> ServerType | None:
+    """The smallest type with enough memory; on a tie, a current type before a legacy one, then the same family."""
+    family = current.name.rstrip("0123456789")
+    fitting = [t for t in SERVER_TYPES.values() if t.memory_bytes >= required_bytes]
+    if not fitting:
+        return None
+    return min(
+        fitting,
+        key=lambda t: (t.memory_bytes, t.legacy, t.name.rstrip("0123456789") != family, t.vcpus, t.name),
+    )
+
+
+def capacity_problem(server: ServerType, reserve_bytes: int, limits: Mapping[str, int]) -> str | None:
+    """Why the containers' memory limits do not fit ``server``, or None when they do.
+
+    ``limits`` maps a config path (``apps.blog.memory``, ``proxyMemory``) to bytes; a sum
+    within the server's memory minus the OS reserve fits.
+    """
+    needed = sum(limits.values()) + reserve_bytes
+    if needed <= server.memory_bytes:
+        return None
+    parts = ", ".join(f"{path} {format_memory(size)}" for path, size in sorted(limits.items()))
+    message = (
+        f"hetzner.serverType: {server.name} has {server.memory_gib}Gi of memory, but the containers' memory "
+        f"limits add up to {format_memory(sum(limits.values()))} ({parts}) and hetzner.memoryReserve keeps "
+        f"{format_memory(reserve_bytes)} for the OS: {format_memory(needed)} is needed. "
+    )
+    fits = smallest_fitting(needed, server)
+    if fits is None:
+        return message + "No Hetzner server type is that large; lower the apps' memory limits."
+    return message + (
+        f"The smallest server type that fits is {fits.name} ({fits.memory_gib}Gi, {fits.vcpus} vCPU, "
+        f"{fits.architecture}): `pulumi config set --path hetzner.serverType {fits.name}`, "
+        "or lower the apps' memory limits."
+    )

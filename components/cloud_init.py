@@ -34,7 +34,6 @@ SSHD_SETTINGS = {
     # Pulumi's Docker provider connects as root over SSH; root may log in with a key only.
     "PermitRootLogin": "prohibit-password",
     "X11Forwarding": "no",
-    "MaxAuthTries": "3",
 }
 DOCKER_DAEMON = {
     # Containers keep running while dockerd restarts for a security update.

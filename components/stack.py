@@ -7,6 +7,7 @@ from pydantic import SecretStr
 
 from components.app_context import AppContext
 from components.apps import App, build_app, proxy_routes
+from components.hetzner import HetznerHost, HetznerHostArgs
 from components.host import DockerHost, LocalDockerHost, LocalDockerHostArgs
 from components.network import Network, NetworkArgs
 from components.proxy import Proxy, ProxyArgs
@@ -15,9 +16,9 @@ from config.settings import StackSettings
 
 
 def build_host(settings: StackSettings, name_prefix: str) -> DockerHost:
-    if settings.host == "local":
-        return LocalDockerHost("host", LocalDockerHostArgs(docker_host=settings.docker_host))
-    raise pulumi.RunError("selfhost:host: 'hetzner' is not available yet; use 'local'")
+    if settings.host == "hetzner":
+        return HetznerHost("host", HetznerHostArgs.from_settings(settings))
+    return LocalDockerHost("host", LocalDockerHostArgs(docker_host=settings.docker_host))
 
 
 def _secret(value: SecretStr | None) -> pulumi.Output[str] | None:
@@ -67,10 +68,14 @@ def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.I
 
     Proxy("proxy", proxy_args(settings, name_prefix, edge.name, state), on_host)
 
-    return {
+    outputs: dict[str, pulumi.Input[object]] = {
         "address": host.address,
         "urls": {name: app.url for name, app in apps.items()},
         "adminUsers": {name: app.admin_user for name, app in apps.items()},
         "adminPasswords": pulumi.Output.secret({name: app.admin_password for name, app in apps.items()}),
         "volumes": {name: app.volumes for name, app in apps.items()},
     }
+    if isinstance(host, HetznerHost):
+        outputs["serverIp"] = host.server_ip
+        outputs["sshCommand"] = host.ssh_command
+    return outputs

@@ -202,6 +202,12 @@ def _check_labels(labels: dict[str, str]) -> dict[str, str]:
     return labels
 
 
+def _check_time(value: str) -> str:
+    if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value):
+        raise ValueError(f"{value!r} is not a time of day; write HH:MM in UTC, e.g. 04:30")
+    return value
+
+
 def _check_server_name(value: str) -> str:
     if not _SERVER_NAME.match(value):
         raise ValueError(f"{value!r} is not a server name: use 1-63 lower-case letters, digits and inner hyphens")
@@ -256,6 +262,10 @@ class HetznerSettings(ConfigModel):
     )
     labels: Annotated[dict[str, str], AfterValidator(_check_labels)] = Field(
         default_factory=dict, description="Hetzner labels put on every Hetzner resource"
+    )
+    automatic_reboot_time: Annotated[str, AfterValidator(_check_time)] | None = Field(
+        default=None,
+        description="HH:MM (UTC) at which the server may reboot when a security update needs it; unset: never",
     )
     memory_reserve: MemorySize = Field(
         default=768 * 1024**2,

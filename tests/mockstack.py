@@ -113,11 +113,39 @@ def _random_password(args: mocks.MockResourceArgs) -> dict[str, Any]:
     return {"result": mock_password(args.name, int(args.inputs.get("length", 32)))}
 
 
+MOCK_SERVER_IP = "192.0.2.10"
+"""The primary IPv4 address the mocked Hetzner API hands out (a documentation address)."""
+MOCK_DOCKER_VERSION = "26.1.5+dfsg1"
+"""What the mocked readiness command prints (`docker info --format {{.ServerVersion}}`)."""
+
+
+def _primary_ip(args: mocks.MockResourceArgs) -> dict[str, Any]:
+    return {"ipAddress": MOCK_SERVER_IP}
+
+
+def _server(args: mocks.MockResourceArgs) -> dict[str, Any]:
+    return {"ipv4Address": MOCK_SERVER_IP, "status": "running"}
+
+
+def _remote_command(args: mocks.MockResourceArgs) -> dict[str, Any]:
+    return {"stdout": MOCK_DOCKER_VERSION if "docker info" in str(args.inputs.get("create")) else "", "stderr": ""}
+
+
 COMPUTED_OUTPUTS: dict[str, OutputFactory] = {
     "docker:index/remoteImage:RemoteImage": _remote_image,
     "random:index/randomPassword:RandomPassword": _random_password,
+    "hcloud:index/primaryIp:PrimaryIp": _primary_ip,
+    "hcloud:index/server:Server": _server,
+    "command:remote:Command": _remote_command,
 }
 """Outputs a provider would compute, by resource type; other modules may add entries."""
+
+
+def mock_id(type_token: str, resource_name: str) -> str:
+    """Hetzner ids are numbers (strings in outputs, ints in inputs); other ids derive from the name."""
+    if type_token.startswith("hcloud:"):
+        return str(int(_digest(type_token, resource_name)[:8], 16))
+    return f"{resource_name}-id"
 
 
 class StackMocks(pulumi.runtime.Mocks):
@@ -128,7 +156,7 @@ class StackMocks(pulumi.runtime.Mocks):
         factory = COMPUTED_OUTPUTS.get(args.typ)
         if factory is not None:
             outputs.update(factory(args))
-        return f"{args.name}-id", outputs
+        return mock_id(args.typ, args.name), outputs
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
@@ -252,6 +280,28 @@ def run_program(
     """Run the program once with ``config`` (keys ``selfhost:<key>``, YAML-typed values)."""
     merged = {**(project_defaults() if with_project_defaults else {}), **config}
     cli_config = {key: as_cli_string(value) for key, value in sorted(merged.items())}
+    return _run(
+        lambda: runpy.run_path(str(program), run_name="__main__"),
+        stack=stack,
+        cli_config=cli_config,
+        secret_keys=secret_keys,
+        monitors=monitors,
+    )
+
+
+def run_components(build: Callable[[], object], *, stack: str = "test") -> ProgramRun:
+    """Run ``build`` (which registers resources, e.g. one component) under the same mocks, without config."""
+    return _run(build, stack=stack, cli_config={}, secret_keys=frozenset(), monitors=None)
+
+
+def _run(
+    body: Callable[[], object],
+    *,
+    stack: str,
+    cli_config: dict[str, str],
+    secret_keys: set[str] | frozenset[str],
+    monitors: list[RecordingMonitor] | None,
+) -> ProgramRun:
     monitor = RecordingMonitor(StackMocks())
     if monitors is not None:
         monitors.append(monitor)
@@ -261,7 +311,7 @@ def run_program(
     outputs: dict[str, Any] = {}
 
     async def main() -> None:
-        runpy.run_path(str(program), run_name="__main__")
+        body()
         root = runtime_settings.get_root_resource()
         exported = getattr(root, "outputs", {})
         outputs.update(rpc.deserialize_properties(await rpc.serialize_properties(exported, {}), keep_unknowns=True))

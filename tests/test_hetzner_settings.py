@@ -113,9 +113,10 @@ def test_several_key_types_are_accepted() -> None:
         ({**MINIMAL, "labels": {"Example.com/team": "web"}}, "the prefix before '/' must be a lower-case DNS name"),
         (
             {**MINIMAL, "backup": True},
-            "selfhost:hetzner.backup: unknown key 'backup'; allowed here: adminCidrs, backups",
+            "selfhost:hetzner.backup: unknown key 'backup'; allowed here: adminCidrs, automaticRebootTime, backups",
         ),
         ({**MINIMAL, "memoryReserve": "0.5g"}, "selfhost:hetzner.memoryReserve: '0.5g' is not a memory size"),
+        ({**MINIMAL, "automaticRebootTime": "4am"}, "selfhost:hetzner.automaticRebootTime: '4am' is not a time of day"),
     ],
 )
 def test_bad_input_names_the_key(hetzner: dict[str, Any], expected: str) -> None:

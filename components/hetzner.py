@@ -1,0 +1,305 @@
+"""The Docker host on a Hetzner Cloud server, reached by the Docker provider over SSH.
+
+The server is disposable; what must outlive it is not part of it: the Hetzner volume that
+holds every Docker volume's data (protected, retained), and the primary IPv4 address
+that DNS points at (kept when the server is replaced). Pulumi connects with the key in
+the operator's ssh-agent, so no private key ever enters the config or the state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_command as command
+import pulumi_docker as docker
+import pulumi_hcloud as hcloud
+
+from components.cloud_init import (
+    CloudInitOptions,
+    readiness_script,
+    render_user_data,
+    volume_device,
+    volume_directory,
+    volume_directory_script,
+)
+from config.settings import StackSettings
+
+ANYWHERE = ("0.0.0.0/0", "::/0")
+KNOWN_HOSTS_FILE = "~/.ssh/selfhost_known_hosts"
+"""Host keys Pulumi has seen, one entry per server (HostKeyAlias): a replaced server is a new entry."""
+LABELS = {"managed-by": "selfhost"}
+
+
+@dataclass(frozen=True)
+class HetznerHostArgs:
+    server_name: str
+    """Hetzner name of the server; its IP, volume, firewall and keys are named after it."""
+    server_type: str
+    location: str
+    image: str
+    ssh_public_keys: Sequence[str]
+    """OpenSSH public keys for root; Pulumi itself connects with the matching key in the ssh-agent."""
+    admin_cidrs: Sequence[str]
+    """The only networks that reach SSH."""
+    public_ports: Sequence[int]
+    """TCP ports open to everyone: the ports the proxy publishes."""
+    volume_size_gb: int
+    backups: bool = False
+    reverse_dns: str | None = None
+    """PTR record of the primary IPv4 address."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    automatic_reboot_time: str | None = None
+    protect: bool = False
+    """Protect the primary IP too (the data volume is always protected)."""
+
+    @classmethod
+    def from_settings(cls, settings: StackSettings) -> HetznerHostArgs:
+        hetzner = settings.hetzner
+        if hetzner is None:
+            raise ValueError("host=hetzner needs selfhost:hetzner (validated settings always have it)")
+        public_ports = [settings.http_port] if settings.tls == "off" else [settings.http_port, settings.https_port]
+        return cls(
+            server_name=hetzner.server_name,
+            server_type=hetzner.server_type,
+            location=hetzner.location,
+            image=hetzner.image,
+            ssh_public_keys=list(hetzner.ssh_public_keys),
+            admin_cidrs=list(hetzner.admin_cidrs),
+            public_ports=public_ports,
+            volume_size_gb=hetzner.volume_size_gb,
+            backups=hetzner.backups,
+            reverse_dns=hetzner.reverse_dns,
+            labels=dict(hetzner.labels),
+            automatic_reboot_time=hetzner.automatic_reboot_time,
+            protect=settings.protect,
+        )
+
+
+def firewall_rules(public_ports: Sequence[int], admin_cidrs: Sequence[str]) -> list[hcloud.FirewallRuleArgs]:
+    """Inbound: the public ports and ICMP from anywhere, SSH from the admin networks; nothing else."""
+    rules = [
+        hcloud.FirewallRuleArgs(
+            direction="in", protocol="tcp", port=str(port), source_ips=list(ANYWHERE), description=f"public {port}"
+        )
+        for port in sorted(set(public_ports))
+    ]
+    rules.append(
+        hcloud.FirewallRuleArgs(
+            direction="in", protocol="tcp", port="22", source_ips=list(admin_cidrs), description="ssh from admins"
+        )
+    )
+    rules.append(
+        hcloud.FirewallRuleArgs(direction="in", protocol="icmp", source_ips=list(ANYWHERE), description="icmp")
+    )
+    return rules
+
+
+def host_key_options(server_id: str) -> list[str]:
+    """Trust a server's host key the first time, check it afterwards.
+
+    The alias keys that memory by server, so a replacement server is trusted anew instead of
+    failing with "host key changed" on the same address.
+    """
+    return [
+        "-o", "StrictHostKeyChecking=accept-new",
+        "-o", f"UserKnownHostsFile={KNOWN_HOSTS_FILE}",
+        "-o", f"HostKeyAlias=selfhost-server-{server_id}",
+    ]  # fmt: skip
+
+
+def ssh_options(server_id: str) -> list[str]:
+    """Options for the ssh client the Docker provider runs; they work against a fresh server.
+
+    Never prompt (there is no terminal), and share one connection: sshd is spared a
+    handshake per API request and its MaxStartups limit is not hit by parallel updates.
+    """
+    return [
+        "-o", "BatchMode=yes",
+        *host_key_options(server_id),
+        "-o", "ConnectTimeout=30",
+        "-o", "ServerAliveInterval=30",
+        "-o", "ControlMaster=auto",
+        "-o", "ControlPath=~/.ssh/selfhost-%C",
+        "-o", "ControlPersist=60",
+    ]  # fmt: skip
+
+
+def key_digest(public_key: str) -> str:
+    """A short name for a key that stays the same when the list is reordered."""
+    return hashlib.sha256(public_key.split()[1].encode()).hexdigest()[:10]
+
+
+class HetznerVolumePlacement:
+    """Docker volumes as directories on the Hetzner volume, bound by Docker's local driver.
+
+    Docker does not create a bind source: each volume's directory is made over SSH first,
+    and the driver options are an Output of that command, so no Docker volume (and no
+    container using it) can be created before its directory exists.
+    """
+
+    def __init__(
+        self, owner: pulumi.Resource, name: str, connection: command.remote.ConnectionArgs, ready: pulumi.Resource
+    ) -> None:
+        self._owner = owner
+        self._name = name
+        self._connection = connection
+        self._ready = ready
+        self._options: dict[str, pulumi.Output[Mapping[str, str]]] = {}
+
+    def driver_opts(self, volume_name: str) -> pulumi.Output[Mapping[str, str]]:
+        if volume_name not in self._options:
+            directory = command.remote.Command(
+                f"{self._name}-dir-{volume_name}",
+                connection=self._connection,
+                create=volume_directory_script(volume_name),
+                # No delete: removing the resource never removes data.
+                opts=pulumi.ResourceOptions(parent=self._owner, depends_on=[self._ready]),
+            )
+            options = {"type": "none", "o": "bind", "device": volume_directory(volume_name)}
+            self._options[volume_name] = directory.id.apply(lambda _: options)
+        return self._options[volume_name]
+
+
+class HetznerHost(pulumi.ComponentResource):
+    """A Hetzner Cloud server running Docker, with a firewall, a stable IPv4 address and a data volume."""
+
+    server_ip: pulumi.Output[str]
+    ssh_command: pulumi.Output[str]
+
+    def __init__(self, name: str, args: HetznerHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("selfhost:index:HetznerHost", name, None, opts)
+        labels = {**LABELS, **args.labels}
+        child = pulumi.ResourceOptions(parent=self)
+
+        keys = [
+            hcloud.SshKey(
+                f"{name}-ssh-key-{key_digest(key)}",
+                name=f"{args.server_name}-{key_digest(key)}",
+                public_key=key,
+                labels=labels,
+                opts=child,
+            )
+            for key in args.ssh_public_keys
+        ]
+        ip = hcloud.PrimaryIp(
+            f"{name}-ipv4",
+            name=f"{args.server_name}-ipv4",
+            type="ipv4",
+            location=args.location,
+            assignee_type="server",
+            # Not deleted with the server: the replacement server takes the same address.
+            auto_delete=False,
+            delete_protection=args.protect,
+            labels=labels,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        firewall = hcloud.Firewall(
+            f"{name}-firewall",
+            name=args.server_name,
+            rules=firewall_rules(args.public_ports, args.admin_cidrs),
+            labels=labels,
+            opts=child,
+        )
+        volume = hcloud.Volume(
+            f"{name}-data",
+            name=f"{args.server_name}-data",
+            size=args.volume_size_gb,
+            location=args.location,
+            format="ext4",
+            automount=False,
+            delete_protection=True,
+            labels=labels,
+            opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
+        )
+        user_data = volume.id.apply(
+            lambda volume_id: render_user_data(CloudInitOptions(int(volume_id), args.automatic_reboot_time))
+        )
+        server = hcloud.Server(
+            f"{name}-server",
+            name=args.server_name,
+            server_type=args.server_type,
+            image=args.image,
+            location=args.location,
+            ssh_keys=[key.id for key in keys],
+            user_data=user_data,
+            backups=args.backups,
+            # On the server from its creation: no moment with SSH open to the world.
+            firewall_ids=[firewall.id.apply(int)],
+            public_nets=[hcloud.ServerPublicNetArgs(ipv4_enabled=True, ipv4=ip.id.apply(int), ipv6_enabled=True)],
+            shutdown_before_deletion=True,
+            labels=labels,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # Either would replace the server: roll such changes out deliberately (docs/hetzner.md).
+                ignore_changes=["user_data", "ssh_keys"],
+                # The primary IP and the volume belong to one server at a time.
+                delete_before_replace=True,
+            ),
+        )
+        attachment = hcloud.VolumeAttachment(
+            f"{name}-data-attachment",
+            server_id=server.id.apply(int),
+            volume_id=volume.id.apply(int),
+            automount=False,
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        if args.reverse_dns:
+            hcloud.Rdns(
+                f"{name}-rdns",
+                primary_ip_id=ip.id.apply(int),
+                ip_address=ip.ip_address,
+                dns_ptr=args.reverse_dns,
+                opts=child,
+            )
+
+        connection = command.remote.ConnectionArgs(
+            host=ip.ip_address,
+            user="root",
+            # A new server takes a minute or two to answer; keep dialling until it does.
+            dial_error_limit=-1,
+            per_dial_timeout=30,
+        )
+        ready = command.remote.Command(
+            f"{name}-ready",
+            connection=connection,
+            create=volume.id.apply(lambda volume_id: readiness_script(volume_device(int(volume_id)))),
+            # A replaced server or a re-attached volume is checked again.
+            triggers=[server.id, attachment.id],
+            opts=child,
+        )
+        # Providers ignore depends_on (pulumi/pulumi#8917): the host is derived from the readiness
+        # step's output, so the provider cannot connect before Docker answers on the server.
+        self._docker = docker.Provider(
+            f"{name}-docker",
+            host=pulumi.Output.all(ready.stdout, ip.ip_address).apply(lambda values: f"ssh://root@{values[1]}"),
+            ssh_opts=server.id.apply(ssh_options),
+            opts=child,
+        )
+        self._volume_placement = HetznerVolumePlacement(self, name, connection, ready)
+        self.server_ip = ip.ip_address
+        self.ssh_command = pulumi.Output.all(server.id, ip.ip_address).apply(
+            lambda values: " ".join(["ssh", *host_key_options(values[0]), f"root@{values[1]}"])
+        )
+        if not os.environ.get("SSH_AUTH_SOCK"):
+            pulumi.log.warn(
+                "SSH_AUTH_SOCK is not set: Pulumi reaches the Hetzner server with the key in your ssh-agent "
+                "(ssh-add ~/.ssh/id_ed25519); without one, connecting to the server will not succeed",
+                resource=self,
+            )
+        self.register_outputs({"server_ip": self.server_ip, "ssh_command": self.ssh_command})
+
+    @property
+    def provider(self) -> docker.Provider:
+        return self._docker
+
+    @property
+    def placement(self) -> HetznerVolumePlacement:
+        return self._volume_placement
+
+    @property
+    def address(self) -> pulumi.Output[str]:
+        return self.server_ip

@@ -30,7 +30,7 @@ from config.settings import StackSettings
 
 ANYWHERE = ("0.0.0.0/0", "::/0")
 KNOWN_HOSTS_FILE = "~/.ssh/selfhost_known_hosts"
-"""Host keys Pulumi has seen, one entry per server (HostKeyAlias): a replaced server is a new entry."""
+"""Host keys of the servers Pulumi has reached, apart from the operator's own known_hosts."""
 LABELS = {"managed-by": "selfhost"}
 
 
@@ -98,34 +98,24 @@ def firewall_rules(public_ports: Sequence[int], admin_cidrs: Sequence[str]) -> l
     return rules
 
 
-def host_key_options(server_id: str) -> list[str]:
-    """Trust a server's host key the first time, check it afterwards.
+HOST_KEY_OPTIONS = ["-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={KNOWN_HOSTS_FILE}"]
+"""Trust a server's host key on first contact, check it afterwards."""
 
-    The alias keys that memory by server, so a replacement server is trusted anew instead of
-    failing with "host key changed" on the same address.
-    """
-    return [
-        "-o", "StrictHostKeyChecking=accept-new",
-        "-o", f"UserKnownHostsFile={KNOWN_HOSTS_FILE}",
-        "-o", f"HostKeyAlias=selfhost-server-{server_id}",
-    ]  # fmt: skip
+SSH_OPTIONS = [
+    "-o", "BatchMode=yes",
+    *HOST_KEY_OPTIONS,
+    "-o", "ConnectTimeout=30",
+    "-o", "ServerAliveInterval=30",
+    "-o", "ControlMaster=auto",
+    "-o", "ControlPath=~/.ssh/selfhost-%C",
+    "-o", "ControlPersist=60",
+]  # fmt: skip
+"""Options for the ssh client the Docker provider runs; they work against a fresh server.
 
-
-def ssh_options(server_id: str) -> list[str]:
-    """Options for the ssh client the Docker provider runs; they work against a fresh server.
-
-    Never prompt (there is no terminal), and share one connection: sshd is spared a
-    handshake per API request and its MaxStartups limit is not hit by parallel updates.
-    """
-    return [
-        "-o", "BatchMode=yes",
-        *host_key_options(server_id),
-        "-o", "ConnectTimeout=30",
-        "-o", "ServerAliveInterval=30",
-        "-o", "ControlMaster=auto",
-        "-o", "ControlPath=~/.ssh/selfhost-%C",
-        "-o", "ControlPersist=60",
-    ]  # fmt: skip
+Never prompt (there is no terminal), and share one connection: sshd is spared a handshake
+per API request and its MaxStartups limit is not hit by parallel updates. They do not
+depend on the server, so replacing it leaves the provider's configuration unchanged.
+"""
 
 
 def key_digest(public_key: str) -> str:
@@ -276,14 +266,12 @@ class HetznerHost(pulumi.ComponentResource):
         self._docker = docker.Provider(
             f"{name}-docker",
             host=pulumi.Output.all(ready.stdout, ip.ip_address).apply(lambda values: f"ssh://root@{values[1]}"),
-            ssh_opts=server.id.apply(ssh_options),
+            ssh_opts=SSH_OPTIONS,
             opts=child,
         )
         self._volume_placement = HetznerVolumePlacement(self, name, connection, ready)
         self.server_ip = ip.ip_address
-        self.ssh_command = pulumi.Output.all(server.id, ip.ip_address).apply(
-            lambda values: " ".join(["ssh", *host_key_options(values[0]), f"root@{values[1]}"])
-        )
+        self.ssh_command = ip.ip_address.apply(lambda address: " ".join(["ssh", *HOST_KEY_OPTIONS, f"root@{address}"]))
         if not os.environ.get("SSH_AUTH_SOCK"):
             pulumi.log.warn(
                 "SSH_AUTH_SOCK is not set: Pulumi reaches the Hetzner server with the key in your ssh-agent "

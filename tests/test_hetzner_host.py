@@ -200,14 +200,21 @@ def test_provider_host_comes_from_the_readiness_output(run: ProgramRun) -> None:
 
 
 def test_provider_ssh_options_work_against_a_fresh_server(run: ProgramRun) -> None:
-    server = one(run, SERVER)
     raw = run.named("host-docker").inputs["sshOpts"]
     options = json.loads(raw) if isinstance(raw, str) else raw  # provider config reaches the engine as JSON text
     pairs = [f"{flag} {value}" for flag, value in zip(options[::2], options[1::2], strict=True)]
     assert "-o StrictHostKeyChecking=accept-new" in pairs
     assert "-o UserKnownHostsFile=~/.ssh/selfhost_known_hosts" in pairs
-    assert f"-o HostKeyAlias=selfhost-server-{mock_id(server.type, server.name)}" in pairs
     assert "-o BatchMode=yes" in pairs
+
+
+def test_replacing_the_server_leaves_the_provider_configuration_alone() -> None:
+    """Nothing in the provider's inputs derives from the server itself (a changed provider config may
+    replace every Docker resource, which protected volumes would refuse)."""
+    provider = run_components(lambda: build(ARGS)).named("host-docker")
+    server_urn = provider.urn.replace("pulumi:providers:docker::host-docker", "hcloud:index/server:Server::host-server")
+    for dependencies in provider.property_dependencies.values():
+        assert server_urn not in dependencies
 
 
 def test_each_docker_volume_binds_a_directory_made_after_readiness(run: ProgramRun) -> None:
@@ -226,11 +233,10 @@ def test_each_docker_volume_binds_a_directory_made_after_readiness(run: ProgramR
 
 
 def test_outputs_name_the_server_and_how_to_log_in(run: ProgramRun) -> None:
-    server = one(run, SERVER)
     assert run.outputs["serverIp"] == run.outputs["address"] == MOCK_SERVER_IP
     assert run.outputs["sshCommand"] == (
         "ssh -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=~/.ssh/selfhost_known_hosts "
-        f"-o HostKeyAlias=selfhost-server-{mock_id(server.type, server.name)} root@{MOCK_SERVER_IP}"
+        f"root@{MOCK_SERVER_IP}"
     )
 
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from config.hetzner import LOCATIONS, SERVER_TYPES, ServerType, capacity_problem, smallest_fitting
-from config.loading import ConfigError, settings_from_config
+from config.hetzner import LOCATIONS, SERVER_TYPES, HetznerSettings, ServerType, capacity_problem, smallest_fitting
+from config.loading import ConfigError, config_keys, settings_from_config
 from config.settings import StackSettings
+from tests.mockstack import PROJECT_DIR
 
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOaW+RC+QOf2afHJ49m0fCOSutw+QwSy0BSjPujBglUU admin@example.com"
 ECDSA = (
@@ -246,3 +247,10 @@ def test_capacity_is_not_checked_for_the_local_host() -> None:
     apps = {"blog": {"kind": "wordpress", "hostname": "blog.localhost", "memory": {"app": "64Gi"}}}
     settings = settings_from_config({"selfhost:apps": json.dumps(apps)})
     assert settings.hetzner is None
+
+
+def test_docs_list_every_hetzner_key() -> None:
+    docs = (PROJECT_DIR / "docs" / "hetzner.md").read_text()
+    for key in config_keys(HetznerSettings):
+        assert f"| `{key}` |" in docs, f"docs/hetzner.md has no row for hetzner.{key}"
+    assert "pulumi config set --secret hcloud:token" in docs

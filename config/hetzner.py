@@ -261,7 +261,7 @@ class HetznerSettings(ConfigModel):
         default=None, description="host name for the reverse DNS (PTR) of the server's IPv4 address"
     )
     labels: Annotated[dict[str, str], AfterValidator(_check_labels)] = Field(
-        default_factory=dict, description="Hetzner labels put on every Hetzner resource"
+        default={}, description="Hetzner labels put on every Hetzner resource"
     )
     automatic_reboot_time: Annotated[str, AfterValidator(_check_time)] | None = Field(
         default=None,

@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from config.hetzner import HetznerSettings
 from config.settings import NextcloudApp, StackSettings, WordPressApp
 from config.units import format_memory
 
@@ -24,10 +25,17 @@ def _is_memory(field: FieldInfo) -> bool:
     return any(isinstance(meta, BeforeValidator) for meta in field.metadata)
 
 
+def _strip_annotated(annotation: Any) -> Any:
+    return typing.get_args(annotation)[0] if typing.get_origin(annotation) is typing.Annotated else annotation
+
+
 def _type_name(field: FieldInfo) -> str:
     if _is_memory(field):
         return "memory size"
     annotation = field.annotation
+    if typing.get_origin(annotation) is list:
+        item = _strip_annotated(typing.get_args(annotation)[0])
+        return f"list of { {int: 'integer', bool: 'boolean', str: 'string'}.get(item, str(item)) }"
     if typing.get_origin(annotation) is typing.Literal:
         return " \\| ".join(str(arg) for arg in typing.get_args(annotation))
     if typing.get_origin(annotation) is dict:
@@ -36,7 +44,7 @@ def _type_name(field: FieldInfo) -> str:
     if SecretStr in args:
         return "secret string"
     if args:
-        annotation = args[0]
+        annotation = _strip_annotated(args[0])
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "object"
     return {int: "integer", bool: "boolean", str: "string"}.get(annotation, str(annotation))  # type: ignore[arg-type]
@@ -75,10 +83,12 @@ def _table(rows: list[str]) -> str:
 
 
 def reference() -> str:
-    top = [row for row in _rows(StackSettings, "") if not row.startswith("| `apps.")]
+    top = [row for row in _rows(StackSettings, "") if not row.startswith(("| `apps.", "| `hetzner."))]
     sections = [
         "Top-level keys (`pulumi config set <key> <value>`; objects in the stack file):",
         _table(top),
+        "`hetzner`, with `host: hetzner` only (see docs/hetzner.md):",
+        _table(_rows(HetznerSettings, "hetzner.")),
         "Each `apps.<name>` with `kind: wordpress`:",
         _table(_rows(WordPressApp, "apps.<name>.")),
         "Each `apps.<name>` with `kind: nextcloud`:",

@@ -91,7 +91,7 @@ def test_every_docker_volume_lives_on_the_hetzner_volume(prod: ProgramRun) -> No
     volumes = prod.of_type("docker:index/volume:Volume")
     assert sorted(v.inputs["name"] for v in volumes) == sorted(
         f"selfhost-prod-{suffix}"
-        for suffix in ("blog-db-data", "blog-html", "cloud-data", "cloud-db-data", "cloud-html")
+        for suffix in ("blog-db-data", "blog-html", "cloud-data", "cloud-db-data", "cloud-html", "proxy-acme")
     )
     for volume in volumes:
         name = volume.inputs["name"]

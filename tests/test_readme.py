@@ -28,8 +28,9 @@ def test_readme_opens_with_the_two_commands_ci_uses() -> None:
 def test_every_output_is_documented() -> None:
     from tests.mockstack import run_stack_file
 
-    for output in run_stack_file("dev").outputs:
-        assert f"| `{output}` |" in README, f"output {output} missing from README"
+    for stack in ("dev", "prod"):
+        for output in run_stack_file(stack).outputs:
+            assert f"| `{output}` |" in README, f"output {output} of {stack} missing from README"
 
 
 def test_component_example_runs_under_mocks(tmp_path: object) -> None:

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from config.hetzner import TIME_OF_DAY
+
 DATA_MOUNT = "/srv/selfhost"
 """Where the Hetzner volume is mounted."""
 VOLUMES_DIR = f"{DATA_MOUNT}/volumes"
@@ -42,7 +44,6 @@ DOCKER_DAEMON = {
     "log-opts": {"max-file": "3", "max-size": "10m"},
 }
 PACKAGES = ("docker.io", "docker-cli", "unattended-upgrades")
-_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _DOCKER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -56,7 +57,7 @@ class CloudInitOptions:
     def __post_init__(self) -> None:
         if self.volume_id <= 0:
             raise ValueError(f"volume id must be positive, got {self.volume_id}")
-        if self.automatic_reboot_time is not None and not _TIME.match(self.automatic_reboot_time):
+        if self.automatic_reboot_time is not None and not TIME_OF_DAY.match(self.automatic_reboot_time):
             raise ValueError(f"reboot time must be HH:MM, got {self.automatic_reboot_time!r}")
 
 

@@ -14,12 +14,13 @@ from pydantic.alias_generators import to_camel
 
 from config.units import MEMORY_FORMAT_HELP, parse_memory
 
-_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+"""One label of a host name, lower case: also the rule for Hetzner server names."""
 
 
 def _check_hostname(value: str) -> str:
     labels = value.split(".")
-    if len(value) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+    if len(value) > 253 or len(labels) < 2 or not all(DNS_LABEL.match(label) for label in labels):
         raise ValueError(
             f"{value!r} is not a host name: write a lower-case DNS name of two or more labels "
             "(letters, digits, inner hyphens), e.g. blog.example.com or blog.localhost"

@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from config.fields import ConfigModel, HostName, MemorySize
+from config.fields import DNS_LABEL, ConfigModel, HostName, MemorySize
 from config.units import format_memory
 
 GiB = 1024**3
@@ -111,7 +111,7 @@ _SSH_KEY_TYPES = (
 # names and values start and end alphanumeric, with "-", "_" and "." inside; values may be empty.
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 _LABEL_PREFIX = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
-_SERVER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 def _check_server_type(value: str) -> str:
@@ -203,13 +203,13 @@ def _check_labels(labels: dict[str, str]) -> dict[str, str]:
 
 
 def _check_time(value: str) -> str:
-    if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value):
+    if not TIME_OF_DAY.match(value):
         raise ValueError(f"{value!r} is not a time of day; write HH:MM in UTC, e.g. 04:30")
     return value
 
 
 def _check_server_name(value: str) -> str:
-    if not _SERVER_NAME.match(value):
+    if not DNS_LABEL.match(value):
         raise ValueError(f"{value!r} is not a server name: use 1-63 lower-case letters, digits and inner hyphens")
     return value
 

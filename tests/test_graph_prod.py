@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 import yaml
 
-from config.loading import ConfigError
+from config.loading import ConfigError, settings_from_config
 from tests.mockstack import (
     MOCK_SERVER_IP,
     PROJECT_DIR,
     ProgramRun,
     RecordingMonitor,
+    as_cli_string,
     mock_id,
     run_program,
     run_stack_file,
@@ -188,3 +189,13 @@ def _snapshot(run: ProgramRun) -> list[tuple[str, str, str]]:
 
 def test_two_runs_register_identical_inputs(prod: ProgramRun) -> None:
     assert _snapshot(prod) == _snapshot(run_stack_file("prod"))
+
+
+def test_capacity_check_counts_exactly_the_containers_the_stack_runs(prod: ProgramRun) -> None:
+    """The check sums config; the graph's containers carry the limits: the two totals must agree."""
+    values, secret_keys = stack_file_config("prod")
+    settings = settings_from_config(
+        {key: as_cli_string(value) for key, value in values.items()}, frozenset(secret_keys)
+    )
+    deployed_mib = sum(c.inputs["memory"] for c in prod.of_type("docker:index/container:Container"))
+    assert deployed_mib * 1024**2 == sum(settings.memory_limits().values())

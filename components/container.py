@@ -90,6 +90,8 @@ class ServiceSpec:
     wait_timeout_seconds: int = 120
     stop_grace_seconds: int = 30
     labels: Mapping[str, str] | None = None
+    user: str | None = None
+    """``uid:gid`` to run as, when the image's default user is wrong for shared volumes."""
 
 
 def _env_list(envs: Mapping[str, pulumi.Input[str]]) -> list[pulumi.Input[str]]:
@@ -117,6 +119,7 @@ def service_container(
         ports=list(spec.ports),
         command=list(spec.command) if spec.command is not None else None,
         entrypoints=list(spec.entrypoint) if spec.entrypoint is not None else None,
+        user=spec.user,
         healthcheck=spec.healthcheck.args(),
         wait=True,
         wait_timeout=spec.wait_timeout_seconds,

@@ -6,6 +6,7 @@ their data stays on the volumes. Nextcloud moves one major version per deploy.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -25,15 +26,23 @@ class ImagePin:
     def major(self) -> int:
         return int(self.tag.split(".")[0].split("-")[0])
 
+    @property
+    def php(self) -> str | None:
+        """The PHP version in tags such as ``7.0-php8.4-apache`` (``8.4``), if the tag names one."""
+        match = re.search(r"(?:^|-)php(\d+\.\d+)(?:-|$)", self.tag)
+        return match.group(1) if match else None
+
 
 WORDPRESS = ImagePin("wordpress", "7.0-php8.4-apache")
+WORDPRESS_CLI = ImagePin("wordpress", "cli-2.12-php8.4")
+"""WP-CLI (Alpine); keep its PHP version equal to WORDPRESS's: both run the same site code."""
 NEXTCLOUD = ImagePin("nextcloud", "33.0-apache")
 MARIADB = ImagePin("mariadb", "11.8")
 POSTGRES = ImagePin("postgres", "18.1")
 REDIS = ImagePin("redis", "8.2")
 NGINX = ImagePin("nginx", "1.30")
 
-ALL = (WORDPRESS, NEXTCLOUD, MARIADB, POSTGRES, REDIS, NGINX)
+ALL = (WORDPRESS, WORDPRESS_CLI, NEXTCLOUD, MARIADB, POSTGRES, REDIS, NGINX)
 
 
 def postgres_data_path(pin: ImagePin) -> str:

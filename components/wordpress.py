@@ -20,6 +20,18 @@ from components.php import php_defines, php_ini
 from components.routes import ProxyRoute
 from components.secrets import generated_password
 from components.volumes import data_volume
+from components.wordpress_setup import (
+    ADMIN_PASSWORD_FILE,
+    APACHE_NO_INSTALLER,
+    APACHE_NO_INSTALLER_CONF,
+    REDIS_CHECK_PATH,
+    REDIS_CHECK_PHP,
+    RUN_AS,
+    SCRIPT_PATH,
+    SiteSettings,
+    healthcheck_test,
+    site_script,
+)
 from config.settings import WordPressApp
 from config.units import php_size
 
@@ -64,6 +76,8 @@ def config_extra(public_url: str, app_name: str) -> str:
             "WP_REDIS_PORT": REDIS_PORT,
             "WP_REDIS_CLIENT": "predis",
             "WP_CACHE_KEY_SALT": f"{app_name}:",
+            # The cron container runs due events every minute; page visits must not.
+            "DISABLE_WP_CRON": True,
         }
     ) + (
         # The password stays in its file; reading it at run time keeps it out of `docker inspect`.
@@ -119,7 +133,19 @@ class WordPress(pulumi.ComponentResource):
         self.admin_password = generated_password(f"{name}-admin-password", parent=self)
 
         upload = php_size(app.upload_limit)
-        service_container(
+        # The wp-cli container reads the same wp-config.php, which reads these variables and files.
+        site_envs = {
+            "WORDPRESS_DB_HOST": DB_HOST,
+            "WORDPRESS_DB_NAME": DATABASE_NAME,
+            "WORDPRESS_DB_USER": DATABASE_USER,
+            "WORDPRESS_DB_PASSWORD_FILE": DB_PASSWORD_FILE,
+            "WORDPRESS_CONFIG_EXTRA": config_extra(context.public_url, args.app_name),
+        }
+        site_secrets = [
+            secret_file(DB_PASSWORD_FILE, database.password, WWW_DATA_UID),
+            secret_file(REDIS_PASSWORD_FILE, cache.password, WWW_DATA_UID),
+        ]
+        app_container = service_container(
             f"{name}-container",
             ServiceSpec(
                 container_name=named("app"),
@@ -130,20 +156,14 @@ class WordPress(pulumi.ComponentResource):
                     Attachment(backend.name),
                 ],
                 mounts=[Mount(html.name, HTML_PATH)],
-                envs={
-                    "WORDPRESS_DB_HOST": DB_HOST,
-                    "WORDPRESS_DB_NAME": DATABASE_NAME,
-                    "WORDPRESS_DB_USER": DATABASE_USER,
-                    "WORDPRESS_DB_PASSWORD_FILE": DB_PASSWORD_FILE,
-                    "WORDPRESS_CONFIG_EXTRA": config_extra(context.public_url, args.app_name),
-                },
+                envs=site_envs,
                 files=[
-                    secret_file(DB_PASSWORD_FILE, database.password, WWW_DATA_UID),
-                    secret_file(REDIS_PASSWORD_FILE, cache.password, WWW_DATA_UID),
+                    *site_secrets,
                     FileUpload(
                         PHP_INI_FILE,
                         php_ini({"upload_max_filesize": upload, "post_max_size": upload, "memory_limit": "256M"}),
                     ),
+                    FileUpload(APACHE_NO_INSTALLER_CONF, APACHE_NO_INSTALLER),
                 ],
                 healthcheck=Healthcheck(
                     test=[
@@ -161,6 +181,39 @@ class WordPress(pulumi.ComponentResource):
             parent=self,
             # Start once the database and cache report healthy.
             depends_on=[database, cache],
+        )
+        site = SiteSettings(
+            url=context.public_url,
+            title=app.title,
+            admin_user=app.admin_user,
+            admin_email=app.admin_email or f"admin@{app.hostname}",
+        )
+        service_container(
+            f"{name}-cron",
+            ServiceSpec(
+                container_name=named("cron"),
+                image=images.pull(f"{name}-cli", images.WORDPRESS_CLI, parent=self),
+                memory_bytes=app.memory.cron,
+                user=RUN_AS,
+                # The edge network only for outbound traffic (plugin downloads, update checks): no alias.
+                networks=[Attachment(context.edge_network), Attachment(backend.name)],
+                mounts=[Mount(html.name, HTML_PATH)],
+                envs={**site_envs, "HOME": "/tmp"},
+                files=[
+                    *site_secrets,
+                    secret_file(ADMIN_PASSWORD_FILE, self.admin_password, WWW_DATA_UID),
+                    FileUpload(SCRIPT_PATH, site_script(site), mode="0555"),
+                    FileUpload(REDIS_CHECK_PATH, REDIS_CHECK_PHP),
+                ],
+                entrypoint=["/bin/sh", SCRIPT_PATH],
+                command=["run"],
+                healthcheck=Healthcheck(test=healthcheck_test(), start_period="10m"),
+                # The first start installs WordPress and downloads the cache plugin.
+                wait_timeout_seconds=600,
+            ),
+            parent=self,
+            # wp-config.php exists once the app container has started; it waits for database and cache.
+            depends_on=[database, cache, app_container],
         )
 
         self.url = pulumi.Output.from_input(context.public_url)

@@ -50,6 +50,9 @@ class WordPressMemory(ConfigModel):
     app: MemorySize = Field(default=512 * 1024**2, description="WordPress (Apache + PHP)")
     database: MemorySize = Field(default=512 * 1024**2, description="its MariaDB")
     cache: MemorySize = Field(default=64 * 1024**2, description="its Redis")
+    cron: MemorySize = Field(
+        default=256 * 1024**2, description="its wp-cli container (installs the site, then runs WP-cron)"
+    )
 
 
 class NextcloudMemory(ConfigModel):

@@ -278,3 +278,15 @@ def test_state_lives_on_the_named_volumes(replayed: tuple[ProgramRun, str]) -> N
     assert volumes == expected
     _in(f"{prefix}-cloud-app", "echo kept > /var/www/html/data/marker")
     assert _in(f"{prefix}-cloud-cron", "cat /var/www/html/data/marker").stdout.strip() == "kept"
+
+
+def test_wp_cli_container_reaches_its_site_and_the_internet(replayed: tuple[ProgramRun, str], outside: str) -> None:
+    """It installs the site (database, cache, the html volume) and downloads the cache plugin."""
+    _, prefix = replayed
+    cron = f"{prefix}-blog-cron"
+    assert _fetch(cron, "db") == f"{prefix}-blog-db"
+    assert _fetch(cron, "redis") == f"{prefix}-blog-redis"
+    assert _fetch(cron, f"{prefix}-cloud-db") is None
+    assert _get(cron, outside, OUTSIDE_PORT) == "outside"
+    _in(f"{prefix}-blog-app", "echo shared > /var/www/html/marker")
+    assert _in(cron, "cat /var/www/html/marker").stdout.strip() == "shared"

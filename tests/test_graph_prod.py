@@ -176,7 +176,8 @@ def test_more_memory_moves_the_check_not_the_graph() -> None:
     monitors: list[RecordingMonitor] = []
     with pytest.raises(ConfigError, match="smallest server type that fits is cx43") as caught:
         run_stack_file_monitored({"selfhost:apps": apps}, monitors)
-    assert "apps.blog.memory 5696Mi" in str(caught.value)
+    # 5Gi app + 512Mi database + 64Mi cache + 256Mi wp-cli container.
+    assert "apps.blog.memory 5952Mi" in str(caught.value)
     run = run_stack_file_monitored(
         {"selfhost:apps": apps, "selfhost:hetzner": {**HETZNER, "serverType": "cx43"}}, monitors
     )

@@ -220,16 +220,17 @@ def test_capacity_overflow_is_a_config_error_naming_the_smallest_type() -> None:
         settings_from_config(config)
     message = str(caught.value)
     assert message.startswith("invalid stack configuration:\n  selfhost:hetzner.serverType: cx23 has 4Gi of memory")
-    # 512+512+64 (blog) + 1024+512+512+128 (cloud) + 128 (proxy) = 3392Mi, + 768Mi reserve
-    assert "add up to 3392Mi (apps.blog.memory 1088Mi, apps.cloud.memory 2176Mi, proxyMemory 128Mi)" in message
-    assert "4160Mi is needed" in message
+    # 512+512+64+256 (blog) + 1024+512+512+128 (cloud) + 128 (proxy) = 3648Mi, + 768Mi reserve
+    assert "add up to 3648Mi (apps.blog.memory 1344Mi, apps.cloud.memory 2176Mi, proxyMemory 128Mi)" in message
+    assert "4416Mi is needed" in message
     assert "The smallest server type that fits is cx33" in message
     assert "pulumi config set --path hetzner.serverType cx33" in message
 
 
 def test_capacity_counts_every_memory_setting_and_the_proxy() -> None:
     settings = load(MINIMAL, proxyMemory="256Mi")
-    assert settings.memory_limits() == {"apps.blog.memory": (512 + 512 + 64) * MiB, "proxyMemory": 256 * MiB}
+    # WordPress: app, database, cache and the wp-cli (cron) container.
+    assert settings.memory_limits() == {"apps.blog.memory": (512 + 512 + 64 + 256) * MiB, "proxyMemory": 256 * MiB}
 
 
 def test_lower_reserve_or_limits_make_it_fit() -> None:
@@ -239,7 +240,7 @@ def test_lower_reserve_or_limits_make_it_fit() -> None:
         "selfhost:host": "hetzner",
         "selfhost:hetzner": json.dumps({**MINIMAL, "serverType": "cpx12", "memoryReserve": "512Mi"}),
     }
-    settings = settings_from_config(config)  # (256+512+64+128)Mi + 512Mi = 1472Mi <= 2Gi
+    settings = settings_from_config(config)  # (256+512+64+256+128)Mi + 512Mi = 1728Mi <= 2Gi
     assert settings.hetzner is not None and settings.hetzner.server_type == "cpx12"
 
 

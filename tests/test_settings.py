@@ -48,6 +48,7 @@ def test_dev_defaults() -> None:
     assert cloud.database == "postgres"
     assert cloud.memory.app == 1024**3
     assert blog.upload_limit == 64 * 1024**2
+    assert blog.memory.cron == 256 * 1024**2
 
 
 def test_cli_strings_become_typed_values() -> None:
@@ -156,6 +157,11 @@ def test_several_wordpress_sites_and_a_nextcloud() -> None:
             },
             {},
             "selfhost:apps.b.hostname: 'same.localhost' is already the host name of app 'a'",
+        ),
+        (
+            {"blog": {"kind": "wordpress", "hostname": "b.localhost", "memory": {"cron": "8Mi"}}},
+            {},
+            "selfhost:apps.blog.memory.cron: '8Mi' is below the 32Mi minimum",
         ),
         ({}, {}, "selfhost:apps: dictionary should have at least 1 item after validation"),
         (None, {"httpPort": "eighty"}, "selfhost:httpPort: input should be a valid integer"),

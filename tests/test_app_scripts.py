@@ -1,0 +1,273 @@
+"""Tier 1: every script, PHP snippet and config file the stack hands to a container, checked here.
+
+What this proves: the text parses (sh -n, shellcheck, php -l), the scripts make exactly the
+calls intended, in order, idempotently, with secrets on stdin rather than in argv, and
+stop at the first failure. What it does not: that wp-cli, occ or Apache inside the
+images accept those calls (the stubs only log them); that needs the images.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from components import wordpress_setup
+from components.wordpress import config_extra
+from components.wordpress_setup import SiteSettings, site_script
+from tests.mockstack import ProgramRun, run_stack_file
+from tests.scripttools import (
+    install_stub,
+    php_lint_errors,
+    require,
+    run_script,
+    sh_syntax_errors,
+    shellcheck_findings,
+    stub_calls,
+)
+
+CONTAINER = "docker:index/container:Container"
+
+
+@pytest.fixture(scope="module")
+def dev() -> ProgramRun:
+    return run_stack_file("dev")
+
+
+def handed_over(run: ProgramRun) -> Iterator[tuple[str, str, str]]:
+    """(container, what, text) for every file, environment value and healthcheck sent to a container."""
+    for container in run.of_type(CONTAINER):
+        name = container.inputs["name"]
+        for item in container.inputs.get("uploads", []):
+            yield name, item["file"], item["content"]
+        for variable in container.inputs.get("envs", []):
+            key, value = variable.split("=", 1)
+            yield name, f"env {key}", value
+        test = container.inputs["healthcheck"]["tests"]
+        if test[0] == "CMD-SHELL":
+            yield name, "healthcheck", "#!/bin/sh\n" + test[1] + "\n"
+
+
+def shell_scripts(run: ProgramRun) -> list[tuple[str, str, str]]:
+    return [item for item in handed_over(run) if item[2].startswith("#!/bin/sh")]
+
+
+def test_the_dev_stack_hands_over_the_scripts_this_file_checks(dev: ProgramRun) -> None:
+    paths = {(container, what) for container, what, _ in shell_scripts(dev)}
+    assert ("selfhost-dev-blog-cron", wordpress_setup.SCRIPT_PATH) in paths
+
+
+def test_every_shell_script_parses_and_is_shellcheck_clean(dev: ProgramRun) -> None:
+    require("shellcheck")
+    for container, what, text in shell_scripts(dev):
+        assert not sh_syntax_errors(text), f"{container} {what}: {sh_syntax_errors(text)}"
+        assert not shellcheck_findings(text), f"{container} {what}:\n{shellcheck_findings(text)}"
+
+
+TRICKY_TITLE = 'Bob\'s "$(touch /tmp/pwned)" `id` blog\\n & more; $HOME\nsecond line'
+
+
+def test_site_script_with_hostile_values_still_parses() -> None:
+    script = site_script(SiteSettings("https://blog.example.com", TRICKY_TITLE, "o'brien", "a@b.example"))
+    assert not sh_syntax_errors(script)
+    # Literal `$` inside single quotes draws an informational SC2016: warnings and errors only.
+    assert not shellcheck_findings(script, severity="warning")
+
+
+def test_php_lint_without_the_opening_tag_proves_nothing() -> None:
+    require("php")
+    broken = "define('X' 1);"
+    assert php_lint_errors(broken)
+    assert not php_lint_errors(broken, opening_tag=False)
+
+
+def test_every_php_snippet_handed_to_an_image_lints(dev: ProgramRun) -> None:
+    require("php")
+    snippets = [
+        (container, what, text)
+        for container, what, text in handed_over(dev)
+        if what == "env WORDPRESS_CONFIG_EXTRA" or what.endswith(".php")
+    ]
+    assert {what for _, what, _ in snippets} == {"env WORDPRESS_CONFIG_EXTRA", wordpress_setup.REDIS_CHECK_PATH}
+    for container, what, text in snippets:
+        # WORDPRESS_CONFIG_EXTRA is eval()'d without a tag; files carry their own.
+        errors = php_lint_errors(text, opening_tag=not text.startswith("<?php"))
+        assert not errors, f"{container} {what}: {errors}"
+
+
+def test_config_extra_defines_what_wordpress_and_the_cache_plugin_read() -> None:
+    """Evaluate it as the image's wp-config.php does (``eval(getenv(...))``) and read the constants back."""
+    php = require("php")
+    snippet = config_extra("https://blog.example.com", "blog")
+    names = ["WP_HOME", "WP_SITEURL", "WP_REDIS_HOST", "WP_REDIS_PORT", "WP_REDIS_CLIENT", "DISABLE_WP_CRON"]
+    code = "eval(getenv('EXTRA')); echo json_encode(array_map('constant', json_decode(getenv('NAMES'))));"
+    result = subprocess.run(
+        [php, "-r", code],
+        env={**os.environ, "EXTRA": snippet, "NAMES": json.dumps(names)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert dict(zip(names, json.loads(result.stdout), strict=True)) == {
+        "WP_HOME": "https://blog.example.com",
+        "WP_SITEURL": "https://blog.example.com",
+        "WP_REDIS_HOST": "redis",
+        "WP_REDIS_PORT": 6379,
+        "WP_REDIS_CLIENT": "predis",
+        "DISABLE_WP_CRON": True,
+    }
+
+
+# --- the WordPress site script, against a stub wp-cli -------------------------------------------
+
+WP_STUB = r"""
+state="$STUB_STATE"
+case "$1 $2" in
+    "core is-installed") [ -f "$state/installed" ] ;;
+    "core install") cat >"$state/password-on-stdin"; touch "$state/installed" ;;
+    "plugin get") cat "$state/plugin" 2>/dev/null ;;
+    "plugin install") printf '%s\n' "${4#--version=}" >"$state/plugin" ;;
+    *) : ;;
+esac
+status=$?
+if [ -n "${FAIL_ON:-}" ] && [ "$1 $2" = "$FAIL_ON" ]; then exit 1; fi
+exit "$status"
+"""
+
+SITE = SiteSettings("http://blog.localhost:8080", TRICKY_TITLE, "admin", "admin@blog.localhost")
+PASSWORD = "pw-from-the-secret-file"
+
+
+class WpSandbox:
+    def __init__(self, root: Path, site: SiteSettings = SITE) -> None:
+        self.bin, self.log, self.state = root / "bin", root / "log", root / "state"
+        for directory in (self.bin, self.log, self.state):
+            directory.mkdir()
+        install_stub(self.bin, "wp", WP_STUB)
+        self.password_file = root / "admin_password"
+        self.password_file.write_text(PASSWORD)
+        self.script = root / "wp-site.sh"
+        self.script.write_text(
+            site_script(
+                site,
+                state_dir=str(root / "markers"),
+                admin_password_file=str(self.password_file),
+                redis_check="/check.php",
+            )
+        )
+
+    def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return run_script(
+            self.script, *args, bin_dir=self.bin, log_dir=self.log, env={"STUB_STATE": str(self.state), **env}
+        )
+
+    def calls(self) -> list[list[str]]:
+        return stub_calls(self.log, "wp")
+
+    def clear_log(self) -> None:
+        for entry in self.log.iterdir():
+            entry.unlink()
+
+
+@pytest.fixture
+def wp(tmp_path: Path) -> WpSandbox:
+    require("php")  # the script compares plugin versions with php -r
+    return WpSandbox(tmp_path)
+
+
+def test_first_converge_installs_with_the_password_on_stdin_only(wp: WpSandbox) -> None:
+    result = wp.run("converge")
+    assert result.returncode == 0, result.stderr
+    calls = wp.calls()
+    install = next(call for call in calls if call[:2] == ["core", "install"])
+    assert install == [
+        "core",
+        "install",
+        "--url=http://blog.localhost:8080",
+        f"--title={TRICKY_TITLE}",
+        "--admin_user=admin",
+        "--admin_email=admin@blog.localhost",
+        "--skip-email",
+        "--prompt=admin_password",
+    ]
+    assert (wp.state / "password-on-stdin").read_text() == PASSWORD
+    assert not any(PASSWORD in arg for call in calls for arg in call)
+    assert [call[:2] for call in calls] == [
+        ["core", "is-installed"],
+        ["core", "install"],
+        ["option", "update"],
+        ["option", "update"],
+        ["core", "update-db"],
+        ["plugin", "get"],
+        ["plugin", "install"],
+        ["plugin", "activate"],
+        ["redis", "update-dropin"],
+        ["eval-file", "/check.php"],
+    ]
+    assert ["option", "update", "blogname", TRICKY_TITLE] in calls
+    assert ["plugin", "install", "redis-cache", f"--version={wordpress_setup.REDIS_CACHE_VERSION}", "--force"] in calls
+
+
+def test_converging_again_installs_nothing(wp: WpSandbox) -> None:
+    assert wp.run("converge").returncode == 0
+    wp.clear_log()
+    result = wp.run("converge")
+    assert result.returncode == 0, result.stderr
+    verbs = [call[:2] for call in wp.calls()]
+    assert ["core", "install"] not in verbs
+    assert ["plugin", "install"] not in verbs
+    assert ["redis", "update-dropin"] in verbs
+
+
+@pytest.mark.parametrize(("found", "reinstalled"), [("2.7.1", True), ("2.8.0", False), ("2.9.0", False)])
+def test_plugin_is_brought_up_to_the_pin_but_never_down(wp: WpSandbox, found: str, reinstalled: bool) -> None:
+    (wp.state / "installed").touch()
+    (wp.state / "plugin").write_text(found + "\n")
+    assert wp.run("converge").returncode == 0
+    assert (["plugin", "install"] in [call[:2] for call in wp.calls()]) is reinstalled
+
+
+def test_a_failing_step_fails_converge_and_stops_there(wp: WpSandbox) -> None:
+    result = wp.run("converge", FAIL_ON="plugin activate")
+    assert result.returncode != 0
+    verbs = [call[:2] for call in wp.calls()]
+    assert verbs[-1] == ["plugin", "activate"]
+    assert ["redis", "update-dropin"] not in verbs
+
+
+def test_health_needs_convergence_and_a_recent_cron_run(wp: WpSandbox, tmp_path: Path) -> None:
+    markers = tmp_path / "markers"
+    assert wp.run("health").returncode == 1
+    markers.mkdir()
+    (markers / "converged").touch()
+    assert wp.run("health").returncode == 1  # no cron run yet
+    heartbeat = markers / "cron-heartbeat"
+    heartbeat.touch()
+    assert wp.run("health").returncode == 0
+    stale = time.time() - wordpress_setup.HEARTBEAT_MAX_AGE_SECONDS - 60
+    os.utime(heartbeat, (stale, stale))
+    assert wp.run("health").returncode == 1
+
+
+def test_run_converges_then_runs_cron_and_stops_promptly_on_term(wp: WpSandbox, tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": f"{wp.bin}:{os.environ['PATH']}", "STUB_LOG": str(wp.log), "STUB_STATE": str(wp.state)}
+    process = subprocess.Popen(["/bin/sh", str(wp.script), "run"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "markers" / "cron-heartbeat").exists():
+            assert time.monotonic() < deadline, "no cron run within 20 s"
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            time.sleep(0.1)
+        assert wp.run("health").returncode == 0
+        assert ["cron", "event", "run", "--due-now"] in wp.calls()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=5) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()

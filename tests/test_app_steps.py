@@ -1,0 +1,152 @@
+"""Tier 2: the first-boot steps under mocks — the WordPress wp-cli container, the Nextcloud hooks.
+
+Proves what the program sends: inputs, secrets as files, ordering (dependencies on the
+healthy database, cache and app containers), and that a step's container changes exactly
+when its inputs do and never between identical runs. Not proven here: what wp-cli and
+occ do inside the images (tests/test_app_scripts.py runs the scripts against stubs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components import images, wordpress_setup
+from components.wordpress_setup import SiteSettings, site_script
+from tests.mockstack import ProgramRun, Registration, is_secret, run_stack_file, unwrap
+
+CONTAINER = "docker:index/container:Container"
+IMAGE = "docker:index/remoteImage:RemoteImage"
+PREFIX = "selfhost-dev"
+BLOG_CRON = f"{PREFIX}-blog-cron"
+BLOG_APP = f"{PREFIX}-blog-app"
+CLOUD_APP = f"{PREFIX}-cloud-app"
+CLOUD_CRON = f"{PREFIX}-cloud-cron"
+
+
+@pytest.fixture(scope="module")
+def dev() -> ProgramRun:
+    return run_stack_file("dev")
+
+
+def containers(run: ProgramRun) -> dict[str, Registration]:
+    return {c.inputs["name"]: c for c in run.of_type(CONTAINER)}
+
+
+def env(container: Registration) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in container.inputs.get("envs", []))
+
+
+def uploads(container: Registration) -> dict[str, tuple[dict[str, Any], bool]]:
+    raw = container.raw_inputs.get("uploads", [])
+    items = raw["value"] if is_secret(raw) else raw
+    return {
+        unwrap(item)["file"]: (unwrap(item), is_secret(raw) or is_secret(item) or is_secret(item.get("content")))
+        for item in items
+    }
+
+
+def image_of(run: ProgramRun, container: Registration) -> str:
+    pulled = {i.urn: i for i in run.of_type(IMAGE)}
+    (urn,) = [urn for urn in container.property_dependencies["image"] if urn in pulled]
+    name: str = pulled[urn].inputs["name"]
+    return name
+
+
+# --- WordPress -------------------------------------------------------------------------------------
+
+
+def test_wp_cli_container_runs_the_cli_image_as_www_data_on_the_site_volume(dev: ProgramRun) -> None:
+    cron, app = containers(dev)[BLOG_CRON], containers(dev)[BLOG_APP]
+    assert image_of(dev, cron) == images.WORDPRESS_CLI.ref
+    assert images.WORDPRESS_CLI.php == images.WORDPRESS.php == "8.4"
+    assert cron.inputs["user"] == "33:33"
+    assert cron.inputs["volumes"] == app.inputs["volumes"]
+    assert cron.inputs["entrypoints"] == ["/bin/sh", wordpress_setup.SCRIPT_PATH]
+    assert cron.inputs["command"] == ["run"]
+    assert cron.inputs["healthcheck"]["tests"] == ["CMD", "sh", wordpress_setup.SCRIPT_PATH, "health"]
+    assert cron.inputs["wait"] is True and cron.inputs["restart"] == "unless-stopped"
+
+
+def test_wp_cli_container_reads_wp_config_exactly_as_the_app_does(dev: ProgramRun) -> None:
+    cron, app = containers(dev)[BLOG_CRON], containers(dev)[BLOG_APP]
+    assert env(cron) == {**env(app), "HOME": "/tmp"}
+    for secret in ("/run/secrets/db_password", "/run/secrets/redis_password"):
+        assert uploads(cron)[secret] == uploads(app)[secret]
+
+
+def test_wordpress_cron_runs_off_page_visits(dev: ProgramRun) -> None:
+    assert "define('DISABLE_WP_CRON', true);" in env(containers(dev)[BLOG_APP])["WORDPRESS_CONFIG_EXTRA"]
+
+
+def test_admin_password_reaches_wp_cli_as_a_secret_file_only(dev: ProgramRun) -> None:
+    cron = containers(dev)[BLOG_CRON]
+    item, secret = uploads(cron)[wordpress_setup.ADMIN_PASSWORD_FILE]
+    exported = unwrap(dev.outputs["adminPasswords"])["blog"]
+    assert item["content"] == exported
+    assert secret and item["permissions"] == "0400" and item["owner"] == "33"
+    visible = [*cron.inputs["entrypoints"], *cron.inputs["command"], *env(cron).values()]
+    assert not any(exported in value for value in visible)
+    script, _ = uploads(cron)[wordpress_setup.SCRIPT_PATH]
+    assert exported not in script["content"]
+    assert script["permissions"] == "0555" and script["owner"] == "0"
+
+
+def test_site_script_carries_the_configured_site(dev: ProgramRun) -> None:
+    cron = containers(dev)[BLOG_CRON]
+    expected = site_script(SiteSettings("http://blog.localhost:8080", "WordPress", "admin", "admin@blog.localhost"))
+    assert uploads(cron)[wordpress_setup.SCRIPT_PATH][0]["content"] == expected
+    assert uploads(cron)[wordpress_setup.REDIS_CHECK_PATH][0]["content"] == wordpress_setup.REDIS_CHECK_PHP
+
+
+def test_wp_cli_starts_after_database_cache_and_app_are_healthy(dev: ProgramRun) -> None:
+    running = containers(dev)
+    dependencies = running[BLOG_CRON].dependencies
+    for role in ("db", "redis", "app"):
+        assert running[f"{PREFIX}-blog-{role}"].urn in dependencies, role
+    # The app itself waits for database and cache; every one of them waits to be healthy.
+    for role in ("db", "redis", "app", "cron"):
+        assert running[f"{PREFIX}-blog-{role}"].inputs["wait"] is True
+
+
+def _blog(**settings: Any) -> dict[str, Any]:
+    return {"selfhost:apps": {"blog": {"kind": "wordpress", "hostname": "blog.localhost", **settings}}}
+
+
+@pytest.mark.parametrize(
+    ("change", "cron_changes", "app_changes"),
+    [
+        (_blog(title="Field notes"), True, False),
+        (_blog(adminEmail="ops@example.com"), True, False),
+        (_blog(adminUser="editor"), True, False),
+        (_blog(memory={"cron": "512Mi"}), True, False),
+        ({"selfhost:httpPort": 8081}, True, True),
+    ],
+)
+def test_wp_cli_container_changes_exactly_when_its_inputs_do(
+    change: dict[str, Any], cron_changes: bool, app_changes: bool
+) -> None:
+    base = run_stack_file("dev", _blog())
+    changed = run_stack_file("dev", change if "selfhost:apps" in change else {**_blog(), **change})
+    assert (containers(changed)[BLOG_CRON].raw_inputs != containers(base)[BLOG_CRON].raw_inputs) is cron_changes
+    assert (containers(changed)[BLOG_APP].raw_inputs != containers(base)[BLOG_APP].raw_inputs) is app_changes
+
+
+def test_a_new_plugin_pin_reaches_the_script(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = uploads(containers(run_stack_file("dev"))[BLOG_CRON])[wordpress_setup.SCRIPT_PATH][0]["content"]
+    monkeypatch.setattr(wordpress_setup, "REDIS_CACHE_VERSION", "9.9.9")
+    bumped = uploads(containers(run_stack_file("dev"))[BLOG_CRON])[wordpress_setup.SCRIPT_PATH][0]["content"]
+    assert base != bumped and "PLUGIN_VERSION='9.9.9'" in bumped
+
+
+def test_identical_runs_send_identical_steps() -> None:
+    first, second = run_stack_file("dev"), run_stack_file("dev")
+    for name in (BLOG_CRON, CLOUD_APP):
+        assert containers(first)[name].raw_inputs == containers(second)[name].raw_inputs
+
+
+def test_the_web_installer_is_closed_in_the_app_container(dev: ProgramRun) -> None:
+    item, _ = uploads(containers(dev)[BLOG_APP])[wordpress_setup.APACHE_NO_INSTALLER_CONF]
+    assert item["content"] == wordpress_setup.APACHE_NO_INSTALLER
+    assert (item["owner"], item["permissions"]) == ("0", "0444")

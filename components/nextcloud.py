@@ -12,10 +12,27 @@ from components.cache import HOST_ALIAS as REDIS_HOST
 from components.cache import PASSWORD_FILE as REDIS_PASSWORD_FILE
 from components.cache import PORT as REDIS_PORT
 from components.cache import Cache, CacheArgs
-from components.container import Attachment, Healthcheck, Mount, ServiceSpec, secret_file, service_container
+from components.container import (
+    Attachment,
+    FileUpload,
+    Healthcheck,
+    Mount,
+    ServiceSpec,
+    secret_file,
+    service_container,
+)
 from components.database import HOST_ALIAS as DB_HOST
 from components.database import Database, DatabaseArgs
 from components.network import Network, NetworkArgs
+from components.nextcloud_hooks import (
+    BEFORE_STARTING,
+    POST_INSTALLATION,
+    POST_UPGRADE,
+    NextcloudSettings,
+    before_starting,
+    post_installation,
+    post_upgrade,
+)
 from components.routes import ProxyRoute
 from components.secrets import generated_password
 from components.volumes import data_volume
@@ -51,9 +68,39 @@ def route(app_name: str, app: NextcloudApp) -> ProxyRoute:
     )
 
 
+def trusted_domain_list(hostname: str, public_host: str) -> tuple[str, ...]:
+    """With and without a non-default port, in a stable order."""
+    return tuple(sorted({hostname, public_host}))
+
+
 def trusted_domains(hostname: str, public_host: str) -> str:
-    """Space-separated, as NEXTCLOUD_TRUSTED_DOMAINS wants; with and without a non-default port."""
-    return " ".join(sorted({hostname, public_host}))
+    """Space-separated, as NEXTCLOUD_TRUSTED_DOMAINS wants."""
+    return " ".join(trusted_domain_list(hostname, public_host))
+
+
+def hook_settings(app: NextcloudApp, context: AppContext) -> NextcloudSettings:
+    return NextcloudSettings(
+        phone_region=app.default_phone_region,
+        maintenance_window_start=app.maintenance_window_start,
+        public_url=context.public_url,
+        public_host=context.public_host,
+        scheme=context.scheme,
+        trusted_proxies=context.trusted_proxies,
+        trusted_domains=trusted_domain_list(app.hostname, context.public_host),
+    )
+
+
+def hook_files(app: NextcloudApp, context: AppContext) -> list[FileUpload]:
+    """Executable by www-data, which the entrypoint runs them as."""
+
+    def hook(path: str, script: str) -> FileUpload:
+        return FileUpload(path, script, owner=str(WWW_DATA_UID), group=str(WWW_DATA_UID), mode="0755")
+
+    return [
+        hook(BEFORE_STARTING, before_starting(hook_settings(app, context))),
+        hook(POST_INSTALLATION, post_installation()),
+        hook(POST_UPGRADE, post_upgrade()),
+    ]
 
 
 def nextcloud_env(app: NextcloudApp, context: AppContext) -> dict[str, str]:
@@ -162,7 +209,7 @@ class Nextcloud(pulumi.ComponentResource):
                 ],
                 mounts=mounts,
                 envs=envs,
-                files=files,
+                files=[*files, *hook_files(app, context)],
                 # The first start installs Nextcloud before Apache answers: allow it minutes.
                 healthcheck=Healthcheck(
                     test=[

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, SecretStr, model_validator
 
+from config.countries import ISO_3166_ALPHA2
 from config.fields import ConfigModel, HostName, MemorySize
 from config.hetzner import HetznerSettings, capacity_problem
 
@@ -36,6 +37,21 @@ def _check_user_name(value: str) -> str:
             f"{value!r} is not a user name: use 1-64 letters, digits, '.', '_', '@' or '-', "
             "starting with a letter or digit"
         )
+    return value
+
+
+def _check_phone_region(value: str) -> str:
+    if value not in ISO_3166_ALPHA2:
+        hint = f"; write it in capitals: {value.upper()!r}" if value.upper() in ISO_3166_ALPHA2 else ""
+        raise ValueError(
+            f"{value!r} is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. DE, FR, US){hint}"
+        )
+    return value
+
+
+def _check_hour(value: int) -> int:
+    if not 0 <= value <= 23:
+        raise ValueError(f"{value} is not an hour of the day: use a whole number from 0 to 23 (UTC)")
     return value
 
 
@@ -91,6 +107,14 @@ class NextcloudApp(ConfigModel):
     database: Literal["postgres", "mariadb"] = Field(default="postgres", description="database engine")
     upload_limit: MemorySize = Field(default=16 * 1024**3, description="largest single upload")
     php_memory_limit: MemorySize = Field(default=512 * 1024**2, description="PHP memory_limit")
+    default_phone_region: Annotated[str, AfterValidator(_check_phone_region)] = Field(
+        default="DE",
+        description="ISO 3166-1 alpha-2 country for phone numbers written without a country code",
+    )
+    maintenance_window_start: Annotated[int, AfterValidator(_check_hour)] = Field(
+        default=1,
+        description="hour (0-23, UTC) from which Nextcloud may run heavy background jobs, for four hours",
+    )
     memory: NextcloudMemory = Field(default_factory=NextcloudMemory, description="memory limits of its containers")
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from components import wordpress_setup
+from components import nextcloud_hooks, wordpress_setup
+from components.nextcloud_hooks import NextcloudSettings
 from components.wordpress import config_extra
 from components.wordpress_setup import SiteSettings, site_script
 from tests.mockstack import ProgramRun, run_stack_file
@@ -61,6 +62,8 @@ def shell_scripts(run: ProgramRun) -> list[tuple[str, str, str]]:
 def test_the_dev_stack_hands_over_the_scripts_this_file_checks(dev: ProgramRun) -> None:
     paths = {(container, what) for container, what, _ in shell_scripts(dev)}
     assert ("selfhost-dev-blog-cron", wordpress_setup.SCRIPT_PATH) in paths
+    for hook in (nextcloud_hooks.BEFORE_STARTING, nextcloud_hooks.POST_INSTALLATION, nextcloud_hooks.POST_UPGRADE):
+        assert ("selfhost-dev-cloud-app", hook) in paths
 
 
 def test_every_shell_script_parses_and_is_shellcheck_clean(dev: ProgramRun) -> None:
@@ -271,3 +274,95 @@ def test_run_converges_then_runs_cron_and_stops_promptly_on_term(wp: WpSandbox, 
     finally:
         if process.poll() is None:
             process.kill()
+
+
+# --- Nextcloud hooks, against a stub php (occ) ------------------------------------------------------
+
+PHP_STUB = r"""
+# Called as: php /var/www/html/occ --no-interaction --no-ansi <command> ...
+shift 3
+if [ "$1" = "config:system:get" ]; then
+    printf '%s\n' "${STUB_REDIS_ANSWER-\OC\Memcache\Redis}"
+fi
+if [ -n "${FAIL_ON:-}" ] && [ "$1" = "$FAIL_ON" ]; then exit 1; fi
+exit 0
+"""
+
+CLOUD = NextcloudSettings(
+    phone_region="FR",
+    maintenance_window_start=3,
+    public_url="https://cloud.example.com",
+    public_host="cloud.example.com",
+    scheme="https",
+    trusted_proxies="172.30.0.0/24",
+    trusted_domains=("cloud.example.com",),
+)
+
+
+def run_hook(tmp_path: Path, script: str, **env: str) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+    bin_dir, log_dir = tmp_path / "bin", tmp_path / "log"
+    bin_dir.mkdir(exist_ok=True)
+    log_dir.mkdir(exist_ok=True)
+    install_stub(bin_dir, "php", PHP_STUB)
+    path = tmp_path / "hook.sh"
+    path.write_text(script)
+    result = run_script(path, bin_dir=bin_dir, log_dir=log_dir, env=env)
+    prefix = ["/var/www/html/occ", "--no-interaction", "--no-ansi"]
+    calls = stub_calls(log_dir, "php")
+    assert all(call[:3] == prefix for call in calls)
+    return result, [call[3:] for call in calls]
+
+
+def test_before_starting_sets_exactly_the_configured_values(tmp_path: Path) -> None:
+    result, calls = run_hook(tmp_path, nextcloud_hooks.before_starting(CLOUD))
+    assert result.returncode == 0, result.stderr
+    assert calls == [
+        ["background:cron"],
+        ["config:system:set", "default_phone_region", "--value=FR"],
+        ["config:system:set", "maintenance_window_start", "--type=integer", "--value=3"],
+        ["config:system:set", "memcache.local", "--value=\\OC\\Memcache\\APCu"],
+        ["config:system:set", "overwrite.cli.url", "--value=https://cloud.example.com"],
+        ["config:system:set", "overwritehost", "--value=cloud.example.com"],
+        ["config:system:set", "overwriteprotocol", "--value=https"],
+        ["config:system:set", "trusted_proxies", "0", "--value=172.30.0.0/24"],
+        ["config:system:set", "forwarded_for_headers", "0", "--value=HTTP_X_FORWARDED_FOR"],
+        ["config:system:set", "trusted_domains", "1", "--value=cloud.example.com"],
+        ["config:system:get", "memcache.distributed"],
+        ["config:system:get", "memcache.locking"],
+    ]
+
+
+def test_before_starting_refuses_to_start_without_redis_locking(tmp_path: Path) -> None:
+    result, _ = run_hook(tmp_path, nextcloud_hooks.before_starting(CLOUD), STUB_REDIS_ANSWER="")
+    assert result.returncode == 1
+    assert "memcache.distributed is '', expected '\\OC\\Memcache\\Redis'" in result.stderr
+
+
+def test_before_starting_stops_at_the_first_failing_command(tmp_path: Path) -> None:
+    result, calls = run_hook(tmp_path, nextcloud_hooks.before_starting(CLOUD), FAIL_ON="background:cron")
+    assert result.returncode != 0
+    assert calls == [["background:cron"]]
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        (nextcloud_hooks.post_installation(), [["app:disable", "app_api"]]),
+        (
+            nextcloud_hooks.post_upgrade(),
+            [["db:add-missing-indices"], ["db:add-missing-columns"], ["db:add-missing-primary-keys"]],
+        ),
+    ],
+)
+def test_one_time_hooks_run_their_commands_and_tolerate_failure(
+    tmp_path: Path, script: str, expected: list[list[str]]
+) -> None:
+    result, calls = run_hook(tmp_path, script)
+    assert result.returncode == 0
+    assert calls == expected
+    failing = expected[0][0]
+    again = tmp_path / "failing"
+    again.mkdir()
+    result, _ = run_hook(again, script, FAIL_ON=failing)
+    assert result.returncode == 0
+    assert f"occ {failing}" in result.stderr

@@ -12,8 +12,11 @@ from typing import Any
 
 import pytest
 
-from components import images, wordpress_setup
+from components import images, nextcloud_hooks, wordpress_setup
+from components.app_context import AppContext
+from components.nextcloud import hook_settings
 from components.wordpress_setup import SiteSettings, site_script
+from config.settings import NextcloudApp
 from tests.mockstack import ProgramRun, Registration, is_secret, run_stack_file, unwrap
 
 CONTAINER = "docker:index/container:Container"
@@ -150,3 +153,54 @@ def test_the_web_installer_is_closed_in_the_app_container(dev: ProgramRun) -> No
     item, _ = uploads(containers(dev)[BLOG_APP])[wordpress_setup.APACHE_NO_INSTALLER_CONF]
     assert item["content"] == wordpress_setup.APACHE_NO_INSTALLER
     assert (item["owner"], item["permissions"]) == ("0", "0444")
+
+
+# --- Nextcloud -------------------------------------------------------------------------------------
+
+HOOKS = (nextcloud_hooks.BEFORE_STARTING, nextcloud_hooks.POST_INSTALLATION, nextcloud_hooks.POST_UPGRADE)
+
+
+def test_hooks_are_executable_by_www_data_in_the_app_container_only(dev: ProgramRun) -> None:
+    app, cron = containers(dev)[CLOUD_APP], containers(dev)[CLOUD_CRON]
+    for path in HOOKS:
+        item, _ = uploads(app)[path]
+        assert (item["permissions"], item["owner"], item["group"]) == ("0755", "33", "33")
+        assert item["content"].startswith("#!/bin/sh\n")
+        assert path not in uploads(cron)
+
+
+def test_before_starting_hook_carries_the_stack_config(dev: ProgramRun) -> None:
+    content = uploads(containers(dev)[CLOUD_APP])[nextcloud_hooks.BEFORE_STARTING][0]["content"]
+    assert "occ config:system:set default_phone_region --value='DE'" in content
+    assert "occ config:system:set maintenance_window_start --type=integer --value='1'" in content
+    assert "occ config:system:set overwrite.cli.url --value='http://cloud.localhost:8080'" in content
+    assert "occ config:system:set trusted_proxies 0 --value='172.30.0.0/24'" in content
+    assert "occ background:cron" in content
+
+
+def test_configured_region_and_window_reach_the_hook_and_only_the_app_container() -> None:
+    cloud = {"kind": "nextcloud", "hostname": "cloud.localhost"}
+    base = run_stack_file("dev", {"selfhost:apps": {"cloud": cloud}})
+    tuned = run_stack_file(
+        "dev", {"selfhost:apps": {"cloud": {**cloud, "defaultPhoneRegion": "FR", "maintenanceWindowStart": 23}}}
+    )
+    content = uploads(containers(tuned)[CLOUD_APP])[nextcloud_hooks.BEFORE_STARTING][0]["content"]
+    app = NextcloudApp.model_validate({**cloud, "defaultPhoneRegion": "FR", "maintenanceWindowStart": 23})
+    context = AppContext(
+        name_prefix=PREFIX,
+        edge_network=f"{PREFIX}-edge",
+        public_url="http://cloud.localhost:8080",
+        trusted_proxies="172.30.0.0/24",
+    )
+    assert content == nextcloud_hooks.before_starting(hook_settings(app, context))
+    assert "--value='FR'" in content and "--value='23'" in content
+    assert containers(tuned)[CLOUD_CRON].raw_inputs == containers(base)[CLOUD_CRON].raw_inputs
+    assert containers(tuned)[CLOUD_APP].raw_inputs != containers(base)[CLOUD_APP].raw_inputs
+
+
+def test_redis_locking_still_comes_from_the_image_configuration(dev: ProgramRun) -> None:
+    variables = env(containers(dev)[CLOUD_APP])
+    assert variables["REDIS_HOST"] == "redis"
+    content = uploads(containers(dev)[CLOUD_APP])[nextcloud_hooks.BEFORE_STARTING][0]["content"]
+    assert "require_system_value memcache.locking '\\OC\\Memcache\\Redis'" in content
+    assert "config:system:set redis" not in content  # no password copied into config.php by us

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 
+from config.countries import ISO_3166_ALPHA2
 from config.loading import ConfigError, settings_from_config
 from config.settings import NextcloudApp, WordPressApp
 from config.units import format_memory, parse_memory, php_size
@@ -48,6 +50,8 @@ def test_dev_defaults() -> None:
     assert cloud.database == "postgres"
     assert cloud.memory.app == 1024**3
     assert blog.upload_limit == 64 * 1024**2
+    assert cloud.default_phone_region == "DE"
+    assert cloud.maintenance_window_start == 1
     assert blog.memory.cron == 256 * 1024**2
 
 
@@ -81,6 +85,14 @@ def test_nested_options_camel_case() -> None:
     assert cloud.admin_user == "root-admin"
     assert cloud.memory.app == 2 * 1024**3
     assert cloud.memory.cron == 512 * 1024**2
+
+
+@pytest.mark.parametrize(("region", "hour"), [("FR", 0), ("US", 23), ("GB", 12)])
+def test_nextcloud_phone_region_and_maintenance_window(region: str, hour: int) -> None:
+    cloud_config: dict[str, Any] = {"kind": "nextcloud", "hostname": "c.localhost"}
+    apps = {"cloud": {**cloud_config, "defaultPhoneRegion": region, "maintenanceWindowStart": hour}}
+    cloud = load(apps).apps["cloud"]
+    assert (cloud.default_phone_region, cloud.maintenance_window_start) == (region, hour)
 
 
 def test_several_wordpress_sites_and_a_nextcloud() -> None:
@@ -159,6 +171,43 @@ def test_several_wordpress_sites_and_a_nextcloud() -> None:
             "selfhost:apps.b.hostname: 'same.localhost' is already the host name of app 'a'",
         ),
         (
+            {"cloud": {"kind": "nextcloud", "hostname": "c.localhost", "defaultPhoneRegion": "de"}},
+            {},
+            "selfhost:apps.cloud.defaultPhoneRegion: 'de' is not an ISO 3166-1 alpha-2 country code "
+            "(two capital letters, e.g. DE, FR, US); write it in capitals: 'DE'",
+        ),
+        (
+            {"cloud": {"kind": "nextcloud", "hostname": "c.localhost", "defaultPhoneRegion": "XX"}},
+            {},
+            "selfhost:apps.cloud.defaultPhoneRegion: 'XX' is not an ISO 3166-1 alpha-2 country code",
+        ),
+        (
+            {"cloud": {"kind": "nextcloud", "hostname": "c.localhost", "defaultPhoneRegion": "DEU"}},
+            {},
+            "selfhost:apps.cloud.defaultPhoneRegion: 'DEU' is not an ISO 3166-1 alpha-2 country code",
+        ),
+        (
+            {"cloud": {"kind": "nextcloud", "hostname": "c.localhost", "maintenanceWindowStart": 24}},
+            {},
+            "selfhost:apps.cloud.maintenanceWindowStart: 24 is not an hour of the day: "
+            "use a whole number from 0 to 23 (UTC)",
+        ),
+        (
+            {"cloud": {"kind": "nextcloud", "hostname": "c.localhost", "maintenanceWindowStart": -1}},
+            {},
+            "selfhost:apps.cloud.maintenanceWindowStart: -1 is not an hour of the day",
+        ),
+        (
+            {"cloud": {"kind": "nextcloud", "hostname": "c.localhost", "maintenanceWindowStart": "1"}},
+            {},
+            "selfhost:apps.cloud.maintenanceWindowStart: input should be a valid integer (got '1')",
+        ),
+        (
+            {"cloud": {"kind": "nextcloud", "hostname": "c.localhost", "maintenanceWindowStart": 1.5}},
+            {},
+            "selfhost:apps.cloud.maintenanceWindowStart: input should be a valid integer (got 1.5)",
+        ),
+        (
             {"blog": {"kind": "wordpress", "hostname": "b.localhost", "memory": {"cron": "8Mi"}}},
             {},
             "selfhost:apps.blog.memory.cron: '8Mi' is below the 32Mi minimum",
@@ -224,3 +273,11 @@ def test_memory_formats() -> None:
     assert format_memory(512 * 1024**2) == "512Mi"
     assert php_size(16 * 1024**3) == "16G"
     assert php_size(1536 * 1024**2) == "1536M"
+
+
+def test_country_list_matches_debian_iso_codes() -> None:
+    source = Path("/usr/share/iso-codes/json/iso_3166-1.json")
+    if not source.exists():
+        pytest.skip("Debian's iso-codes is not installed (package: iso-codes)")
+    official = {country["alpha_2"] for country in json.loads(source.read_text())["3166-1"]}
+    assert official == ISO_3166_ALPHA2

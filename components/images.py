@@ -50,14 +50,19 @@ def postgres_data_path(pin: ImagePin) -> str:
     return "/var/lib/postgresql" if pin.major >= 18 else "/var/lib/postgresql/data"
 
 
-def pull(name: str, pin: ImagePin, parent: pulumi.Resource) -> docker.RemoteImage:
+def pull(
+    name: str, pin: ImagePin, parent: pulumi.Resource, after: pulumi.Output[object] | None = None
+) -> docker.RemoteImage:
     """Pull ``pin`` on the parent's Docker host; containers use its ``image_id``.
 
     ``keep_locally`` leaves the image on the host at destroy: other stacks may share it.
+    ``after``: an output that must resolve first (e.g. a version check that may fail); the
+    pull, and every container on the image, waits for it.
     """
+    ref: pulumi.Input[str] = pin.ref if after is None else after.apply(lambda _: pin.ref)
     return docker.RemoteImage(
         f"{name}-image",
-        name=pin.ref,
+        name=ref,
         keep_locally=True,
         opts=pulumi.ResourceOptions(parent=parent),
     )

@@ -35,6 +35,7 @@ from components.nextcloud_hooks import (
 )
 from components.routes import ProxyRoute
 from components.secrets import generated_password
+from components.upgrades import check_nextcloud_upgrade, previous_deployed_majors
 from components.volumes import data_volume
 from config.settings import NextcloudApp
 from config.units import php_size
@@ -150,6 +151,8 @@ class Nextcloud(pulumi.ComponentResource):
     admin_user: pulumi.Output[str]
     admin_password: pulumi.Output[str]
     volumes: pulumi.Output[list[str]]
+    image_major: pulumi.Output[int]
+    """The Nextcloud major this deploy runs; the stack exports it for the next deploy's upgrade check."""
 
     def __init__(self, name: str, args: NextcloudArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("selfhost:index:Nextcloud", name, None, opts)
@@ -189,7 +192,12 @@ class Nextcloud(pulumi.ComponentResource):
         data = data_volume(f"{name}-data", named("data"), context.state, parent=self)
         self.admin_password = generated_password(f"{name}-admin-password", parent=self)
 
-        image = images.pull(name, images.NEXTCLOUD, parent=self)
+        pin = images.NEXTCLOUD
+        # The pull, and so every container on the image, waits for the upgrade check.
+        upgrade_checked = previous_deployed_majors(f"{name}-deployed", parent=self).apply(
+            lambda previous: check_nextcloud_upgrade(args.app_name, previous, pin.major, pin.ref)
+        )
+        image = images.pull(name, pin, parent=self, after=upgrade_checked)
         envs = nextcloud_env(app, context)
         files = [
             secret_file(DB_PASSWORD_FILE, database.password, WWW_DATA_UID),
@@ -251,11 +259,13 @@ class Nextcloud(pulumi.ComponentResource):
         self.url = pulumi.Output.from_input(context.public_url)
         self.admin_user = pulumi.Output.from_input(app.admin_user)
         self.volumes = pulumi.Output.all(html.name, data.name, database.volume_name).apply(lambda names: sorted(names))
+        self.image_major = pulumi.Output.from_input(pin.major)
         self.register_outputs(
             {
                 "url": self.url,
                 "admin_user": self.admin_user,
                 "admin_password": self.admin_password,
                 "volumes": self.volumes,
+                "image_major": self.image_major,
             }
         )

@@ -10,7 +10,9 @@ from components.apps import App, build_app, proxy_routes
 from components.hetzner import HetznerHost, HetznerHostArgs
 from components.host import DockerHost, LocalDockerHost, LocalDockerHostArgs
 from components.network import Network, NetworkArgs
+from components.nextcloud import Nextcloud
 from components.proxy import Proxy, ProxyArgs
+from components.upgrades import DEPLOYED_MAJORS_OUTPUT
 from components.volumes import StatePolicy
 from config.settings import StackSettings
 
@@ -74,6 +76,8 @@ def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.I
         "adminUsers": {name: app.admin_user for name, app in apps.items()},
         "adminPasswords": pulumi.Output.secret({name: app.admin_password for name, app in apps.items()}),
         "volumes": {name: app.volumes for name, app in apps.items()},
+        # Read back by the next deploy (components/upgrades.py): one Nextcloud major at a time.
+        DEPLOYED_MAJORS_OUTPUT: {name: app.image_major for name, app in apps.items() if isinstance(app, Nextcloud)},
     }
     if isinstance(host, HetznerHost):
         outputs["serverIp"] = host.server_ip

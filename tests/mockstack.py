@@ -8,6 +8,7 @@ so tests can check what the program itself sends. Mocks prove the graph, not the
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import runpy
@@ -26,6 +27,8 @@ from pulumi.runtime.sync_await import _sync_await
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "selfhost"
+ORGANIZATION = "organization"
+"""What the file (diy) backend reports as the organization."""
 SECRET_PLACEHOLDER = "secret-from-stack-file"
 
 
@@ -148,10 +151,22 @@ def mock_id(type_token: str, resource_name: str) -> str:
     return f"{resource_name}-id"
 
 
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
 class StackMocks(pulumi.runtime.Mocks):
-    """Deterministic providers: ids and computed outputs derive from names only."""
+    """Deterministic providers: ids and computed outputs derive from names only.
+
+    A ``pulumi.StackReference`` (read, not registered) returns ``previous_outputs``: what the
+    stack's last completed deploy exported, as the engine would hand it back.
+    """
+
+    def __init__(self, previous_outputs: Mapping[str, Any] | None = None) -> None:
+        self.previous_outputs = dict(previous_outputs or {})
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.typ == STACK_REFERENCE:
+            return args.resource_id, {"name": args.inputs["name"], "outputs": self.previous_outputs}
         outputs = dict(args.inputs)
         factory = COMPUTED_OUTPUTS.get(args.typ)
         if factory is not None:
@@ -162,10 +177,34 @@ class StackMocks(pulumi.runtime.Mocks):
         return {}, None
 
 
+@dataclass
+class Read:
+    """A resource the program read rather than registered (e.g. a StackReference)."""
+
+    type: str
+    name: str
+    id: str
+    parent: str
+    dependencies: list[str]
+
+
 class RecordingMonitor(mocks.MockMonitor):
     def __init__(self, mock: pulumi.runtime.Mocks) -> None:
         super().__init__(mock)
         self.registrations: list[Registration] = []
+        self.reads: list[Read] = []
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        self.reads.append(
+            Read(
+                type=request.type,
+                name=request.name,
+                id=request.id,
+                parent=request.parent,
+                dependencies=list(request.dependencies),
+            )
+        )
+        return super().ReadResource(request)  # type: ignore[no-untyped-call]
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
@@ -199,6 +238,7 @@ class ProgramRun:
     outputs: dict[str, Any]
     """Stack outputs as exported, secrets still wrapped."""
     config: dict[str, str] = field(default_factory=dict)
+    reads: list[Read] = field(default_factory=list)
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_token]
@@ -276,8 +316,14 @@ def run_program(
     with_project_defaults: bool = True,
     program: Path = PROJECT_DIR / "__main__.py",
     monitors: list[RecordingMonitor] | None = None,
+    previous_outputs: Mapping[str, Any] | None = None,
+    preview: bool = False,
 ) -> ProgramRun:
-    """Run the program once with ``config`` (keys ``selfhost:<key>``, YAML-typed values)."""
+    """Run the program once with ``config`` (keys ``selfhost:<key>``, YAML-typed values).
+
+    ``previous_outputs``: the outputs of the stack's last completed deploy, which the program
+    may read through a StackReference to itself; ``preview`` runs it as ``pulumi preview`` would.
+    """
     merged = {**(project_defaults() if with_project_defaults else {}), **config}
     cli_config = {key: as_cli_string(value) for key, value in sorted(merged.items())}
     return _run(
@@ -286,6 +332,8 @@ def run_program(
         cli_config=cli_config,
         secret_keys=secret_keys,
         monitors=monitors,
+        previous_outputs=previous_outputs,
+        preview=preview,
     )
 
 
@@ -301,12 +349,17 @@ def _run(
     cli_config: dict[str, str],
     secret_keys: set[str] | frozenset[str],
     monitors: list[RecordingMonitor] | None,
+    previous_outputs: Mapping[str, Any] | None = None,
+    preview: bool = False,
 ) -> ProgramRun:
-    monitor = RecordingMonitor(StackMocks())
+    stack_mocks = StackMocks(previous_outputs)
+    monitor = RecordingMonitor(stack_mocks)
     if monitors is not None:
         monitors.append(monitor)
     runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
-    mocks.set_mocks(StackMocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    mocks.set_mocks(
+        stack_mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor, organization=ORGANIZATION
+    )
     runtime_config.set_all_config(cli_config, sorted(secret_keys))
     outputs: dict[str, Any] = {}
 
@@ -318,12 +371,40 @@ def _run(
 
     try:
         _sync_await(run_pulumi_func(main))
+    except BaseException:
+        # A failed program leaves tasks pending on the shared event loop; the next run would
+        # wait for them (and re-raise their errors) as "outstanding tasks" of its own.
+        _cancel_leftover_tasks()
+        raise
     finally:
         runtime_config.set_all_config({}, [])
-    return ProgramRun(registrations=monitor.registrations, outputs=outputs, config=cli_config)
+    return ProgramRun(registrations=monitor.registrations, outputs=outputs, config=cli_config, reads=monitor.reads)
 
 
-def run_stack_file(stack: str, overrides: Mapping[str, Any] | None = None) -> ProgramRun:
+def _cancel_leftover_tasks() -> None:
+    loop = asyncio.get_event_loop()
+    # Cancelling a task can schedule others (callbacks of the outputs it held): repeat until none is left.
+    while pending := [task for task in asyncio.all_tasks(loop) if not task.done()]:
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    # The runtime keeps its output tasks in a set of its own, which would still hold the cancelled ones.
+    runtime_settings.SETTINGS.outputs.clear()
+
+
+def run_stack_file(
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    previous_outputs: Mapping[str, Any] | None = None,
+    preview: bool = False,
+) -> ProgramRun:
     """Run the program with the real ``Pulumi.<stack>.yaml``."""
     values, secret_keys = stack_file_config(stack)
-    return run_program({**values, **(overrides or {})}, stack=stack, secret_keys=secret_keys)
+    return run_program(
+        {**values, **(overrides or {})},
+        stack=stack,
+        secret_keys=secret_keys,
+        previous_outputs=previous_outputs,
+        preview=preview,
+    )

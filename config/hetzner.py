@@ -230,6 +230,20 @@ SshPublicKey = Annotated[str, AfterValidator(_check_ssh_key)]
 Cidr = Annotated[str, AfterValidator(_check_cidr)]
 
 
+def _check_admin_cidr(value: str) -> str:
+    # The firewall's SSH rule is built from these: a /0 would open SSH to the whole internet.
+    if ipaddress.ip_network(value).prefixlen == 0:
+        raise ValueError(
+            f"{value!r} would open SSH to the whole internet; list only the networks you administer from, "
+            "e.g. 203.0.113.7/32"
+        )
+    return value
+
+
+SshCidr = Annotated[Cidr, AfterValidator(_check_admin_cidr)]
+"""A network allowed to reach SSH: any CIDR but the whole internet."""
+
+
 class HetznerSettings(ConfigModel):
     """``selfhost:hetzner``: the VPS, its firewall, its data volume (host=hetzner only)."""
 
@@ -238,7 +252,7 @@ class HetznerSettings(ConfigModel):
     ] = Field(
         description="OpenSSH public keys allowed to log in as root (Pulumi connects with the one in your ssh-agent)"
     )
-    admin_cidrs: Annotated[list[Cidr], _required_list("network allowed to reach SSH", "['203.0.113.7/32']")] = Field(
+    admin_cidrs: Annotated[list[SshCidr], _required_list("network allowed to reach SSH", "['203.0.113.7/32']")] = Field(
         description="networks allowed to reach SSH (port 22); everything else but HTTP(S) and ICMP is closed"
     )
     server_type: Annotated[str, AfterValidator(_check_server_type)] = Field(

@@ -84,6 +84,32 @@ def _show(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+_OBJECT_ERRORS = frozenset({"dict_type", "model_type", "model_attributes_type"})
+
+
+def _description(loc: Sequence[str | int]) -> str | None:
+    """The description of the key at ``loc``, which says what it holds."""
+    model = _model_at(loc)
+    field = config_keys(model).get(str(loc[-1])) if model and loc else None
+    return model.model_fields[field].description if model and field else None
+
+
+def _field_help(loc: Sequence[str | int]) -> str:
+    description = _description(loc)
+    return f" ({description})" if description else ""
+
+
+def _object_help(loc: Sequence[str | int]) -> str:
+    """What an object at ``loc`` may hold: its keys, or for an app its kind and host name."""
+    if len(loc) == 2 and loc[0] == "apps":
+        return f" with kind ({', '.join(APP_KINDS)}), hostname and that kind's options"
+    model = _model_at([*loc, ""])
+    if model is not None:
+        return f" with keys {', '.join(sorted(config_keys(model)))}"
+    description = _description(loc)
+    return f"; {description}" if description else ""
+
+
 def _describe(error: ErrorDetails) -> str:
     loc = error["loc"]
     kind = error["type"]
@@ -94,7 +120,9 @@ def _describe(error: ErrorDetails) -> str:
         allowed = ", ".join(sorted(config_keys(parent))) if parent else "see the README"
         return f"{NAMESPACE}:{path}: unknown key {str(loc[-1])!r}; allowed here: {allowed}"
     if kind == "missing":
-        return f"{NAMESPACE}:{path}: is required"
+        return f"{NAMESPACE}:{path}: is required{_field_help(loc)}"
+    if kind in _OBJECT_ERRORS:
+        return f"{NAMESPACE}:{path}: must be an object (a YAML map){_object_help(loc)} (got {_show(value)})"
     if kind == "union_tag_invalid":
         return (
             f"{NAMESPACE}:{path}.kind: unknown app kind {_show(error.get('ctx', {}).get('tag'))}; "
@@ -114,7 +142,8 @@ def _describe(error: ErrorDetails) -> str:
 def parse_settings(raw: Mapping[str, object]) -> StackSettings:
     """Validate already-parsed config values (keys without the namespace)."""
     try:
-        return StackSettings.model_validate(dict(raw))
+        # Config keys are camelCase only: a snake_case twin would be a second, silently competing spelling.
+        return StackSettings.model_validate(dict(raw), by_alias=True, by_name=False)
     except ValidationError as error:
         lines = sorted({_describe(detail) for detail in error.errors()})
         raise ConfigError("invalid stack configuration:\n  " + "\n  ".join(lines)) from None
@@ -145,7 +174,10 @@ def settings_from_config(config: Mapping[str, str], secret_keys: frozenset[str] 
             try:
                 raw[key] = json.loads(text)
             except json.JSONDecodeError:
-                problems.append(f"{full_key}: must be an object (a YAML map in the stack file), got {_show(text)}")
+                problems.append(
+                    f"{full_key}: must be an object (a YAML map in the stack file){_object_help([key])} "
+                    f"(got {_show(text)})"
+                )
         else:
             raw[key] = text
     if problems:

@@ -20,6 +20,8 @@ __all__ = ["ConfigModel", "HostName", "MemorySize"]  # re-exported: they used to
 
 _APP_NAME = re.compile(r"^[a-z][a-z0-9]{0,19}$")
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://")
 
 
 def _check_app_name(value: str) -> str:
@@ -55,8 +57,24 @@ def _check_hour(value: int) -> int:
     return value
 
 
+def _check_email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(f"{value!r} is not an e-mail address: write one such as admin@example.com")
+    return value
+
+
+def _check_docker_host(value: str) -> str:
+    if value and not value.startswith(_DOCKER_HOST_SCHEMES):
+        raise ValueError(
+            f"{value!r} is not a Docker endpoint: leave it empty or write a URL starting with "
+            f"{', '.join(_DOCKER_HOST_SCHEMES)} (e.g. unix:///var/run/docker.sock)"
+        )
+    return value
+
+
 AppName = Annotated[str, AfterValidator(_check_app_name)]
 UserName = Annotated[str, AfterValidator(_check_user_name)]
+EmailAddress = Annotated[str, AfterValidator(_check_email)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
@@ -87,9 +105,8 @@ class WordPressApp(ConfigModel):
     hostname: HostName = Field(description="public host name the proxy routes to this site")
     title: str = Field(default="WordPress", min_length=1, max_length=200, description="site title")
     admin_user: UserName = Field(default="admin", description="administrator's login name")
-    admin_email: str | None = Field(
+    admin_email: EmailAddress | None = Field(
         default=None,
-        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
         description="administrator's e-mail; default admin@<hostname>",
     )
     upload_limit: MemorySize = Field(
@@ -148,7 +165,7 @@ class StackSettings(ConfigModel):
     host: Literal["local", "hetzner"] = Field(
         default="local", description="where the containers run: the local Docker engine or a Hetzner VPS"
     )
-    docker_host: str = Field(
+    docker_host: Annotated[str, AfterValidator(_check_docker_host)] = Field(
         default="",
         description=(
             "Docker endpoint for host=local (e.g. unix:///var/run/docker.sock); "
@@ -192,7 +209,7 @@ class StackSettings(ConfigModel):
 
     @model_validator(mode="after")
     def _tls_inputs(self) -> StackSettings:
-        if self.tls == "letsencrypt" and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", self.acme_email):
+        if self.tls == "letsencrypt" and not _EMAIL.match(self.acme_email):
             raise ValueError(
                 "acmeEmail: tls=letsencrypt needs a contact e-mail address; "
                 "set it with `pulumi config set acmeEmail you@example.com`"
@@ -201,6 +218,12 @@ class StackSettings(ConfigModel):
             raise ValueError(
                 "tlsCertificate, tlsKey: tls=provided needs both; set them with "
                 '`pulumi config set --secret tlsCertificate -- "$(cat fullchain.pem)"` and likewise tlsKey'
+            )
+        if self.tls != "provided" and (self.tls_certificate is not None or self.tls_key is not None):
+            # A certificate set while TLS stays off (or on Let's Encrypt) would be silently unused.
+            raise ValueError(
+                f"tlsCertificate, tlsKey: they are used only with tls=provided, but tls is {self.tls!r}; "
+                "set `pulumi config set tls provided` or remove them with `pulumi config rm`"
             )
         if self.http_port == self.https_port:
             raise ValueError(f"httpsPort: {self.https_port} is also httpPort; the two must differ")

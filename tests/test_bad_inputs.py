@@ -1,0 +1,313 @@
+"""Tier 2: the catalogue of bad stack config. Each entry runs the real program under mocks.
+
+Every bad input must stop the program before it registers a single resource, with a
+message that names the key (``selfhost:<path>:``) and says what is allowed. A second test
+makes the catalogue keep up with the model: every config key must appear in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from config.hetzner import HetznerSettings
+from config.loading import ConfigError, config_keys
+from config.settings import NextcloudApp, NextcloudMemory, WordPressApp, WordPressMemory
+from tests.mockstack import RecordingMonitor, run_program
+
+CERT = "pem-certificate-5f2a"
+KEY = "pem-private-key-9c1d"
+KIND_NAMES = ("wordpress", "nextcloud")
+OMIT = object()
+"""Leave the key out of the config entirely."""
+
+DEV_APPS = {
+    "blog": {"kind": "wordpress", "hostname": "blog.localhost"},
+    "cloud": {"kind": "nextcloud", "hostname": "cloud.localhost"},
+}
+
+
+def wp(**options: Any) -> dict[str, Any]:
+    """One WordPress app ``blog`` with ``options`` on top of a valid minimum."""
+    return {"blog": {"kind": "wordpress", "hostname": "blog.localhost", **options}}
+
+
+def nc(**options: Any) -> dict[str, Any]:
+    """One Nextcloud app ``cloud`` with ``options`` on top of a valid minimum."""
+    return {"cloud": {"kind": "nextcloud", "hostname": "cloud.localhost", **options}}
+
+
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOaW+RC+QOf2afHJ49m0fCOSutw+QwSy0BSjPujBglUU admin@example.com"
+HETZNER = {"sshPublicKeys": [SSH_KEY], "adminCidrs": ["203.0.113.0/24"]}
+
+
+def hz(**changes: Any) -> dict[str, Any]:
+    """host=hetzner with a valid minimal ``hetzner`` block, ``changes`` on top (OMIT drops a key)."""
+    block = {key: value for key, value in {**HETZNER, **changes}.items() if value is not OMIT}
+    return {"host": "hetzner", "hetzner": block}
+
+
+@dataclass(frozen=True)
+class Bad:
+    id: str
+    config: dict[str, Any]
+    """``selfhost:`` keys (without the namespace), YAML-typed as in a stack file; apps default to dev's."""
+    key: str
+    """The key path the message must name, as written after ``selfhost:``."""
+    allowed: str
+    """A fragment of the message that says what is allowed instead."""
+    secret: frozenset[str] = field(default_factory=frozenset)
+    """Keys set with ``--secret``."""
+
+
+CATALOGUE = [
+    # --- apps: the map itself -----------------------------------------------------------
+    Bad("apps-missing", {"apps": OMIT}, "apps", "is required (the apps: a map of app name to {kind, hostname"),
+    Bad("apps-a-string", {"apps": "blog"}, "apps", "must be an object (a YAML map in the stack file); the apps: a map"),
+    Bad("apps-a-list", {"apps": ["blog"]}, "apps", "must be an object (a YAML map); the apps: a map of app name"),
+    Bad("apps-empty", {"apps": {}}, "apps", "should have at least 1 item"),
+    Bad("app-name-upper-case", {"apps": {"Blog": DEV_APPS["blog"]}}, "apps.Blog", "use 1-20 lower-case letters"),
+    Bad("app-name-hyphen", {"apps": {"my-blog": DEV_APPS["blog"]}}, "apps.my-blog", "use 1-20 lower-case letters"),
+    Bad("app-name-too-long", {"apps": {"a" * 21: DEV_APPS["blog"]}}, "apps." + "a" * 21, "use 1-20 lower-case"),
+    Bad(
+        "app-not-an-object", {"apps": {"blog": "wordpress"}}, "apps.blog", "with kind (wordpress, nextcloud), hostname"
+    ),
+    # --- apps.<name>.kind ---------------------------------------------------------------
+    Bad(
+        "kind-missing",
+        {"apps": {"blog": {"hostname": "b.localhost"}}},
+        "apps.blog.kind",
+        "one of: wordpress, nextcloud",
+    ),
+    Bad("kind-unknown", {"apps": wp(kind="ghost")}, "apps.blog.kind", "allowed kinds: wordpress, nextcloud"),
+    Bad("kind-wrong-case", {"apps": wp(kind="WordPress")}, "apps.blog.kind", "allowed kinds: wordpress, nextcloud"),
+    Bad("kind-a-number", {"apps": wp(kind=7)}, "apps.blog.kind", "allowed kinds: wordpress, nextcloud"),
+    # --- apps.<name>.hostname -----------------------------------------------------------
+    Bad(
+        "hostname-missing", {"apps": {"blog": {"kind": "wordpress"}}}, "apps.blog.hostname", "is required (public host"
+    ),
+    Bad("hostname-upper-case", {"apps": wp(hostname="Blog.example.com")}, "apps.blog.hostname", "lower-case DNS name"),
+    Bad("hostname-one-label", {"apps": wp(hostname="localhost")}, "apps.blog.hostname", "two or more labels"),
+    Bad("hostname-with-scheme", {"apps": wp(hostname="https://b.example.com")}, "apps.blog.hostname", "DNS name"),
+    Bad("hostname-with-port", {"apps": wp(hostname="blog.localhost:8080")}, "apps.blog.hostname", "DNS name"),
+    Bad("hostname-underscore", {"apps": wp(hostname="my_blog.example.com")}, "apps.blog.hostname", "inner hyphens"),
+    Bad("hostname-trailing-dot", {"apps": wp(hostname="blog.example.com.")}, "apps.blog.hostname", "DNS name"),
+    Bad("hostname-leading-hyphen", {"apps": wp(hostname="-blog.example.com")}, "apps.blog.hostname", "inner hyphens"),
+    Bad("hostname-label-too-long", {"apps": wp(hostname="a" * 64 + ".com")}, "apps.blog.hostname", "DNS name"),
+    Bad("hostname-a-number", {"apps": wp(hostname=12)}, "apps.blog.hostname", "should be a valid string"),
+    Bad(
+        "hostname-shared-by-two-apps",
+        {"apps": {**wp(hostname="same.localhost"), **nc(hostname="same.localhost")}},
+        "apps.cloud.hostname",
+        "every app needs its own host name",
+    ),
+    Bad(
+        "hostname-shared-by-two-sites",
+        {"apps": {**wp(hostname="x.localhost"), "shop": {"kind": "wordpress", "hostname": "x.localhost"}}},
+        "apps.shop.hostname",
+        "is already the host name of app 'blog'",
+    ),
+    # --- apps.<name>: unknown and misplaced keys ------------------------------------------
+    Bad("app-key-typo", {"apps": wp(hostnmae="b.localhost")}, "apps.blog.hostnmae", "allowed here: adminEmail,"),
+    Bad("app-key-snake-case", {"apps": wp(admin_user="bob")}, "apps.blog.admin_user", "allowed here: adminEmail,"),
+    Bad(
+        "wordpress-given-database", {"apps": wp(database="mariadb")}, "apps.blog.database", "allowed here: adminEmail,"
+    ),
+    Bad("nextcloud-given-title", {"apps": nc(title="Files")}, "apps.cloud.title", "allowed here: adminUser, database,"),
+    # --- apps.<name>: options -------------------------------------------------------------
+    Bad("title-empty", {"apps": wp(title="")}, "apps.blog.title", "at least 1 character"),
+    Bad("title-too-long", {"apps": wp(title="x" * 201)}, "apps.blog.title", "at most 200 characters"),
+    Bad("title-a-number", {"apps": wp(title=5)}, "apps.blog.title", "should be a valid string"),
+    Bad("admin-user-with-space", {"apps": wp(adminUser="bad user")}, "apps.blog.adminUser", "use 1-64 letters, digits"),
+    Bad("admin-user-empty", {"apps": nc(adminUser="")}, "apps.cloud.adminUser", "use 1-64 letters, digits"),
+    Bad("admin-email-no-at", {"apps": wp(adminEmail="admin")}, "apps.blog.adminEmail", "such as admin@example.com"),
+    Bad("admin-email-no-domain", {"apps": wp(adminEmail="a@b")}, "apps.blog.adminEmail", "such as admin@example.com"),
+    Bad("database-mysql", {"apps": nc(database="mysql")}, "apps.cloud.database", "should be 'postgres' or 'mariadb'"),
+    Bad("upload-limit-no-unit", {"apps": wp(uploadLimit="64")}, "apps.blog.uploadLimit", "Ki, Mi or Gi"),
+    Bad("upload-limit-a-number", {"apps": nc(uploadLimit=64)}, "apps.cloud.uploadLimit", "Ki, Mi or Gi"),
+    Bad("php-memory-fraction", {"apps": nc(phpMemoryLimit="0.5Gi")}, "apps.cloud.phpMemoryLimit", "a whole number"),
+    # --- apps.<name>.memory ---------------------------------------------------------------
+    Bad("memory-not-an-object", {"apps": wp(memory="1Gi")}, "apps.blog.memory", "with keys app, cache, cron,"),
+    Bad("memory-key-typo", {"apps": nc(memory={"ram": "1Gi"})}, "apps.cloud.memory.ram", "app, cache, cron, database"),
+    Bad("memory-unknown-unit", {"apps": wp(memory={"app": "1Ti"})}, "apps.blog.memory.app", "Ki, Mi or Gi"),
+    Bad("memory-below-minimum", {"apps": wp(memory={"database": "16Mi"})}, "apps.blog.memory.database", "32Mi"),
+    Bad(
+        "memory-not-whole-mi", {"apps": wp(memory={"cache": "40000Ki"})}, "apps.blog.memory.cache", "whole number of Mi"
+    ),
+    Bad("memory-a-number", {"apps": nc(memory={"cron": 512})}, "apps.cloud.memory.cron", "Ki, Mi or Gi"),
+    Bad("memory-a-word", {"apps": nc(memory={"app": "lots"})}, "apps.cloud.memory.app", "e.g. 512Mi or 2g"),
+    Bad("memory-decimal-units", {"apps": nc(memory={"database": "2 GB"})}, "apps.cloud.memory.database", "Ki, Mi"),
+    Bad("memory-negative", {"apps": nc(memory={"cache": "-64Mi"})}, "apps.cloud.memory.cache", "Ki, Mi or Gi"),
+    Bad("memory-cron-too-small", {"apps": wp(memory={"cron": "8Mi"})}, "apps.blog.memory.cron", "32Mi minimum"),
+    # --- Nextcloud's own options ---------------------------------------------------------------
+    Bad("phone-region-lower-case", {"apps": nc(defaultPhoneRegion="de")}, "apps.cloud.defaultPhoneRegion", "'DE'"),
+    Bad("phone-region-unknown", {"apps": nc(defaultPhoneRegion="XX")}, "apps.cloud.defaultPhoneRegion", "alpha-2"),
+    Bad("phone-region-a-number", {"apps": nc(defaultPhoneRegion=49)}, "apps.cloud.defaultPhoneRegion", "valid string"),
+    Bad("maintenance-hour-24", {"apps": nc(maintenanceWindowStart=24)}, "apps.cloud.maintenanceWindowStart", "0 to 23"),
+    Bad(
+        "maintenance-hour-a-string",
+        {"apps": nc(maintenanceWindowStart="1")},
+        "apps.cloud.maintenanceWindowStart",
+        "should be a valid integer",
+    ),
+    # --- top level ------------------------------------------------------------------------
+    Bad("top-key-typo", {"appz": {}}, "appz", "allowed keys: acmeEmail, acmeStaging, apps,"),
+    Bad("top-key-wrong-case", {"httpport": 80}, "httpport", "allowed keys: acmeEmail, acmeStaging, apps,"),
+    Bad("top-key-snake-case", {"http_port": 80}, "http_port", "allowed keys: acmeEmail, acmeStaging, apps,"),
+    Bad("host-unknown", {"host": "aws"}, "host", "should be 'local' or 'hetzner'"),
+    Bad("host-wrong-case", {"host": "Local"}, "host", "should be 'local' or 'hetzner'"),
+    Bad("docker-host-http", {"dockerHost": "http://127.0.0.1:2375"}, "dockerHost", "unix://, tcp://, ssh://"),
+    Bad("docker-host-bare-path", {"dockerHost": "/var/run/docker.sock"}, "dockerHost", "unix:///var/run/docker.sock"),
+    Bad("http-port-a-word", {"httpPort": "eighty"}, "httpPort", "should be a valid integer"),
+    Bad("http-port-zero", {"httpPort": 0}, "httpPort", "greater than or equal to 1"),
+    Bad("http-port-too-high", {"httpPort": 70000}, "httpPort", "less than or equal to 65535"),
+    Bad("http-port-fraction", {"httpPort": 80.5}, "httpPort", "should be a valid integer"),
+    Bad("https-port-negative", {"httpsPort": -443}, "httpsPort", "greater than or equal to 1"),
+    Bad("https-port-equals-http-port", {"httpPort": 8080, "httpsPort": 8080}, "httpsPort", "the two must differ"),
+    Bad("edge-subnet-public", {"edgeSubnet": "8.8.8.0/24"}, "edgeSubnet", "private IPv4 network, e.g. 172.30.0.0/24"),
+    Bad("edge-subnet-host-bits", {"edgeSubnet": "10.0.0.1/24"}, "edgeSubnet", "is not a CIDR network"),
+    Bad("edge-subnet-too-large", {"edgeSubnet": "10.0.0.0/8"}, "edgeSubnet", "prefix length from /16 to /28"),
+    Bad("edge-subnet-too-small", {"edgeSubnet": "172.30.0.0/29"}, "edgeSubnet", "prefix length from /16 to /28"),
+    Bad("edge-subnet-ipv6", {"edgeSubnet": "fd00::/64"}, "edgeSubnet", "private IPv4 network"),
+    Bad("edge-subnet-no-prefix-bits", {"edgeSubnet": "10.0.0.0/33"}, "edgeSubnet", "is not a CIDR network"),
+    Bad("edge-subnet-garbage", {"edgeSubnet": "lan"}, "edgeSubnet", "is not a CIDR network"),
+    Bad("protect-not-a-boolean", {"protect": "maybe"}, "protect", "should be a valid boolean"),
+    Bad("tls-on", {"tls": "on"}, "tls", "should be 'off', 'letsencrypt' or 'provided'"),
+    Bad("tls-letsencrypt-without-email", {"tls": "letsencrypt"}, "acmeEmail", "needs a contact e-mail address"),
+    Bad(
+        "tls-letsencrypt-bad-email",
+        {"tls": "letsencrypt", "acmeEmail": "ops"},
+        "acmeEmail",
+        "pulumi config set acmeEmail you@example.com",
+    ),
+    Bad("acme-staging-not-a-boolean", {"acmeStaging": "maybe"}, "acmeStaging", "should be a valid boolean"),
+    Bad("tls-provided-without-pem", {"tls": "provided"}, "tlsCertificate, tlsKey", "tls=provided needs both"),
+    Bad(
+        "tls-provided-without-key",
+        {"tls": "provided", "tlsCertificate": CERT},
+        "tlsCertificate, tlsKey",
+        "pulumi config set --secret tlsCertificate",
+        secret=frozenset({"tlsCertificate"}),
+    ),
+    Bad(
+        "tls-certificate-while-tls-off",
+        {"tlsCertificate": CERT, "tlsKey": KEY},
+        "tlsCertificate, tlsKey",
+        "used only with tls=provided",
+        secret=frozenset({"tlsCertificate", "tlsKey"}),
+    ),
+    Bad("tls-key-in-plain-text", {"tls": "provided", "tlsKey": KEY}, "tlsKey", "pulumi config set --secret tlsKey"),
+    Bad("tls-certificate-in-plain-text", {"tlsCertificate": CERT}, "tlsCertificate", "--secret tlsCertificate"),
+    Bad("proxy-memory-fraction", {"proxyMemory": "1.5Gi"}, "proxyMemory", "a whole number with a binary unit"),
+    Bad("proxy-memory-below-minimum", {"proxyMemory": "16Mi"}, "proxyMemory", "32Mi minimum"),
+    # --- hetzner ------------------------------------------------------------------------------
+    Bad("hetzner-host-without-block", {"host": "hetzner"}, "hetzner", "host=hetzner needs the server's settings"),
+    Bad("hetzner-block-with-local-host", {"hetzner": HETZNER}, "hetzner", "is only used with host=hetzner"),
+    Bad("hetzner-not-an-object", {"host": "hetzner", "hetzner": "cx33"}, "hetzner", "with keys adminCidrs,"),
+    Bad("hetzner-key-typo", hz(serverTpye="cx33"), "hetzner.serverTpye", "allowed here: adminCidrs,"),
+    Bad("ssh-keys-missing", hz(sshPublicKeys=OMIT), "hetzner.sshPublicKeys", "is required (OpenSSH public keys"),
+    Bad("ssh-keys-empty", hz(sshPublicKeys=[]), "hetzner.sshPublicKeys", "needs at least one OpenSSH public key"),
+    Bad("ssh-keys-a-string", hz(sshPublicKeys=SSH_KEY), "hetzner.sshPublicKeys", "should be a valid list"),
+    Bad(
+        "ssh-key-private",
+        hz(sshPublicKeys=["-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk="]),
+        "hetzner.sshPublicKeys.0",
+        "give the public key (the .pub file)",
+    ),
+    Bad("ssh-key-not-base64", hz(sshPublicKeys=["ssh-ed25519 x!y"]), "hetzner.sshPublicKeys.0", "is not base64"),
+    Bad("ssh-key-twice", hz(sshPublicKeys=[SSH_KEY, SSH_KEY]), "hetzner.sshPublicKeys", "listed twice"),
+    Bad("admin-cidrs-missing", hz(adminCidrs=OMIT), "hetzner.adminCidrs", "is required (networks allowed to reach"),
+    Bad("admin-cidr-prefix-33", hz(adminCidrs=["203.0.113.0/33"]), "hetzner.adminCidrs.0", "e.g. 203.0.113.0/24"),
+    Bad("admin-cidr-host-bits", hz(adminCidrs=["203.0.113.7/24"]), "hetzner.adminCidrs.0", "has host bits set"),
+    Bad("admin-cidr-ipv4-world", hz(adminCidrs=["0.0.0.0/0"]), "hetzner.adminCidrs.0", "SSH to the whole internet"),
+    Bad("admin-cidr-ipv6-world", hz(adminCidrs=["::/0"]), "hetzner.adminCidrs.0", "SSH to the whole internet"),
+    Bad("server-type-unknown", hz(serverType="cx99"), "hetzner.serverType", "known types: cax11,"),
+    Bad("server-type-too-small", hz(serverType="cx23"), "hetzner.serverType", "The smallest server type that fits"),
+    Bad("location-unknown", hz(location="mars1"), "hetzner.location", "Hetzner Cloud locations: fsn1"),
+    Bad("image-not-debian", hz(image="ubuntu-24.04"), "hetzner.image", "debian-13 or newer"),
+    Bad("server-name-bad", hz(serverName="My_Server"), "hetzner.serverName", "lower-case letters, digits"),
+    Bad("volume-too-small", hz(volumeSizeGb=5), "hetzner.volumeSizeGb", "greater than or equal to 10"),
+    Bad("volume-size-a-string", hz(volumeSizeGb="50"), "hetzner.volumeSizeGb", "should be a valid integer"),
+    Bad("backups-a-string", hz(backups="yes"), "hetzner.backups", "should be a valid boolean"),
+    Bad("reverse-dns-bad", hz(reverseDns="not a host"), "hetzner.reverseDns", "lower-case DNS name"),
+    Bad("label-prefix-reserved", hz(labels={"hetzner.cloud/x": "y"}), "hetzner.labels", "reserved by Hetzner"),
+    Bad("label-value-bad", hz(labels={"env": "pr od"}), "hetzner.labels", "a value must be empty or 1-63"),
+    Bad("reboot-time-bad", hz(automaticRebootTime="25:00"), "hetzner.automaticRebootTime", "HH:MM in UTC"),
+    Bad("memory-reserve-bad", hz(memoryReserve="lots"), "hetzner.memoryReserve", "Ki, Mi or Gi"),
+]
+
+
+def stack_config(case: Bad) -> dict[str, Any]:
+    values = {"apps": DEV_APPS, **case.config}
+    return {f"selfhost:{key}": value for key, value in values.items() if value is not OMIT}
+
+
+def test_catalogue_is_large_and_ids_unique() -> None:
+    assert len(CATALOGUE) >= 40
+    assert len({case.id for case in CATALOGUE}) == len(CATALOGUE)
+
+
+@pytest.mark.parametrize("case", CATALOGUE, ids=[case.id for case in CATALOGUE])
+def test_bad_input_stops_the_program_before_any_resource(case: Bad) -> None:
+    seen: list[RecordingMonitor] = []
+    with pytest.raises(ConfigError) as caught:
+        run_program(stack_config(case), secret_keys={f"selfhost:{key}" for key in case.secret}, monitors=seen)
+    assert seen, "the program never ran"
+    assert [r.name for r in seen[0].registrations] == [], "resources were registered before the error"
+    message = str(caught.value)
+    assert f"selfhost:{case.key}:" in message, message
+    assert case.allowed in message, message
+    # A secret's value never appears in an error message, whether or not it was set as a secret.
+    assert CERT not in message and KEY not in message, message
+
+
+def _app_kinds(case: Bad) -> dict[str, str]:
+    """App name -> kind in a case; ``*`` for an app without a valid kind (its kind key counts for every kind)."""
+    apps = case.config.get("apps", DEV_APPS)
+    if not isinstance(apps, dict):
+        return {}
+    return {
+        name: app["kind"] if app.get("kind") in KIND_NAMES else "*"
+        for name, app in apps.items()
+        if isinstance(app, dict)
+    }
+
+
+def _covered(kind: str, memory: bool) -> set[str]:
+    covered: set[str] = set()
+    for case in CATALOGUE:
+        for name, app_kind in _app_kinds(case).items():
+            if app_kind not in (kind, "*"):
+                continue
+            prefix = f"apps.{name}.memory." if memory else f"apps.{name}."
+            covered |= {path[len(prefix) :].split(".")[0] for path in case.key.split(", ") if path.startswith(prefix)}
+    return covered
+
+
+def test_every_top_level_key_has_a_bad_input() -> None:
+    named = {path.split(".")[0] for case in CATALOGUE for path in case.key.split(", ")}
+    missing = sorted(set(config_keys()) - named)
+    assert not missing, f"add bad inputs for these config keys to the catalogue: {missing}"
+
+
+APP_MODELS: list[tuple[str, type[BaseModel], type[BaseModel]]] = [
+    ("wordpress", WordPressApp, WordPressMemory),
+    ("nextcloud", NextcloudApp, NextcloudMemory),
+]
+
+
+@pytest.mark.parametrize(("kind", "app_model", "memory_model"), APP_MODELS, ids=[kind for kind, _, _ in APP_MODELS])
+def test_every_app_key_has_a_bad_input(kind: str, app_model: type[BaseModel], memory_model: type[BaseModel]) -> None:
+    missing = sorted(set(config_keys(app_model)) - _covered(kind, memory=False))
+    assert not missing, f"add bad inputs for these {kind} keys to the catalogue: {missing}"
+    missing_memory = sorted(set(config_keys(memory_model)) - _covered(kind, memory=True))
+    assert not missing_memory, f"add bad inputs for these {kind} memory keys to the catalogue: {missing_memory}"
+
+
+def test_every_hetzner_key_has_a_bad_input() -> None:
+    named = {path.split(".")[1] for case in CATALOGUE for path in case.key.split(", ") if path.startswith("hetzner.")}
+    missing = sorted(set(config_keys(HetznerSettings)) - named)
+    assert not missing, f"add bad inputs for these hetzner keys to the catalogue: {missing}"

@@ -1,0 +1,1 @@
+"""selfhost's policy pack: `pulumi preview --policy-pack policy` (see docs/security.md)."""

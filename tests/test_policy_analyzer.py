@@ -3,8 +3,8 @@
 ``python -u policy`` is what the CLI runs for ``--policy-pack policy`` (PulumiPolicy.yaml,
 runtime python). The test speaks the analyzer protocol to it directly: the pack's own
 entry point, imports, policy registration, enforcement levels and (de)serialization are
-all exercised. Not covered: the CLI itself (not installed here), its installing of
-policy/requirements.txt, and previews with unknown values.
+all exercised, and a value unknown during a preview. Not covered: the CLI itself (not
+installed here) and its installing of policy/requirements.txt.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import grpc
 import pytest
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from policy import pack, rules
 from policy.rules import Resource
@@ -168,3 +169,14 @@ def test_stack_tag_and_policy_config_mark_a_stack_as_production() -> None:
         )
         stub.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={"stateful-resources-kept": config}))
         assert len(analyze_each(stub, volumes)) == len(volumes)
+
+
+def test_a_value_unknown_during_preview_is_advisory_then_checked_on_up(analyzer: Any, dev: ProgramRun) -> None:
+    """A first preview has no image ids yet: pulumi-policy skips that check (advisory) and `up` runs it."""
+    app = next(r for r in policy_resources(dev) if r.name == "blog-container")
+    previewed = Resource(app.type, app.urn, {**app.props, "image": UNKNOWN_STRING_VALUE})
+    [diagnostic] = analyze_each(analyzer, [previewed])
+    assert diagnostic.policyName == "images-pinned"
+    assert diagnostic.enforcementLevel == analyzer_pb2.ADVISORY
+    assert "can't be known during preview" in diagnostic.message
+    assert analyze_each(analyzer, [app]) == []

@@ -40,9 +40,12 @@ ROLE_OF_COMPONENT = {
     "selfhost:index:Database": "database",
     "selfhost:index:Cache": "cache",
 }
-BACKING_IMAGES = frozenset({"mariadb", "mysql", "postgres", "redis", "valkey", "memcached", "mongo"})
+BACKING_IMAGES = {
+    **dict.fromkeys(("mariadb", "mysql", "postgres", "mongo"), "database"),
+    **dict.fromkeys(("redis", "valkey", "memcached"), "cache"),
+}
 """Image repositories that make a container a database or cache, wherever it is built."""
-BACKING_ROLES = frozenset({"database", "cache"})
+BACKING_ROLES = frozenset(BACKING_IMAGES.values())
 
 STATE_LABEL = "io.selfhost.state"
 """Set by ``components.volumes.data_volume``, the one helper that also sets ``retain_on_delete``."""
@@ -127,14 +130,14 @@ def role(resource: Resource, images: Mapping[str, str] | None = None) -> str | N
     if by_component is not None or images is None:
         return by_component
     for urn in resource.property_dependencies.get("image", ()):
-        if image_repository(images.get(urn, "")) in BACKING_IMAGES:
-            return "database or cache"
+        by_image = BACKING_IMAGES.get(image_repository(images.get(urn, "")))
+        if by_image is not None:
+            return by_image
     return None
 
 
 def _is_backing(resource: Resource, images: Mapping[str, str]) -> bool:
-    found = role(resource, images)
-    return found is not None and found != "proxy"
+    return role(resource, images) in BACKING_ROLES
 
 
 # --- resource policies ------------------------------------------------------------------

@@ -155,6 +155,9 @@ def test_database_image_outside_the_database_component_is_still_a_database() -> 
         {"networksAdvanced": joined("edge")},
         property_dependencies={"image": [image.urn]},
     )
+    assert rules.role(rogue) is None
+    assert rules.role(rogue, {image.urn: "mariadb:11.8"}) == "database"
+    assert rules.role(rogue, {image.urn: "docker.io/library/redis:8.2"}) == "cache"
     messages = isolated(network("edge", internal=False), image, rogue)
     assert messages and "rogue-db (a database or cache) joins network edge, which is not internal" in messages[0]
     # The same container running WordPress is an app, free to join the edge network.

@@ -47,7 +47,7 @@ class Database(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("selfhost:index:Database", name, None, opts)
-        self.password = generated_password(f"{name}-password", parent=self)
+        self.password = generated_password(f"{name}-password", parent=self, protect=args.state.protect)
         volume = data_volume(f"{name}-data", args.volume_name, args.state, parent=self)
         if args.engine == "mariadb":
             spec = self._mariadb(name, args, volume.name)
@@ -73,7 +73,7 @@ class Database(pulumi.ComponentResource):
 
     def _mariadb(self, name: str, args: DatabaseArgs, volume: pulumi.Input[str]) -> ServiceSpec:
         pin = images.MARIADB
-        root_password = generated_password(f"{name}-root-password", parent=self)
+        root_password = generated_password(f"{name}-root-password", parent=self, protect=args.state.protect)
         return ServiceSpec(
             container_name=args.container_name,
             image=images.pull(name, pin, parent=self),

@@ -190,7 +190,7 @@ class Nextcloud(pulumi.ComponentResource):
         )
         html = data_volume(f"{name}-html", named("html"), context.state, parent=self)
         data = data_volume(f"{name}-data", named("data"), context.state, parent=self)
-        self.admin_password = generated_password(f"{name}-admin-password", parent=self)
+        self.admin_password = generated_password(f"{name}-admin-password", parent=self, protect=context.state.protect)
 
         pin = images.NEXTCLOUD
         # The pull, and so every container on the image, waits for the upgrade check.

@@ -130,7 +130,7 @@ class WordPress(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
         html = data_volume(f"{name}-html", named("html"), context.state, parent=self)
-        self.admin_password = generated_password(f"{name}-admin-password", parent=self)
+        self.admin_password = generated_password(f"{name}-admin-password", parent=self, protect=context.state.protect)
 
         upload = php_size(app.upload_limit)
         # The wp-cli container reads the same wp-config.php, which reads these variables and files.

@@ -117,7 +117,8 @@ def _replay(run: ProgramRun) -> list[str]:
 def replayed() -> Iterator[tuple[ProgramRun, str]]:
     _build_test_image()
     stack = f"live{uuid.uuid4().hex[:6]}"
-    run = run_stack_file("dev", {"selfhost:edgeSubnet": "172.29.250.0/24"})
+    # A subnet of its own per run, so two runs on one engine do not collide.
+    run = run_stack_file("dev", {"selfhost:edgeSubnet": f"172.29.{int(stack[4:6], 16)}.0/24"})
     # Same graph under a throwaway prefix, so a real dev stack on this engine is never touched.
     prefix = f"selfhost-{stack}"
     for registration in run.registrations:

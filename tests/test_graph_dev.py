@@ -165,10 +165,18 @@ def test_volumes_are_retained_and_unprotected_in_dev(dev: ProgramRun) -> None:
         assert not volume.protect, volume.name
 
 
-def test_protect_true_protects_every_volume_and_only_volumes() -> None:
+def test_protect_true_protects_the_volumes_and_the_passwords_their_data_depends_on() -> None:
     run = run_stack_file("dev", {"selfhost:protect": True})
     protected = {r.name for r in run.registrations if r.protect}
-    assert protected == {v.name for v in run.of_type(VOLUME)}
+    data_bound = {"blog-db-password", "blog-db-root-password", "blog-admin-password"}
+    data_bound |= {"cloud-db-password", "cloud-admin-password"}
+    assert protected == {v.name for v in run.of_type(VOLUME)} | data_bound
+    # Redis keeps no data: its password may change with any deploy.
+    assert not any(r.protect for r in run.of_type(PASSWORD) if "redis" in r.name)
+
+
+def test_dev_protects_nothing(dev: ProgramRun) -> None:
+    assert not any(r.protect for r in dev.registrations)
 
 
 def test_images_pinned_and_containers_use_image_id(dev: ProgramRun) -> None:

@@ -1,1 +1,1 @@
-"""selfhost's policy pack: `pulumi preview --policy-pack policy` (see docs/security.md)."""
+"""selfhost's policy pack: `pulumi preview --policy-pack policy` (rules: the README's Security section)."""

@@ -36,6 +36,14 @@ class Healthcheck:
         )
 
 
+def http_healthcheck(path: str, start_period: str = "60s") -> Healthcheck:
+    """The app answers ``path`` on its own port 80 with a non-error status (redirects count)."""
+    return Healthcheck(
+        test=["CMD", "curl", "--fail", "--silent", "--show-error", "--output", "/dev/null", f"http://localhost{path}"],
+        start_period=start_period,
+    )
+
+
 @dataclass(frozen=True)
 class FileUpload:
     """A file written into the container before it starts."""

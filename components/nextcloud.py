@@ -8,22 +8,21 @@ import pulumi
 
 from components import images
 from components.app_context import EDGE_PORT, AppContext, edge_alias
+from components.backing import BackingArgs, backing_services
 from components.cache import HOST_ALIAS as REDIS_HOST
 from components.cache import PASSWORD_FILE as REDIS_PASSWORD_FILE
 from components.cache import PORT as REDIS_PORT
-from components.cache import Cache, CacheArgs
 from components.container import (
     Attachment,
     FileUpload,
     Healthcheck,
     Mount,
     ServiceSpec,
+    http_healthcheck,
     secret_file,
     service_container,
 )
 from components.database import HOST_ALIAS as DB_HOST
-from components.database import Database, DatabaseArgs
-from components.network import Network, NetworkArgs
 from components.nextcloud_hooks import (
     BEFORE_STARTING,
     POST_INSTALLATION,
@@ -161,33 +160,23 @@ class Nextcloud(pulumi.ComponentResource):
         def named(role: str) -> str:
             return context.resource_name(args.app_name, role)
 
-        child = pulumi.ResourceOptions(parent=self)
-        backend = Network(f"{name}-backend", NetworkArgs(network_name=named("backend"), internal=True), child)
-        database = Database(
-            f"{name}-db",
-            DatabaseArgs(
+        backing = backing_services(
+            self,
+            name,
+            BackingArgs(
+                app_name=args.app_name,
+                context=context,
                 engine=app.database,
-                container_name=named("db"),
-                volume_name=named("db-data"),
-                network=backend.name,
                 database_name=DATABASE_NAME,
-                user=DATABASE_USER,
-                memory_bytes=app.memory.database,
-                state=context.state,
+                database_user=DATABASE_USER,
+                database_memory_bytes=app.memory.database,
+                cache_memory_bytes=app.memory.cache,
+                # Nextcloud keeps file locks in Redis: never evict keys without a TTL.
+                eviction_policy="volatile-lru",
                 server_args=MARIADB_SERVER_ARGS if app.database == "mariadb" else (),
             ),
-            child,
         )
-        cache = Cache(
-            f"{name}-redis",
-            CacheArgs(
-                container_name=named("redis"),
-                network=backend.name,
-                memory_bytes=app.memory.cache,
-                eviction_policy="volatile-lru",
-            ),
-            child,
-        )
+        backend, database, cache = backing.network, backing.database, backing.cache
         html = data_volume(f"{name}-html", named("html"), context.state, parent=self)
         data = data_volume(f"{name}-data", named("data"), context.state, parent=self)
         self.admin_password = generated_password(f"{name}-admin-password", parent=self, protect=context.state.protect)
@@ -219,19 +208,7 @@ class Nextcloud(pulumi.ComponentResource):
                 envs=envs,
                 files=[*files, *hook_files(app, context)],
                 # The first start installs Nextcloud before Apache answers: allow it minutes.
-                healthcheck=Healthcheck(
-                    test=[
-                        "CMD",
-                        "curl",
-                        "--fail",
-                        "--silent",
-                        "--show-error",
-                        "--output",
-                        "/dev/null",
-                        "http://localhost/status.php",
-                    ],
-                    start_period="10m",
-                ),
+                healthcheck=http_healthcheck("/status.php", start_period="10m"),
                 wait_timeout_seconds=900,
             ),
             parent=self,

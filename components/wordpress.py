@@ -8,14 +8,21 @@ import pulumi
 
 from components import images
 from components.app_context import EDGE_PORT, AppContext, edge_alias
+from components.backing import BackingArgs, backing_services
 from components.cache import HOST_ALIAS as REDIS_HOST
 from components.cache import PASSWORD_FILE as REDIS_PASSWORD_FILE
 from components.cache import PORT as REDIS_PORT
-from components.cache import Cache, CacheArgs
-from components.container import Attachment, FileUpload, Healthcheck, Mount, ServiceSpec, secret_file, service_container
+from components.container import (
+    Attachment,
+    FileUpload,
+    Healthcheck,
+    Mount,
+    ServiceSpec,
+    http_healthcheck,
+    secret_file,
+    service_container,
+)
 from components.database import HOST_ALIAS as DB_HOST
-from components.database import Database, DatabaseArgs
-from components.network import Network, NetworkArgs
 from components.php import php_defines, php_ini
 from components.routes import ProxyRoute
 from components.secrets import generated_password
@@ -105,30 +112,20 @@ class WordPress(pulumi.ComponentResource):
         def named(role: str) -> str:
             return context.resource_name(args.app_name, role)
 
-        backend = Network(
-            f"{name}-backend",
-            NetworkArgs(network_name=named("backend"), internal=True),
-            pulumi.ResourceOptions(parent=self),
-        )
-        database = Database(
-            f"{name}-db",
-            DatabaseArgs(
+        backing = backing_services(
+            self,
+            name,
+            BackingArgs(
+                app_name=args.app_name,
+                context=context,
                 engine="mariadb",
-                container_name=named("db"),
-                volume_name=named("db-data"),
-                network=backend.name,
                 database_name=DATABASE_NAME,
-                user=DATABASE_USER,
-                memory_bytes=app.memory.database,
-                state=context.state,
+                database_user=DATABASE_USER,
+                database_memory_bytes=app.memory.database,
+                cache_memory_bytes=app.memory.cache,
             ),
-            pulumi.ResourceOptions(parent=self),
         )
-        cache = Cache(
-            f"{name}-redis",
-            CacheArgs(container_name=named("redis"), network=backend.name, memory_bytes=app.memory.cache),
-            pulumi.ResourceOptions(parent=self),
-        )
+        backend, database, cache = backing.network, backing.database, backing.cache
         html = data_volume(f"{name}-html", named("html"), context.state, parent=self)
         self.admin_password = generated_password(f"{name}-admin-password", parent=self, protect=context.state.protect)
 
@@ -165,18 +162,7 @@ class WordPress(pulumi.ComponentResource):
                     ),
                     FileUpload(APACHE_NO_INSTALLER_CONF, APACHE_NO_INSTALLER),
                 ],
-                healthcheck=Healthcheck(
-                    test=[
-                        "CMD",
-                        "curl",
-                        "--fail",
-                        "--silent",
-                        "--show-error",
-                        "--output",
-                        "/dev/null",
-                        "http://localhost/wp-login.php",
-                    ]
-                ),
+                healthcheck=http_healthcheck("/wp-login.php"),
             ),
             parent=self,
             # Start once the database and cache report healthy.

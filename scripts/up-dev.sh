@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 
 command -v pulumi >/dev/null || { echo "pulumi CLI not found: https://www.pulumi.com/docs/install/" >&2; exit 1; }
 docker info >/dev/null 2>&1 || { echo "no Docker engine answers 'docker info' (start it, or set DOCKER_HOST)" >&2; exit 1; }
+# Healthchecks use start_interval, which needs Docker Engine 25 (API 1.44) or newer.
+api="$(docker version --format '{{.Server.APIVersion}}')"
+if [ "$(printf '%s\n1.44\n' "$api" | sort -V | head -n 1)" != "1.44" ]; then
+  echo "Docker Engine API $api is too old: selfhost needs Docker Engine 25 (API 1.44) or newer" >&2
+  exit 1
+fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt

@@ -34,6 +34,11 @@ def _skip_reason() -> str | None:
         return "docker CLI not on PATH"
     if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
         return "no Docker engine answers `docker info`"
+    api = subprocess.run(
+        ["docker", "version", "--format", "{{.Server.APIVersion}}"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if tuple(int(part) for part in api.split(".")) < (1, 44):
+        return f"Docker Engine API {api} < 1.44: healthcheck start_interval needs Docker Engine 25 or newer"
     return None
 
 

@@ -52,8 +52,8 @@ class Result:
 
 
 def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}[unit]
 
 
 def run_wrk(label: str, port: int, options: argparse.Namespace) -> Result:
@@ -64,10 +64,17 @@ def run_wrk(label: str, port: int, options: argparse.Namespace) -> Result:
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     avg = _ms(re.search(r"Latency\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    # The distribution's own line: a "+/- Stdev" column such as "89.99%" must not match.
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", output, re.MULTILINE).group(1))  # type: ignore[union-attr]
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return Result(label, rps, avg, p99, errors + (int(non_2xx.group(1)) if non_2xx else 0))
+
+
+def _temp_paths(prefix: Path) -> str:
+    """nginx writes temp files under its prefix, not /var/lib/nginx: no root needed."""
+    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    return "\n".join(f"    {kind}_temp_path {prefix}/tmp/{kind};" for kind in kinds)
 
 
 def naive_config(prefix: Path, listen: int, backend: int) -> str:
@@ -77,11 +84,7 @@ error_log {prefix}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
     access_log off;
-    client_body_temp_path {prefix}/tmp/client_body;
-    proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi;
-    uwsgi_temp_path {prefix}/tmp/uwsgi;
-    scgi_temp_path {prefix}/tmp/scgi;
+{_temp_paths(prefix)}
     server {{
         listen 127.0.0.1:{listen};
         server_name {HOST};
@@ -100,11 +103,7 @@ events {{ worker_connections 4096; }}
 http {{
     access_log off;
     keepalive_requests 1000000;
-    client_body_temp_path {prefix}/tmp/client_body;
-    proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi;
-    uwsgi_temp_path {prefix}/tmp/uwsgi;
-    scgi_temp_path {prefix}/tmp/scgi;
+{_temp_paths(prefix)}
     server {{
         listen 127.0.0.1:{listen};
         location / {{ default_type text/plain; return 200 "{"x" * BODY_BYTES}"; }}

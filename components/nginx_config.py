@@ -29,6 +29,7 @@ import jinja2
 import pulumi
 
 from components.routes import ProxyRoute
+from config.settings import port_suffix
 
 TlsMode = Literal["off", "letsencrypt", "provided"]
 UpstreamMode = Literal["resolve", "variable", "static"]
@@ -148,10 +149,6 @@ def nginx_size(size: int) -> str:
     return str(size)
 
 
-def _port_suffix(port: int, default: int) -> str:
-    return "" if port == default else f":{port}"
-
-
 def _check_route(route: ProxyRoute) -> None:
     """Everything that lands in the file verbatim: no value may smuggle in ``;`` or ``{``."""
     key = f"selfhost:apps.{route.app}"
@@ -206,8 +203,8 @@ def _static_cache_pattern(prefixes: Sequence[str]) -> str | None:
 
 
 def _server(route: ProxyRoute, tls: TlsSettings, ports: PublicPorts, runtime: Runtime) -> _Server:
-    scheme, port, default = ("https", ports.https, 443) if tls.enabled else ("http", ports.http, 80)
-    public_host = f"$host{_port_suffix(port, default)}"
+    scheme, port = ("https", ports.https) if tls.enabled else ("http", ports.http)
+    public_host = f"$host{port_suffix(scheme, port)}"
     upstream = f"app_{route.app}"
     address = f"{route.upstream_host}:{route.upstream_port}"
     target = f"http://${upstream}" if runtime.upstream_mode == "variable" else f"http://{upstream}"
@@ -249,7 +246,7 @@ def render_nginx_config(
         servers=servers,
         tls=tls,
         rt=runtime,
-        https_suffix=_port_suffix(ports.https, 443),
+        https_suffix=port_suffix("https", ports.https),
         health_path=HEALTH_PATH,
         login_rate=LOGIN_RATE_PER_MINUTE,
         login_burst=LOGIN_BURST,

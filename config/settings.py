@@ -153,6 +153,11 @@ def _check_edge_subnet(value: str) -> str:
     return value
 
 
+def port_suffix(scheme: str, port: int) -> str:
+    """``:8080``, or nothing for the scheme's default port: how a port appears in a URL or Host header."""
+    return "" if port == {"http": 80, "https": 443}[scheme] else f":{port}"
+
+
 class StackSettings(ConfigModel):
     """Everything a stack can set under the ``selfhost:`` namespace."""
 
@@ -269,6 +274,4 @@ class StackSettings(ConfigModel):
 
     def public_url(self, hostname: str) -> str:
         """The URL users type: the port appears only when it is not the scheme's default."""
-        default_port = 80 if self.scheme == "http" else 443
-        port = "" if self.public_port == default_port else f":{self.public_port}"
-        return f"{self.scheme}://{hostname}{port}"
+        return f"{self.scheme}://{hostname}{port_suffix(self.scheme, self.public_port)}"

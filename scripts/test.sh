@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Real binaries for the tier-3 tests (Debian/Ubuntu). Elsewhere those tests skip, and say so.
 DEBIAN_PACKAGES=(nginx-light php-cli cloud-init redis-server openssl curl wrk shellcheck apache2-bin iso-codes
-                 docker.io busybox-static file iproute2)
+                 docker.io busybox-static file iproute2 debootstrap)
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for package in "${DEBIAN_PACKAGES[@]}"; do

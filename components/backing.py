@@ -22,6 +22,8 @@ class BackingArgs:
     database_user: str
     database_memory_bytes: int
     cache_memory_bytes: int
+    database_memory_reservation_bytes: int | None = None
+    cache_memory_reservation_bytes: int | None = None
     eviction_policy: EvictionPolicy = "allkeys-lru"
     server_args: Sequence[str] = ()
 
@@ -52,6 +54,7 @@ def backing_services(owner: pulumi.Resource, name: str, args: BackingArgs) -> Ba
             database_name=args.database_name,
             user=args.database_user,
             memory_bytes=args.database_memory_bytes,
+            memory_reservation_bytes=args.database_memory_reservation_bytes,
             state=args.context.state,
             server_args=args.server_args,
         ),
@@ -63,6 +66,7 @@ def backing_services(owner: pulumi.Resource, name: str, args: BackingArgs) -> Ba
             container_name=named("redis"),
             network=network.name,
             memory_bytes=args.cache_memory_bytes,
+            memory_reservation_bytes=args.cache_memory_reservation_bytes,
             eviction_policy=args.eviction_policy,
         ),
         child,

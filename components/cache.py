@@ -48,6 +48,8 @@ class CacheArgs:
     memory_bytes: int
     eviction_policy: EvictionPolicy = "allkeys-lru"
     """Nextcloud keeps file locks in Redis: give it volatile-lru so locks are never evicted."""
+    memory_reservation_bytes: int | None = None
+    """A cache fills up to its maxmemory and stays there: reserve at least that (config/memory.py)."""
 
 
 class Cache(pulumi.ComponentResource):
@@ -60,7 +62,7 @@ class Cache(pulumi.ComponentResource):
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("selfhost:index:Cache", name, None, opts)
         self.password = generated_password(f"{name}-password", parent=self)
-        # Leave a quarter of the container's memory for Redis itself and its buffers.
+        # maxmemory follows the container's limit: a quarter of it stays for Redis itself and its buffers.
         max_memory = args.memory_bytes * 3 // 4
         config = self.password.apply(lambda password: redis_config(password, max_memory, args.eviction_policy))
         service_container(
@@ -69,6 +71,7 @@ class Cache(pulumi.ComponentResource):
                 container_name=args.container_name,
                 image=images.pull(name, images.REDIS, parent=self),
                 memory_bytes=args.memory_bytes,
+                memory_reservation_bytes=args.memory_reservation_bytes,
                 networks=[Attachment(args.network, aliases=[HOST_ALIAS])],
                 files=[
                     FileUpload(

@@ -100,6 +100,8 @@ class ServiceSpec:
     labels: Mapping[str, str] | None = None
     user: str | None = None
     """``uid:gid`` to run as, when the image's default user is wrong for shared volumes."""
+    memory_reservation_bytes: int | None = None
+    """What it needs to run (Docker's ``memory_reservation``, cgroup ``memory.low``); at most ``memory_bytes``."""
 
 
 def _env_list(envs: Mapping[str, pulumi.Input[str]]) -> list[pulumi.Input[str]]:
@@ -133,6 +135,8 @@ def service_container(
         wait_timeout=spec.wait_timeout_seconds,
         restart="unless-stopped",
         memory=spec.memory_bytes // 1024**2,
+        # MiB, like memory; the provider updates it in place and reads it back in MiB (0 when unset).
+        memory_reservation=spec.memory_reservation_bytes // 1024**2 if spec.memory_reservation_bytes else None,
         log_driver="json-file",
         log_opts=LOG_OPTIONS,
         destroy_grace_seconds=spec.stop_grace_seconds,

@@ -35,6 +35,7 @@ class DatabaseArgs:
     state: StatePolicy = field(default_factory=StatePolicy)
     server_args: Sequence[str] = ()
     """Extra server flags, e.g. MariaDB's --transaction-isolation=READ-COMMITTED for Nextcloud."""
+    memory_reservation_bytes: int | None = None
 
 
 class Database(pulumi.ComponentResource):
@@ -78,6 +79,7 @@ class Database(pulumi.ComponentResource):
             container_name=args.container_name,
             image=images.pull(name, pin, parent=self),
             memory_bytes=args.memory_bytes,
+            memory_reservation_bytes=args.memory_reservation_bytes,
             networks=[Attachment(args.network, aliases=[HOST_ALIAS])],
             mounts=[Mount(volume, "/var/lib/mysql")],
             envs={
@@ -102,6 +104,7 @@ class Database(pulumi.ComponentResource):
             container_name=args.container_name,
             image=images.pull(name, pin, parent=self),
             memory_bytes=args.memory_bytes,
+            memory_reservation_bytes=args.memory_reservation_bytes,
             networks=[Attachment(args.network, aliases=[HOST_ALIAS])],
             mounts=[Mount(volume, images.postgres_data_path(pin))],
             envs={

@@ -171,6 +171,8 @@ class Nextcloud(pulumi.ComponentResource):
                 database_user=DATABASE_USER,
                 database_memory_bytes=app.memory.database,
                 cache_memory_bytes=app.memory.cache,
+                database_memory_reservation_bytes=app.reserved.database,
+                cache_memory_reservation_bytes=app.reserved.cache,
                 # Nextcloud keeps file locks in Redis: never evict keys without a TTL.
                 eviction_policy="volatile-lru",
                 server_args=MARIADB_SERVER_ARGS if app.database == "mariadb" else (),
@@ -200,6 +202,7 @@ class Nextcloud(pulumi.ComponentResource):
                 container_name=named("app"),
                 image=image,
                 memory_bytes=app.memory.app,
+                memory_reservation_bytes=app.reserved.app,
                 networks=[
                     Attachment(context.edge_network, aliases=[edge_alias(args.app_name)]),
                     Attachment(backend.name),
@@ -220,6 +223,7 @@ class Nextcloud(pulumi.ComponentResource):
                 container_name=named("cron"),
                 image=image,
                 memory_bytes=app.memory.cron,
+                memory_reservation_bytes=app.reserved.cron,
                 # The edge network only for outbound traffic (app store, update checks): no alias.
                 networks=[Attachment(context.edge_network), Attachment(backend.name)],
                 mounts=mounts,

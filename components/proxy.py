@@ -46,6 +46,8 @@ class ProxyArgs:
     container_name: str
     memory_bytes: int
     """``proxyMemory``."""
+    memory_reservation_bytes: int | None = None
+    """``proxyMemoryReservation`` (capped at ``proxyMemory`` when unset)."""
     http_port: int = 8080
     """``httpPort``: host port mapped to the container's 80."""
     https_port: int = 8443
@@ -120,6 +122,7 @@ class Proxy(pulumi.ComponentResource):
                 container_name=args.container_name,
                 image=images.pull(name, images.NGINX, parent=self),
                 memory_bytes=args.memory_bytes,
+                memory_reservation_bytes=args.memory_reservation_bytes,
                 healthcheck=HEALTHCHECK,
                 networks=[Attachment(args.edge_network)],
                 files=proxy_files(args, text),

@@ -36,6 +36,7 @@ def proxy_args(
         edge_network=edge_network,
         container_name=f"{name_prefix}-proxy",
         memory_bytes=settings.proxy_memory,
+        memory_reservation_bytes=settings.proxy_reserved,
         http_port=settings.http_port,
         https_port=settings.https_port,
         tls=settings.tls,

@@ -123,6 +123,8 @@ class WordPress(pulumi.ComponentResource):
                 database_user=DATABASE_USER,
                 database_memory_bytes=app.memory.database,
                 cache_memory_bytes=app.memory.cache,
+                database_memory_reservation_bytes=app.reserved.database,
+                cache_memory_reservation_bytes=app.reserved.cache,
             ),
         )
         backend, database, cache = backing.network, backing.database, backing.cache
@@ -148,6 +150,7 @@ class WordPress(pulumi.ComponentResource):
                 container_name=named("app"),
                 image=images.pull(name, images.WORDPRESS, parent=self),
                 memory_bytes=app.memory.app,
+                memory_reservation_bytes=app.reserved.app,
                 networks=[
                     Attachment(context.edge_network, aliases=[edge_alias(args.app_name)]),
                     Attachment(backend.name),
@@ -180,6 +183,7 @@ class WordPress(pulumi.ComponentResource):
                 container_name=named("cron"),
                 image=images.pull(f"{name}-cli", images.WORDPRESS_CLI, parent=self),
                 memory_bytes=app.memory.cron,
+                memory_reservation_bytes=app.reserved.cron,
                 user=RUN_AS,
                 # The edge network only for outbound traffic (plugin downloads, update checks): no alias.
                 networks=[Attachment(context.edge_network), Attachment(backend.name)],

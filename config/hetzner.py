@@ -15,13 +15,14 @@ import base64
 import binascii
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
 from config.fields import DNS_LABEL, ConfigModel, HostName, MemorySize
+from config.memory import MemoryBudget
 from config.units import format_memory
 
 GiB = 1024**3
@@ -303,26 +304,63 @@ def smallest_fitting(required_bytes: int, current: ServerType) -> ServerType | N
     )
 
 
-def capacity_problem(server: ServerType, reserve_bytes: int, limits: Mapping[str, int]) -> str | None:
-    """Why the containers' memory limits do not fit ``server``, or None when they do.
+def required_memory(budgets: Sequence[MemoryBudget], reserve_bytes: int) -> int:
+    """Memory a server needs: every reservation, the OS reserve, and room for the largest single burst."""
+    return sum(b.reservation for b in budgets) + reserve_bytes + max((b.burst for b in budgets), default=0)
 
-    ``limits`` maps a config path (``apps.blog.memory``, ``proxyMemory``) to bytes; a sum
-    within the server's memory minus the OS reserve fits.
-    """
-    needed = sum(limits.values()) + reserve_bytes
-    if needed <= server.memory_bytes:
-        return None
-    parts = ", ".join(f"{path} {format_memory(size)}" for path, size in sorted(limits.items()))
-    message = (
-        f"hetzner.serverType: {server.name} has {server.memory_gib}Gi of memory, but the containers' memory "
-        f"limits add up to {format_memory(sum(limits.values()))} ({parts}) and hetzner.memoryReserve keeps "
-        f"{format_memory(reserve_bytes)} for the OS: {format_memory(needed)} is needed. "
-    )
+
+def _fix(server: ServerType, needed: int, lower: str) -> str:
     fits = smallest_fitting(needed, server)
     if fits is None:
-        return message + "No Hetzner server type is that large; lower the apps' memory limits."
-    return message + (
+        return f"No Hetzner server type is that large; {lower}."
+    return (
         f"The smallest server type that fits is {fits.name} ({fits.memory_gib}Gi, {fits.vcpus} vCPU, "
-        f"{fits.architecture}): `pulumi config set --path hetzner.serverType {fits.name}`, "
-        "or lower the apps' memory limits."
+        f"{fits.architecture}): `pulumi config set --path hetzner.serverType {fits.name}`, {lower}."
     )
+
+
+def capacity_problem(server: ServerType, reserve_bytes: int, budgets: Sequence[MemoryBudget]) -> str | None:
+    """Why the containers' memory does not fit ``server``, or None when it does.
+
+    Two rules (config/memory.py says what a reservation and a limit are):
+
+    - the reservations of all containers plus the OS reserve fit the server: every service
+      gets what it needs to run at the same time;
+    - each container's limit fits while every other container holds its reservation: any
+      one of them can burst to its limit without pushing another below what it needs. (This
+      implies that every limit fits on its own in the server's memory minus the reserve.)
+
+    Limits together may exceed the server: bursts share the headroom, as memory on one host does.
+    """
+    needed = required_memory(budgets, reserve_bytes)
+    if needed <= server.memory_bytes:
+        return None
+    reserved = sum(b.reservation for b in budgets)
+    if reserved + reserve_bytes > server.memory_bytes:
+        groups: dict[str, int] = {}
+        for budget in budgets:
+            groups[budget.group] = groups.get(budget.group, 0) + budget.reservation
+        parts = ", ".join(f"{group} {format_memory(size)}" for group, size in sorted(groups.items()))
+        return (
+            f"hetzner.serverType: {server.name} has {server.memory_gib}Gi of memory, but the containers' memory "
+            f"reservations add up to {format_memory(reserved)} ({parts}) and hetzner.memoryReserve keeps "
+            f"{format_memory(reserve_bytes)} for the OS: {format_memory(reserved + reserve_bytes)} is needed "
+            "before any container bursts. "
+            + _fix(server, needed, "or lower the apps' memoryReservation values (see docs/hetzner.md)")
+        )
+    too_big = sorted(
+        (b for b in budgets if reserved - b.reservation + b.limit + reserve_bytes > server.memory_bytes),
+        key=lambda b: (-b.burst, b.limit_key),
+    )
+    reasons = [
+        f"{b.limit_key}: the limit {format_memory(b.limit)} does not fit {server.name} ({server.memory_gib}Gi) "
+        f"while the other containers hold their reservations ({format_memory(reserved - b.reservation)}) and "
+        f"hetzner.memoryReserve keeps {format_memory(reserve_bytes)} for the OS: "
+        f"{format_memory(reserved - b.reservation + b.limit + reserve_bytes)} is needed"
+        for b in too_big
+    ]
+    lower = ", ".join(
+        f"{b.limit_key} to at most {format_memory(server.memory_bytes - reserve_bytes - (reserved - b.reservation))}"
+        for b in too_big
+    )
+    return "; ".join(reasons) + ". " + _fix(server, needed, f"or lower {lower}")

@@ -15,8 +15,21 @@ from pydantic import AfterValidator, ConfigDict, Field, SecretStr, model_validat
 from config.countries import ISO_3166_ALPHA2
 from config.fields import ConfigModel, HostName, MemorySize
 from config.hetzner import HetznerSettings, capacity_problem
+from config.memory import (
+    PROXY_MEMORY_LIMIT,
+    PROXY_MEMORY_RESERVATION,
+    MemoryBudget,
+    NextcloudMemory,
+    NextcloudMemoryReservation,
+    WordPressMemory,
+    WordPressMemoryReservation,
+    app_budgets,
+    effective_reservation,
+    reservation_problem,
+)
 
-__all__ = ["ConfigModel", "HostName", "MemorySize"]  # re-exported: they used to live here
+# Re-exported: they used to live here.
+__all__ = ["ConfigModel", "HostName", "MemorySize", "NextcloudMemory", "WordPressMemory"]
 
 _APP_NAME = re.compile(r"^[a-z][a-z0-9]{0,19}$")
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -78,26 +91,6 @@ EmailAddress = Annotated[str, AfterValidator(_check_email)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
-class WordPressMemory(ConfigModel):
-    """Memory limits of a WordPress app's containers."""
-
-    app: MemorySize = Field(default=512 * 1024**2, description="WordPress (Apache + PHP)")
-    database: MemorySize = Field(default=512 * 1024**2, description="its MariaDB")
-    cache: MemorySize = Field(default=64 * 1024**2, description="its Redis")
-    cron: MemorySize = Field(
-        default=256 * 1024**2, description="its wp-cli container (installs the site, then runs WP-cron)"
-    )
-
-
-class NextcloudMemory(ConfigModel):
-    """Memory limits of a Nextcloud app's containers."""
-
-    app: MemorySize = Field(default=1024**3, description="Nextcloud (Apache + PHP)")
-    cron: MemorySize = Field(default=512 * 1024**2, description="its background-jobs container")
-    database: MemorySize = Field(default=512 * 1024**2, description="its database")
-    cache: MemorySize = Field(default=128 * 1024**2, description="its Redis")
-
-
 class WordPressApp(ConfigModel):
     """A WordPress site with its own MariaDB and Redis."""
 
@@ -113,6 +106,15 @@ class WordPressApp(ConfigModel):
         default=64 * 1024**2, description="largest upload (PHP and the proxy's body limit)"
     )
     memory: WordPressMemory = Field(default_factory=WordPressMemory, description="memory limits of its containers")
+    memory_reservation: WordPressMemoryReservation = Field(
+        default_factory=WordPressMemoryReservation,
+        description="memory its containers need to run (Docker's memory reservation); unset: at most the limit",
+    )
+
+    @property
+    def reserved(self) -> WordPressMemoryReservation:
+        """The reservations its containers get (unset ones never above their limits)."""
+        return effective_reservation(self.memory_reservation, self.memory)
 
 
 class NextcloudApp(ConfigModel):
@@ -133,6 +135,15 @@ class NextcloudApp(ConfigModel):
         description="hour (0-23, UTC) from which Nextcloud may run heavy background jobs, for four hours",
     )
     memory: NextcloudMemory = Field(default_factory=NextcloudMemory, description="memory limits of its containers")
+    memory_reservation: NextcloudMemoryReservation = Field(
+        default_factory=NextcloudMemoryReservation,
+        description="memory its containers need to run (Docker's memory reservation); unset: at most the limit",
+    )
+
+    @property
+    def reserved(self) -> NextcloudMemoryReservation:
+        """The reservations its containers get (unset ones never above their limits)."""
+        return effective_reservation(self.memory_reservation, self.memory)
 
 
 AppSettings = Annotated[WordPressApp | NextcloudApp, Field(discriminator="kind")]
@@ -195,7 +206,11 @@ class StackSettings(ConfigModel):
         default=None, description="PEM certificate chain (tls=provided; set with --secret)"
     )
     tls_key: SecretStr | None = Field(default=None, description="PEM private key (tls=provided; set with --secret)")
-    proxy_memory: MemorySize = Field(default=128 * 1024**2, description="memory limit of the nginx proxy")
+    proxy_memory: MemorySize = Field(default=PROXY_MEMORY_LIMIT, description="memory limit of the nginx proxy")
+    proxy_memory_reservation: MemorySize = Field(
+        default=PROXY_MEMORY_RESERVATION,
+        description="memory the nginx proxy needs to run (Docker's memory reservation); unset: at most proxyMemory",
+    )
     hetzner: HetznerSettings | None = Field(
         default=None, description="the Hetzner Cloud server (host=hetzner; an error with host=local)"
     )
@@ -235,6 +250,13 @@ class StackSettings(ConfigModel):
         return self
 
     @model_validator(mode="after")
+    def _reservations_within_limits(self) -> StackSettings:
+        problem = reservation_problem(self.memory_budgets())
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
     def _hetzner_host(self) -> StackSettings:
         # A hetzner block with host=local is an error, not ignored: it would mean someone
         # believes they deploy to a server while the stack deploys here (or the reverse).
@@ -250,19 +272,33 @@ class StackSettings(ConfigModel):
                 "(see docs/hetzner.md)"
             )
         if self.hetzner is not None:
-            problem = capacity_problem(self.hetzner.server, self.hetzner.memory_reserve, self.memory_limits())
+            problem = capacity_problem(self.hetzner.server, self.hetzner.memory_reserve, self.memory_budgets())
             if problem:
                 raise ValueError(problem)
         return self
 
-    def memory_limits(self) -> dict[str, int]:
-        """Bytes of memory the containers may use, by config path: each app's sum, and the proxy."""
-        limits = {
-            f"apps.{name}.memory": sum(int(size) for size in app.memory.model_dump().values())
-            for name, app in self.apps.items()
-        }
-        limits["proxyMemory"] = self.proxy_memory
-        return limits
+    @property
+    def proxy_reserved(self) -> int:
+        """The proxy's reservation: unset, never above ``proxyMemory``."""
+        if "proxy_memory_reservation" in self.model_fields_set:
+            return self.proxy_memory_reservation
+        return min(self.proxy_memory_reservation, self.proxy_memory)
+
+    def memory_budgets(self) -> list[MemoryBudget]:
+        """Every container's reservation and limit, with the keys that set them: the apps', then the proxy's."""
+        budgets = [
+            budget for name, app in sorted(self.apps.items()) for budget in app_budgets(name, app.memory, app.reserved)
+        ]
+        budgets.append(
+            MemoryBudget(
+                limit_key="proxyMemory",
+                reservation_key="proxyMemoryReservation",
+                limit=self.proxy_memory,
+                reservation=self.proxy_reserved,
+                group="proxy",
+            )
+        )
+        return budgets
 
     @property
     def scheme(self) -> str:

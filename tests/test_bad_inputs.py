@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from config.hetzner import HetznerSettings
 from config.loading import ConfigError, config_keys
+from config.memory import NextcloudMemoryReservation, WordPressMemoryReservation
 from config.settings import NextcloudApp, NextcloudMemory, WordPressApp, WordPressMemory
 from tests.mockstack import RecordingMonitor, run_program
 
@@ -142,6 +143,59 @@ CATALOGUE = [
     Bad("memory-decimal-units", {"apps": nc(memory={"database": "2 GB"})}, "apps.cloud.memory.database", "Ki, Mi"),
     Bad("memory-negative", {"apps": nc(memory={"cache": "-64Mi"})}, "apps.cloud.memory.cache", "Ki, Mi or Gi"),
     Bad("memory-cron-too-small", {"apps": wp(memory={"cron": "8Mi"})}, "apps.blog.memory.cron", "32Mi minimum"),
+    # --- apps.<name>.memoryReservation ---------------------------------------------------------
+    Bad(
+        "reservation-not-an-object",
+        {"apps": wp(memoryReservation="1Gi")},
+        "apps.blog.memoryReservation",
+        "with keys app, cache, cron,",
+    ),
+    Bad(
+        "reservation-key-typo",
+        {"apps": nc(memoryReservation={"ram": "1Gi"})},
+        "apps.cloud.memoryReservation.ram",
+        "app, cache, cron, database",
+    ),
+    Bad(
+        "reservation-above-limit",
+        {"apps": wp(memory={"app": "256Mi"}, memoryReservation={"app": "512Mi"})},
+        "apps.blog.memoryReservation.app",
+        "a reservation must be at most its limit: lower apps.blog.memoryReservation.app or raise apps.blog.memory.app",
+    ),
+    Bad(
+        "reservation-above-default-limit",
+        {"apps": nc(memoryReservation={"cache": "256Mi"})},
+        "apps.cloud.memoryReservation.cache",
+        "more than the container's limit apps.cloud.memory.cache (128Mi)",
+    ),
+    Bad(
+        "reservation-below-minimum",
+        {"apps": wp(memoryReservation={"database": "16Mi"})},
+        "apps.blog.memoryReservation.database",
+        "32Mi minimum",
+    ),
+    Bad(
+        "reservation-not-whole-mi",
+        {"apps": wp(memoryReservation={"cache": "40000Ki"})},
+        "apps.blog.memoryReservation.cache",
+        "whole number of Mi",
+    ),
+    Bad("reservation-a-number", {"apps": wp(memoryReservation={"cron": 64})}, "apps.blog.memoryReservation.cron", "Mi"),
+    Bad(
+        "reservation-a-word", {"apps": nc(memoryReservation={"app": "lots"})}, "apps.cloud.memoryReservation.app", "2g"
+    ),
+    Bad(
+        "reservation-cron-above-limit",
+        {"apps": nc(memoryReservation={"cron": "1Gi"})},
+        "apps.cloud.memoryReservation.cron",
+        "limit apps.cloud.memory.cron (512Mi)",
+    ),
+    Bad(
+        "reservation-decimal-units",
+        {"apps": nc(memoryReservation={"database": "256 MB"})},
+        "apps.cloud.memoryReservation.database",
+        "Ki, Mi",
+    ),
     # --- Nextcloud's own options ---------------------------------------------------------------
     Bad("phone-region-lower-case", {"apps": nc(defaultPhoneRegion="de")}, "apps.cloud.defaultPhoneRegion", "'DE'"),
     Bad("phone-region-unknown", {"apps": nc(defaultPhoneRegion="XX")}, "apps.cloud.defaultPhoneRegion", "alpha-2"),
@@ -203,6 +257,12 @@ CATALOGUE = [
     Bad("tls-certificate-in-plain-text", {"tlsCertificate": CERT}, "tlsCertificate", "--secret tlsCertificate"),
     Bad("proxy-memory-fraction", {"proxyMemory": "1.5Gi"}, "proxyMemory", "a whole number with a binary unit"),
     Bad("proxy-memory-below-minimum", {"proxyMemory": "16Mi"}, "proxyMemory", "32Mi minimum"),
+    Bad(
+        "proxy-reservation-above-limit",
+        {"proxyMemoryReservation": "256Mi"},
+        "proxyMemoryReservation",
+        "more than the container's limit proxyMemory (128Mi)",
+    ),
     # --- hetzner ------------------------------------------------------------------------------
     Bad("hetzner-host-without-block", {"host": "hetzner"}, "hetzner", "host=hetzner needs the server's settings"),
     Bad("hetzner-block-with-local-host", {"hetzner": HETZNER}, "hetzner", "is only used with host=hetzner"),
@@ -225,7 +285,13 @@ CATALOGUE = [
     Bad("admin-cidr-ipv4-world", hz(adminCidrs=["0.0.0.0/0"]), "hetzner.adminCidrs.0", "SSH to the whole internet"),
     Bad("admin-cidr-ipv6-world", hz(adminCidrs=["::/0"]), "hetzner.adminCidrs.0", "SSH to the whole internet"),
     Bad("server-type-unknown", hz(serverType="cx99"), "hetzner.serverType", "known types: cax11,"),
-    Bad("server-type-too-small", hz(serverType="cx23"), "hetzner.serverType", "The smallest server type that fits"),
+    Bad("server-type-too-small", hz(serverType="cpx12"), "hetzner.serverType", "The smallest server type that fits"),
+    Bad(
+        "limit-too-big-for-the-server",
+        {**hz(serverType="cx23"), "apps": nc(memory={"app": "4Gi"})},
+        "apps.cloud.memory.app",
+        "or lower apps.cloud.memory.app to at most",
+    ),
     Bad("location-unknown", hz(location="mars1"), "hetzner.location", "Hetzner Cloud locations: fsn1"),
     Bad("image-not-debian", hz(image="ubuntu-24.04"), "hetzner.image", "debian-13 or newer"),
     Bad("server-name-bad", hz(serverName="My_Server"), "hetzner.serverName", "lower-case letters, digits"),
@@ -276,13 +342,14 @@ def _app_kinds(case: Bad) -> dict[str, str]:
     }
 
 
-def _covered(kind: str, memory: bool) -> set[str]:
+def _covered(kind: str, within: str = "") -> set[str]:
+    """The keys of ``kind`` apps (of their ``within`` object, e.g. ``memory``) that a case names."""
     covered: set[str] = set()
     for case in CATALOGUE:
         for name, app_kind in _app_kinds(case).items():
             if app_kind not in (kind, "*"):
                 continue
-            prefix = f"apps.{name}.memory." if memory else f"apps.{name}."
+            prefix = f"apps.{name}.{within}." if within else f"apps.{name}."
             covered |= {path[len(prefix) :].split(".")[0] for path in case.key.split(", ") if path.startswith(prefix)}
     return covered
 
@@ -293,18 +360,21 @@ def test_every_top_level_key_has_a_bad_input() -> None:
     assert not missing, f"add bad inputs for these config keys to the catalogue: {missing}"
 
 
-APP_MODELS: list[tuple[str, type[BaseModel], type[BaseModel]]] = [
-    ("wordpress", WordPressApp, WordPressMemory),
-    ("nextcloud", NextcloudApp, NextcloudMemory),
+APP_MODELS: list[tuple[str, type[BaseModel], dict[str, type[BaseModel]]]] = [
+    ("wordpress", WordPressApp, {"memory": WordPressMemory, "memoryReservation": WordPressMemoryReservation}),
+    ("nextcloud", NextcloudApp, {"memory": NextcloudMemory, "memoryReservation": NextcloudMemoryReservation}),
 ]
 
 
-@pytest.mark.parametrize(("kind", "app_model", "memory_model"), APP_MODELS, ids=[kind for kind, _, _ in APP_MODELS])
-def test_every_app_key_has_a_bad_input(kind: str, app_model: type[BaseModel], memory_model: type[BaseModel]) -> None:
-    missing = sorted(set(config_keys(app_model)) - _covered(kind, memory=False))
+@pytest.mark.parametrize(("kind", "app_model", "objects"), APP_MODELS, ids=[kind for kind, _, _ in APP_MODELS])
+def test_every_app_key_has_a_bad_input(
+    kind: str, app_model: type[BaseModel], objects: dict[str, type[BaseModel]]
+) -> None:
+    missing = sorted(set(config_keys(app_model)) - _covered(kind))
     assert not missing, f"add bad inputs for these {kind} keys to the catalogue: {missing}"
-    missing_memory = sorted(set(config_keys(memory_model)) - _covered(kind, memory=True))
-    assert not missing_memory, f"add bad inputs for these {kind} memory keys to the catalogue: {missing_memory}"
+    for key, model in objects.items():
+        missing_inside = sorted(set(config_keys(model)) - _covered(kind, within=key))
+        assert not missing_inside, f"add bad inputs for these {kind} {key} keys to the catalogue: {missing_inside}"
 
 
 def test_every_hetzner_key_has_a_bad_input() -> None:

@@ -266,6 +266,41 @@ def test_memory_limits_follow_config() -> None:
     )
 
 
+def test_every_container_reserves_what_it_needs_in_mib(dev: ProgramRun) -> None:
+    """Docker's memory_reservation (MiB, like memory) on every container, from the unchanged Pulumi.dev.yaml."""
+    reserved = {name: (c.inputs["memoryReservation"], c.inputs["memory"]) for name, c in containers(dev).items()}
+    assert reserved == {
+        f"{PREFIX}-blog-app": (256, 512),
+        f"{PREFIX}-blog-db": (256, 512),
+        f"{PREFIX}-blog-redis": (64, 64),
+        f"{PREFIX}-blog-cron": (64, 256),
+        f"{PREFIX}-cloud-app": (512, 1024),
+        f"{PREFIX}-cloud-cron": (128, 512),
+        f"{PREFIX}-cloud-db": (256, 512),
+        f"{PREFIX}-cloud-redis": (128, 128),
+        f"{PREFIX}-proxy": (32, 128),
+    }
+
+
+def test_memory_reservations_follow_config() -> None:
+    """Set ones as given; unset ones never above a lowered limit; Redis's follows its limit (maxmemory too)."""
+    cloud = {
+        "kind": "nextcloud",
+        "hostname": "cloud.localhost",
+        "memory": {"database": "128Mi", "cache": "256Mi"},
+        "memoryReservation": {"app": "768Mi"},
+    }
+    run = run_stack_file("dev", {"selfhost:apps": {"cloud": cloud}, "selfhost:proxyMemoryReservation": "64Mi"})
+    running = containers(run)
+    assert running[f"{PREFIX}-cloud-app"].inputs["memoryReservation"] == 768
+    assert running[f"{PREFIX}-cloud-db"].inputs["memoryReservation"] == 128
+    assert running[f"{PREFIX}-cloud-redis"].inputs["memoryReservation"] == 256
+    assert "maxmemory 201326592\n" in content(
+        upload(running[f"{PREFIX}-cloud-redis"], "/usr/local/etc/redis/redis.conf")
+    )
+    assert running[f"{PREFIX}-proxy"].inputs["memoryReservation"] == 64
+
+
 def test_apps_start_after_their_database_and_cache_are_healthy(dev: ProgramRun) -> None:
     running = containers(dev)
     for app in ("blog", "cloud"):

@@ -60,7 +60,7 @@ def test_the_host_is_hetzner(prod: ProgramRun) -> None:
     assert prod.named("host").type == "selfhost:index:HetznerHost"
     assert not prod.of_type("selfhost:index:LocalDockerHost")
     server = prod.named("host-server")
-    assert server.inputs["serverType"] == "cx33" and server.inputs["location"] == "fsn1"
+    assert server.inputs["serverType"] == "cx23" and server.inputs["location"] == "fsn1"
     assert server.inputs["backups"] is True
     assert sorted(server.ignore_changes) == ["sshKeys", "userData"]
 
@@ -138,8 +138,8 @@ def run_stack_file_monitored(overrides: dict[str, Any], monitors: list[Recording
         ({"location": "fra1"}, r"selfhost:hetzner\.location: unknown location 'fra1'"),
         ({"sshPublicKeys": []}, r"selfhost:hetzner\.sshPublicKeys: needs at least one OpenSSH public key"),
         (
-            {"serverType": "cx23"},
-            r"selfhost:hetzner\.serverType: cx23 has 4Gi .* smallest server type that fits is cx33",
+            {"serverType": "cpx12"},
+            r"selfhost:hetzner\.serverType: cpx12 has 2Gi .* smallest server type that fits is cpx22",
         ),
     ],
 )
@@ -168,20 +168,22 @@ def test_host_hetzner_without_its_settings_registers_nothing() -> None:
 
 
 def test_more_memory_moves_the_check_not_the_graph() -> None:
-    """Raising an app's memory past cx33 fails; choosing the named type makes the same config pass."""
+    """Raising an app's memory limit past cx23 fails; choosing the named type makes the same config pass."""
     apps = {
         "blog": {"kind": "wordpress", "hostname": "blog.example.com", "memory": {"app": "5Gi"}},
         "cloud": {"kind": "nextcloud", "hostname": "cloud.example.com"},
     }
     monitors: list[RecordingMonitor] = []
-    with pytest.raises(ConfigError, match="smallest server type that fits is cx43") as caught:
+    with pytest.raises(ConfigError, match="smallest server type that fits is cx33") as caught:
         run_stack_file_monitored({"selfhost:apps": apps}, monitors)
-    # 5Gi app + 512Mi database + 64Mi cache + 256Mi wp-cli container.
-    assert "apps.blog.memory 5952Mi" in str(caught.value)
+    assert monitors and monitors[0].registrations == []
+    # 5Gi for the blog's app beside the other containers' reservations (1440Mi) and the OS (768Mi).
+    assert "selfhost:apps.blog.memory.app: the limit 5Gi does not fit cx23 (4Gi)" in str(caught.value)
+    assert "7328Mi is needed" in str(caught.value)
     run = run_stack_file_monitored(
-        {"selfhost:apps": apps, "selfhost:hetzner": {**HETZNER, "serverType": "cx43"}}, monitors
+        {"selfhost:apps": apps, "selfhost:hetzner": {**HETZNER, "serverType": "cx33"}}, monitors
     )
-    assert run.named("host-server").inputs["serverType"] == "cx43"
+    assert run.named("host-server").inputs["serverType"] == "cx33"
 
 
 def _snapshot(run: ProgramRun) -> list[tuple[str, str, str]]:
@@ -193,10 +195,12 @@ def test_two_runs_register_identical_inputs(prod: ProgramRun) -> None:
 
 
 def test_capacity_check_counts_exactly_the_containers_the_stack_runs(prod: ProgramRun) -> None:
-    """The check sums config; the graph's containers carry the limits: the two totals must agree."""
+    """The check budgets config; the graph's containers carry the same limits and reservations, in MiB."""
     values, secret_keys = stack_file_config("prod")
     settings = settings_from_config(
         {key: as_cli_string(value) for key, value in values.items()}, frozenset(secret_keys)
     )
-    deployed_mib = sum(c.inputs["memory"] for c in prod.of_type("docker:index/container:Container"))
-    assert deployed_mib * 1024**2 == sum(settings.memory_limits().values())
+    containers = prod.of_type("docker:index/container:Container")
+    deployed = sorted((c.inputs["memory"], c.inputs["memoryReservation"]) for c in containers)
+    assert all(reservation <= limit for limit, reservation in deployed)
+    assert deployed == sorted((b.limit // 1024**2, b.reservation // 1024**2) for b in settings.memory_budgets())

@@ -7,10 +7,19 @@ from typing import Any
 
 import pytest
 
-from config.hetzner import LOCATIONS, SERVER_TYPES, HetznerSettings, ServerType, capacity_problem, smallest_fitting
+from config.hetzner import (
+    LOCATIONS,
+    SERVER_TYPES,
+    HetznerSettings,
+    ServerType,
+    capacity_problem,
+    required_memory,
+    smallest_fitting,
+)
 from config.loading import ConfigError, config_keys, settings_from_config
+from config.memory import MemoryBudget
 from config.settings import StackSettings
-from tests.mockstack import PROJECT_DIR
+from tests.mockstack import PROJECT_DIR, as_cli_string, stack_file_config
 
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOaW+RC+QOf2afHJ49m0fCOSutw+QwSy0BSjPujBglUU admin@example.com"
 ECDSA = (
@@ -18,11 +27,13 @@ ECDSA = (
     "SmCfT8eM6FuW96brIbb0D0i13QucMrAmN10wtDu6x/HyW9WwNjw= ci@example.com"
 )
 APPS = {"blog": {"kind": "wordpress", "hostname": "blog.example.com"}}
+TWO_APPS = {**APPS, "cloud": {"kind": "nextcloud", "hostname": "cloud.example.com"}}
 MINIMAL = {"sshPublicKeys": [ED25519], "adminCidrs": ["203.0.113.0/24"]}
 MiB = 1024**2
 
 
 def load(hetzner: dict[str, Any] | None, host: str = "hetzner", **extra: str) -> StackSettings:
+    """Settings through the real loader; ``extra`` are top-level keys as the CLI passes them (``apps`` as JSON)."""
     config = {
         "selfhost:apps": json.dumps(APPS),
         "selfhost:host": host,
@@ -189,11 +200,148 @@ def test_locations_are_hetzners() -> None:
 # The capacity check: a pure function, and through the loader before anything is registered.
 
 
-def test_capacity_fits_exactly_at_the_boundary() -> None:
+def budget(limit_mib: int, reservation_mib: int, service: str = "app", app: str = "a") -> MemoryBudget:
+    return MemoryBudget(
+        limit_key=f"apps.{app}.memory.{service}",
+        reservation_key=f"apps.{app}.memoryReservation.{service}",
+        limit=limit_mib * MiB,
+        reservation=reservation_mib * MiB,
+        group=f"apps.{app}",
+    )
+
+
+def test_capacity_fits_exactly_at_the_boundary_of_the_reservations() -> None:
+    cx23 = SERVER_TYPES["cx23"]  # 4096Mi
+    # No bursts (limit = reservation): the reservations and the reserve fill the server exactly.
+    assert capacity_problem(cx23, 512 * MiB, [budget(2048, 2048), budget(1536, 1536, "database")]) is None
+    problem = capacity_problem(cx23, 512 * MiB, [budget(2048, 2048), budget(1537, 1537, "database")])
+    assert problem is not None
+    assert problem.startswith("hetzner.serverType: cx23 has 4Gi of memory, but the containers' memory reservations")
+    assert "add up to 3585Mi (apps.a 3585Mi)" in problem and "4097Mi is needed before any container bursts" in problem
+    assert "The smallest server type that fits is cx33" in problem
+
+
+def test_capacity_fits_exactly_at_the_boundary_of_one_burst() -> None:
     cx23 = SERVER_TYPES["cx23"]
-    assert capacity_problem(cx23, 512 * MiB, {"a": 3584 * MiB}) is None
-    problem = capacity_problem(cx23, 512 * MiB, {"a": 3585 * MiB})
-    assert problem is not None and "The smallest server type that fits is cx33" in problem
+    # 1000Mi reserved for the app, 512Mi for the database: the app may burst to 4096-512-512 = 3072Mi.
+    assert capacity_problem(cx23, 512 * MiB, [budget(3072, 1000), budget(512, 512, "database")]) is None
+    problem = capacity_problem(cx23, 512 * MiB, [budget(3073, 1000), budget(512, 512, "database")])
+    assert problem is not None
+    assert problem.startswith("apps.a.memory.app: the limit 3073Mi does not fit cx23 (4Gi)")
+    assert "other containers hold their reservations (512Mi)" in problem and "4097Mi is needed" in problem
+    assert "cx33" in problem and "or lower apps.a.memory.app to at most 3Gi." in problem
+
+
+def test_every_limit_must_fit_alone_whatever_the_other_limits() -> None:
+    """Limits may add up past the server; each one alone (beside the reservations) may not."""
+    cx23 = SERVER_TYPES["cx23"]
+    four_bursty = [budget(3000, 64, service) for service in ("app", "database", "cache", "cron")]
+    assert sum(b.limit for b in four_bursty) > cx23.memory_bytes
+    assert capacity_problem(cx23, 768 * MiB, four_bursty) is None
+    too_big = [*four_bursty[:3], budget(4096, 64, "cron")]  # never fits beside the OS reserve
+    problem = capacity_problem(cx23, 768 * MiB, too_big)
+    assert problem is not None and problem.startswith("apps.a.memory.cron: the limit 4Gi does not fit cx23")
+
+
+def test_required_memory_is_reservations_reserve_and_the_largest_burst() -> None:
+    budgets = [budget(1024, 512), budget(512, 256, "database"), budget(64, 64, "cache")]
+    assert required_memory(budgets, 768 * MiB) == (512 + 256 + 64 + 768 + 512) * MiB
+
+
+def test_the_default_apps_fit_the_smallest_server() -> None:
+    """WordPress + Nextcloud with every default on cx23, Hetzner's smallest 4 GiB type."""
+    settings = load({**MINIMAL, "serverType": "cx23"}, apps=json.dumps(TWO_APPS))
+    assert settings.hetzner is not None and settings.hetzner.server_type == "cx23"
+    budgets = settings.memory_budgets()
+    assert sum(b.reservation for b in budgets) == (640 + 1024 + 32) * MiB
+    # + 768Mi for the OS + Nextcloud's app bursting 512Mi above its reservation.
+    assert required_memory(budgets, settings.hetzner.memory_reserve) == 2976 * MiB
+    assert sum(b.limit for b in budgets) + settings.hetzner.memory_reserve > SERVER_TYPES["cx23"].memory_bytes
+
+
+def test_a_bigger_set_is_refused_naming_the_smallest_type() -> None:
+    apps = {
+        **TWO_APPS,
+        "files": {"kind": "nextcloud", "hostname": "files.example.com"},
+        "docs": {"kind": "nextcloud", "hostname": "docs.example.com"},
+    }
+    message = error_of({**MINIMAL, "serverType": "cx23"}, apps=json.dumps(apps))
+    assert message.startswith("invalid stack configuration:\n  selfhost:hetzner.serverType: cx23 has 4Gi of memory")
+    # 640 (blog) + 3 x 1024 (each Nextcloud: 512 + 128 + 256 + 128) + 32 (proxy) = 3744Mi, + 768Mi reserve
+    assert (
+        "reservations add up to 3744Mi (apps.blog 640Mi, apps.cloud 1Gi, apps.docs 1Gi, apps.files 1Gi, proxy 32Mi)"
+        in message
+    )
+    assert "4512Mi is needed before any container bursts" in message
+    assert "The smallest server type that fits is cx33" in message
+    assert "pulumi config set --path hetzner.serverType cx33" in message
+    assert load({**MINIMAL, "serverType": "cx33"}, apps=json.dumps(apps)).hetzner is not None
+
+
+def test_a_limit_too_big_for_the_server_names_its_key_and_the_largest_that_fits() -> None:
+    def cloud_app(limit: str) -> str:
+        return json.dumps({"cloud": {"kind": "nextcloud", "hostname": "cloud.example.com", "memory": {"app": limit}}})
+
+    # cx23 4096Mi - 768Mi reserve - (1024Mi Nextcloud + 32Mi proxy - 512Mi app) reserved by the others = 2784Mi.
+    message = error_of({**MINIMAL, "serverType": "cx23"}, apps=cloud_app("2785Mi"))
+    assert "selfhost:apps.cloud.memory.app: the limit 2785Mi does not fit cx23 (4Gi)" in message
+    assert "or lower apps.cloud.memory.app to at most 2784Mi" in message
+    assert "The smallest server type that fits is cx33" in message
+    assert load({**MINIMAL, "serverType": "cx23"}, apps=cloud_app("2784Mi")).hetzner is not None
+
+
+def test_a_reservation_above_its_limit_is_refused_on_every_host() -> None:
+    app = {"kind": "wordpress", "hostname": "blog.example.com", "memory": {"database": "256Mi"}}
+    for host, hetzner in (("local", None), ("hetzner", MINIMAL)):
+        apps = json.dumps({"blog": {**app, "memoryReservation": {"database": "257Mi"}}})
+        message = error_of(hetzner, host=host, apps=apps)
+        assert "selfhost:apps.blog.memoryReservation.database: 257Mi is more than the container's limit" in message
+        assert "apps.blog.memory.database (256Mi)" in message
+        apps = json.dumps({"blog": {**app, "memoryReservation": {"database": "256Mi"}}})
+        assert load(hetzner, host=host, apps=apps).apps["blog"].reserved.database == 256 * MiB
+    message = error_of(None, host="local", proxyMemory="64Mi", proxyMemoryReservation="65Mi")
+    assert "selfhost:proxyMemoryReservation: 65Mi is more than the container's limit proxyMemory (64Mi)" in message
+
+
+def test_existing_memory_settings_keep_their_meaning() -> None:
+    """``memory.*`` are the limits, as before; unset reservations never exceed them; Redis reserves its limit."""
+    apps = {
+        "blog": {
+            "kind": "wordpress",
+            "hostname": "blog.example.com",
+            "memory": {"app": "1Gi", "database": "128Mi", "cache": "256Mi"},
+        }
+    }
+    settings = load(None, host="local", apps=json.dumps(apps), proxyMemory="32Mi")
+    blog = settings.apps["blog"]
+    assert (blog.memory.app, blog.reserved.app) == (1024 * MiB, 256 * MiB)
+    assert (blog.memory.database, blog.reserved.database) == (128 * MiB, 128 * MiB)  # default 256Mi, capped
+    assert (blog.memory.cache, blog.reserved.cache) == (256 * MiB, 256 * MiB)  # follows the limit
+    assert (blog.memory.cron, blog.reserved.cron) == (256 * MiB, 64 * MiB)
+    assert settings.proxy_reserved == 32 * MiB
+
+
+def test_capacity_counts_every_container_and_the_proxy() -> None:
+    settings = load(MINIMAL, proxyMemory="256Mi")
+    # WordPress: app, database, cache and the wp-cli (cron) container; then the proxy.
+    assert [
+        (b.limit_key, b.limit // MiB, b.reservation_key, b.reservation // MiB) for b in settings.memory_budgets()
+    ] == [
+        ("apps.blog.memory.app", 512, "apps.blog.memoryReservation.app", 256),
+        ("apps.blog.memory.database", 512, "apps.blog.memoryReservation.database", 256),
+        ("apps.blog.memory.cache", 64, "apps.blog.memoryReservation.cache", 64),
+        ("apps.blog.memory.cron", 256, "apps.blog.memoryReservation.cron", 64),
+        ("proxyMemory", 256, "proxyMemoryReservation", 32),
+    ]
+
+
+def test_the_prod_example_uses_the_smallest_type_that_fits() -> None:
+    values, _ = stack_file_config("prod")
+    settings = settings_from_config({key: as_cli_string(value) for key, value in values.items()})
+    assert settings.hetzner is not None
+    needed = required_memory(settings.memory_budgets(), settings.hetzner.memory_reserve)
+    assert smallest_fitting(needed, settings.hetzner.server) == settings.hetzner.server
+    assert settings.hetzner.server_type == "cx23"
 
 
 def test_smallest_fitting_prefers_current_types_and_the_same_family() -> None:
@@ -206,41 +354,17 @@ def test_smallest_fitting_prefers_current_types_and_the_same_family() -> None:
     assert smallest_fitting(193 * 1024**3, SERVER_TYPES["ccx63"]) is None
 
 
-def test_capacity_overflow_is_a_config_error_naming_the_smallest_type() -> None:
-    apps = {
-        "blog": {"kind": "wordpress", "hostname": "blog.example.com"},
-        "cloud": {"kind": "nextcloud", "hostname": "cloud.example.com"},
-    }
-    config = {
-        "selfhost:apps": json.dumps(apps),
-        "selfhost:host": "hetzner",
-        "selfhost:hetzner": json.dumps({**MINIMAL, "serverType": "cx23"}),
-    }
-    with pytest.raises(ConfigError) as caught:
-        settings_from_config(config)
-    message = str(caught.value)
-    assert message.startswith("invalid stack configuration:\n  selfhost:hetzner.serverType: cx23 has 4Gi of memory")
-    # 512+512+64+256 (blog) + 1024+512+512+128 (cloud) + 128 (proxy) = 3648Mi, + 768Mi reserve
-    assert "add up to 3648Mi (apps.blog.memory 1344Mi, apps.cloud.memory 2176Mi, proxyMemory 128Mi)" in message
-    assert "4416Mi is needed" in message
-    assert "The smallest server type that fits is cx33" in message
-    assert "pulumi config set --path hetzner.serverType cx33" in message
-
-
-def test_capacity_counts_every_memory_setting_and_the_proxy() -> None:
-    settings = load(MINIMAL, proxyMemory="256Mi")
-    # WordPress: app, database, cache and the wp-cli (cron) container.
-    assert settings.memory_limits() == {"apps.blog.memory": (512 + 512 + 64 + 256) * MiB, "proxyMemory": 256 * MiB}
-
-
-def test_lower_reserve_or_limits_make_it_fit() -> None:
-    apps = {"blog": {"kind": "wordpress", "hostname": "blog.example.com", "memory": {"app": "256Mi"}}}
-    config = {
-        "selfhost:apps": json.dumps(apps),
-        "selfhost:host": "hetzner",
-        "selfhost:hetzner": json.dumps({**MINIMAL, "serverType": "cpx12", "memoryReserve": "512Mi"}),
-    }
-    settings = settings_from_config(config)  # (256+512+64+256+128)Mi + 512Mi = 1728Mi <= 2Gi
+def test_every_limit_that_does_not_fit_is_named_and_lowering_them_makes_it_fit() -> None:
+    # WordPress on cpx12 (2Gi): 672Mi reserved (with the proxy) + 1152Mi for the OS leaves 224Mi of burst, but its
+    # app and database may each burst 256Mi (512Mi limits, 256Mi reservations): both are named, with their maximum.
+    hetzner = {**MINIMAL, "serverType": "cpx12", "memoryReserve": "1152Mi"}
+    message = error_of(hetzner)
+    assert "selfhost:apps.blog.memory.app: the limit 512Mi does not fit cpx12 (2Gi)" in message
+    assert "apps.blog.memory.database: the limit 512Mi does not fit cpx12" in message
+    assert "or lower apps.blog.memory.app to at most 480Mi, apps.blog.memory.database to at most 480Mi" in message
+    assert "The smallest server type that fits is cpx22" in message
+    lowered = {"kind": "wordpress", "hostname": "blog.example.com", "memory": {"app": "480Mi", "database": "480Mi"}}
+    settings = load(hetzner, apps=json.dumps({"blog": lowered}))
     assert settings.hetzner is not None and settings.hetzner.server_type == "cpx12"
 
 

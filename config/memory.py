@@ -1,0 +1,151 @@
+"""Memory of every container: a reservation (what it needs to run) and a limit (what it may burst to).
+
+Each container gets both. The limit is Docker's ``memory`` (cgroup ``memory.max``, a hard cap:
+past it the kernel kills the container's biggest process). The reservation is Docker's
+``memory_reservation`` (cgroup v2 ``memory.low``, v1 ``memory.soft_limit_in_bytes``); the
+capacity check (``config.hetzner.capacity_problem``) budgets the server with it. Config keys:
+``apps.<name>.memory.<service>`` are the limits, as they always were, and
+``apps.<name>.memoryReservation.<service>`` the reservations; ``proxyMemory`` and
+``proxyMemoryReservation`` for the proxy.
+
+A reservation left unset takes the default below, but never more than that service's limit
+(a stack that lowered a limit keeps validating); Redis's follows its limit, because a cache
+fills up to its ``maxmemory`` (3/4 of the limit, ``components/cache.py``) and stays there. A
+reservation set explicitly above its limit is refused: Docker refuses it too ("Minimum memory
+limit can not be less than memory reservation limit", moby daemon/daemon_unix.go, v28.5.2).
+
+Default reservations and where they come from (docs/hetzner.md has the table and sources):
+
+- WordPress (Apache + mod_php, ``wordpress:*-apache``): 128M of OPcache shared by the Apache
+  children (the image's opcache-recommended.ini, docker-library/wordpress), WordPress's own
+  40M front-end memory limit (``WP_MEMORY_LIMIT``, wp-includes/default-constants.php): 256Mi.
+- Its MariaDB: the 128MiB InnoDB buffer pool default (``innodb_buffer_pool_size``) plus the
+  server itself, measured at ~102MiB idle on MariaDB 11.8.9 with defaults: 256Mi.
+- Its wp-cli container: a shell loop that runs ``wp cron event run`` once a minute: 64Mi.
+- Nextcloud (Apache + mod_php): Nextcloud's documented minimum is 128MB per PHP process and
+  its recommendation 512MB per process (admin manual, system requirements): 512Mi.
+- Its background-jobs container: one ``cron.php`` run every 5 minutes: the 128MB minimum.
+- Its PostgreSQL: ``shared_buffers`` 128MB default, ~20MiB of server processes idle
+  (measured on PostgreSQL 18), a few MB per connection (``work_mem`` 4MB): 256Mi.
+- nginx: a few MiB per worker; the smallest size the stack accepts: 32Mi.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar, TypeVar
+
+from pydantic import BaseModel, Field
+
+from config.fields import ConfigModel, MemorySize
+from config.units import format_memory
+
+MiB = 1024**2
+
+PROXY_MEMORY_LIMIT = 128 * MiB
+PROXY_MEMORY_RESERVATION = 32 * MiB
+
+
+class WordPressMemory(ConfigModel):
+    """Memory limits of a WordPress app's containers."""
+
+    app: MemorySize = Field(default=512 * MiB, description="WordPress (Apache + PHP)")
+    database: MemorySize = Field(default=512 * MiB, description="its MariaDB")
+    cache: MemorySize = Field(default=64 * MiB, description="its Redis")
+    cron: MemorySize = Field(
+        default=256 * MiB, description="its wp-cli container (installs the site, then runs WP-cron)"
+    )
+
+
+class NextcloudMemory(ConfigModel):
+    """Memory limits of a Nextcloud app's containers."""
+
+    app: MemorySize = Field(default=1024 * MiB, description="Nextcloud (Apache + PHP)")
+    cron: MemorySize = Field(default=512 * MiB, description="its background-jobs container")
+    database: MemorySize = Field(default=512 * MiB, description="its database")
+    cache: MemorySize = Field(default=128 * MiB, description="its Redis")
+
+
+class _Reservation(ConfigModel):
+    follows_limit: ClassVar[frozenset[str]] = frozenset({"cache"})
+    """Unset, these take their limit rather than the default."""
+
+
+class WordPressMemoryReservation(_Reservation):
+    """What a WordPress app's containers need to run (Docker's memory reservation)."""
+
+    app: MemorySize = Field(default=256 * MiB, description="WordPress (Apache + PHP)")
+    database: MemorySize = Field(default=256 * MiB, description="its MariaDB")
+    cache: MemorySize = Field(default=64 * MiB, description="its Redis; unset: its memory.cache limit")
+    cron: MemorySize = Field(default=64 * MiB, description="its wp-cli container")
+
+
+class NextcloudMemoryReservation(_Reservation):
+    """What a Nextcloud app's containers need to run (Docker's memory reservation)."""
+
+    app: MemorySize = Field(default=512 * MiB, description="Nextcloud (Apache + PHP)")
+    cron: MemorySize = Field(default=128 * MiB, description="its background-jobs container")
+    database: MemorySize = Field(default=256 * MiB, description="its database")
+    cache: MemorySize = Field(default=128 * MiB, description="its Redis; unset: its memory.cache limit")
+
+
+R = TypeVar("R", bound=_Reservation)
+
+
+def effective_reservation(reservation: R, limits: BaseModel) -> R:
+    """The reservations the containers get: an unset one is the default capped at the limit (Redis: the limit)."""
+    caps: dict[str, int] = limits.model_dump()
+    unset = {
+        key: caps[key] if key in reservation.follows_limit else min(value, caps[key])
+        for key, value in reservation.model_dump().items()
+        if key not in reservation.model_fields_set
+    }
+    return reservation.model_copy(update=unset)
+
+
+@dataclass(frozen=True)
+class MemoryBudget:
+    """One container's memory, with the config keys that set it (for error messages)."""
+
+    limit_key: str
+    """e.g. ``apps.blog.memory.app``, ``proxyMemory``."""
+    reservation_key: str
+    """e.g. ``apps.blog.memoryReservation.app``, ``proxyMemoryReservation``."""
+    limit: int
+    reservation: int
+    group: str
+    """What the error message sums it under: ``apps.blog``, ``proxy``."""
+
+    @property
+    def burst(self) -> int:
+        """How far above its reservation it may go."""
+        return self.limit - self.reservation
+
+
+def app_budgets(app_name: str, limits: BaseModel, reservations: BaseModel) -> list[MemoryBudget]:
+    """One budget per container of an app, from its ``memory`` and effective ``memoryReservation``."""
+    reserved: dict[str, int] = reservations.model_dump()
+    return [
+        MemoryBudget(
+            limit_key=f"apps.{app_name}.memory.{key}",
+            reservation_key=f"apps.{app_name}.memoryReservation.{key}",
+            limit=limit,
+            reservation=reserved[key],
+            group=f"apps.{app_name}",
+        )
+        for key, limit in limits.model_dump().items()
+    ]
+
+
+def reservation_problem(budgets: Iterable[MemoryBudget]) -> str | None:
+    """Reservations above their limits (Docker refuses them), or None."""
+    over = [b for b in budgets if b.reservation > b.limit]
+    if not over:
+        return None
+    return "; ".join(
+        f"{b.reservation_key}: {format_memory(b.reservation)} is more than the container's limit "
+        f"{b.limit_key} ({format_memory(b.limit)}); a reservation must be at most its limit: "
+        f"lower {b.reservation_key} or raise {b.limit_key}"
+        for b in over
+    )

@@ -27,7 +27,8 @@ Default reservations and where they come from (docs/hetzner.md has the table and
 - Its background-jobs container: one ``cron.php`` run every 5 minutes: the 128MB minimum.
 - Its PostgreSQL: ``shared_buffers`` 128MB default, ~20MiB of server processes idle
   (measured on PostgreSQL 18), a few MB per connection (``work_mem`` 4MB): 256Mi.
-- nginx: a few MiB per worker; the smallest size the stack accepts: 32Mi.
+- nginx: ~10MiB idle for the master and two workers (measured, nginx 1.30.6); buffers per
+  proxied request on top: the smallest size the stack accepts, 32Mi.
 """
 
 from __future__ import annotations

@@ -292,6 +292,7 @@ class StubBackend:
         self.address = address
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._stopped = False
 
     @property
     def record(self) -> StubRecord:
@@ -302,6 +303,10 @@ class StubBackend:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Stops like an app container: no more accepts, open connections closed. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._server.shutdown()
         self._server.server_close()
         self._server.close_connections()

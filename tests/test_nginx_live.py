@@ -435,8 +435,8 @@ def test_nginx_starts_while_apps_are_down_and_serves_them_when_they_resolve(root
                 dns.next_answer("app-blog", asked + 0.5)
                 time.sleep(0.1)
                 assert get(ns, BLOG, 0.0).backend == "blog"
-                refused = get(ns, CLOUD, 0.0)
-                assert (refused.status, refused.seconds < 1) == ("502", True)
+                nothing_listens = get(ns, CLOUD, 0.0)
+                assert (nothing_listens.status, nothing_listens.seconds < 1) == ("502", True)
                 assert get(ns, BLOG, 0.0).backend == "blog"
         finally:
             workdir.remove()

@@ -1,6 +1,6 @@
 """What requests do while nginx still has a recreated app container's old address.
 
-    python bench/upstream_stall.py [--rate 10] [--after-seconds 16] [--neighbour stale|none]
+    python bench/upstream_stall.py [--rate 10] [--after-seconds 16] [--neighbour stale|none] [--gap 0]
 
 The production nginx.conf on nginx 1.30 (Debian unstable's, tests/sidroot.py) in a network
 namespace of its own, with a stub of Docker's DNS on 127.0.0.11 (TTL 600 s, like Docker's)
@@ -8,7 +8,9 @@ and a stub app; see tests/nginx_harness.py. One recreation is played per configu
 the old app closes its connections (as a stopping Apache does), its address is removed
 (``--neighbour stale``: the kernel still knows the vanished MAC, frames are dropped without
 a word, as on a busy bridge; ``none``: ARP gets no answer, connects fail after ~3 s), and
-at the same instant the DNS stub answers with the new app's address. The swap is timed
+at the same instant the DNS stub answers with the new app's address (``--gap S``: with
+NXDOMAIN for S seconds first, as while Pulumi creates the replacement of a container it
+deleted first). The swap is timed
 right after nginx's own re-resolution of the alias: the worst case, the old address
 stays in use for the whole interval.
 
@@ -24,6 +26,7 @@ import argparse
 import dataclasses
 import statistics
 import sys
+import threading
 import time
 from collections import Counter
 from contextlib import ExitStack
@@ -114,8 +117,13 @@ def play(root: Path, label: str, valid: int, connect: int, options: argparse.Nam
         dns.next_answer(ALIAS, second)
         old.__exit__()  # the old container stops: its connections close
         ns.remove_address(old_address, stale=options.neighbour == "stale")
-        dns.records[ALIAS] = new_address
-        outcomes = get_at_rate(ns, HOST, time.monotonic(), options.rate, options.after_seconds)
+        t0 = time.monotonic()
+        if options.gap:
+            del dns.records[ALIAS]
+            threading.Timer(options.gap, dns.records.__setitem__, (ALIAS, new_address)).start()
+        else:
+            dns.records[ALIAS] = new_address
+        outcomes = get_at_rate(ns, HOST, t0, options.rate, options.after_seconds)
         return Report(label, valid, connect, second - first, outcomes)
 
 
@@ -124,7 +132,7 @@ def print_report(report: Report) -> None:
     settings = f"resolver valid={report.valid_seconds}s, proxy_connect_timeout {report.connect_timeout_seconds}s"
     print(f"\n{report.label}: {settings}")
     print(f"  re-resolution interval observed:          {report.resolve_interval:5.2f} s")
-    print(f"  old address in use after the swap for:    {report.window:5.2f} s")
+    print(f"  last request missing the new app started: {report.window:5.2f} s after the swap")
     print(f"  requests sent after the swap:             {len(report.outcomes)}")
     print(f"  of which did not reach the new app:       {len(stale)}  {dict(Counter(o.status for o in stale))}")
     if stale:
@@ -143,13 +151,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="requests per second after the swap")
     parser.add_argument("--after-seconds", type=float, default=16.0, help="how long to send them")
     parser.add_argument("--neighbour", choices=["stale", "none"], default="stale")
+    parser.add_argument("--gap", type=float, default=0.0, help="seconds of NXDOMAIN before the new address")
     options = parser.parse_args()
     reason = skip_reason()
     if reason:
         sys.exit(reason)
     root = nginx_root()
     print(f"nginx 1.30 from {root}, {options.rate:g} requests/s for {options.after_seconds:g} s after the swap, "
-          f"neighbour entry of the old address: {options.neighbour}")  # fmt: skip
+          f"neighbour entry of the old address: {options.neighbour}, NXDOMAIN gap {options.gap:g} s")  # fmt: skip
     for label, valid, connect in (
         ("before", 10, 5),
         ("after", RESOLVE_VALID_SECONDS, UPSTREAM_CONNECT_TIMEOUT_SECONDS),

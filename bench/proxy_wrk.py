@@ -2,18 +2,20 @@
 
     python bench/proxy_wrk.py [--duration 5] [--connections 32] [--threads 2]
 
-Two stub backends, each measured the same way:
+nginx 1.30 from the Debian unstable root (tests/sidroot.py), everything in a network
+namespace of its own with a stub of Docker's DNS (tests/nginx_harness.py). Two stub
+backends, each measured the same way:
 - ``python``: the threaded stub of the live tests, slow like an app server, so it shows
   what the proxy costs in front of something that does work;
 - ``nginx``: nginx answering ``return 200`` itself, fast enough to expose the proxy's own
   per-request cost (connection setup, header rewriting, map lookups).
 
 Per backend: direct; ``naive`` (bare ``proxy_pass``: HTTP/1.0, a new connection per
-request); the generated config as production runs it minus ``resolve`` (``static``:
-keep-alive upstream); and the generated config in ``variable`` mode (per-request
-resolution through a stub DNS, no keep-alive). All on one machine: wrk, nginx and the
-backend share its CPUs, so absolute numbers mean little; the ratios are the result.
-Access logs are off in every nginx (production logs to stdout; that cost is not measured).
+request); the generated config as production runs it (``server … resolve`` with keep-alive
+upstream); and the generated config in ``variable`` mode (per-request resolution, no
+keep-alive). All on one machine: wrk, nginx and the backend share its CPUs, so absolute
+numbers mean little; the ratios are the result. Access logs are off in every nginx
+(production logs to stdout; that cost is not measured).
 """
 
 from __future__ import annotations
@@ -24,20 +26,33 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.nginx_config import PublicPorts, TlsSettings, render_nginx_config
+from components.nginx_config import PublicPorts, TlsSettings, UpstreamMode, render_nginx_config
 from components.routes import ProxyRoute
 from tests.dns_stub import DnsStub
-from tests.nginx_harness import NGINX, NginxProcess, StubBackend, debian_runtime, free_port
+from tests.nginx_harness import (
+    DNS_ADDRESS,
+    HTTP_PORT,
+    LISTEN_ADDRESS,
+    NetNamespace,
+    NginxProcess,
+    StubBackend,
+    Workdir,
+    namespaced_runtime,
+    nginx_root,
+    skip_reason,
+)
 
 HOST = "blog.bench"
+ALIAS = "app-blog"
+"""The generated config's upstream, resolved by the stub DNS to the backend on loopback."""
+BACKEND_PORT, NAIVE_PORT = 8002, 8001
 BODY_BYTES = 100
 PATH = f"/bench?size={BODY_BYTES}&type=text/plain"
 
@@ -56,11 +71,11 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}[unit]
 
 
-def run_wrk(label: str, port: int, options: argparse.Namespace) -> Result:
-    command = [
+def run_wrk(ns: NetNamespace, label: str, port: int, options: argparse.Namespace) -> Result:
+    command = ns.command(
         "wrk", f"-t{options.threads}", f"-c{options.connections}", f"-d{options.duration}s", "--latency",
-        "-H", f"Host: {HOST}", f"http://127.0.0.1:{port}{PATH}",
-    ]  # fmt: skip
+        "-H", f"Host: {HOST}", f"http://{LISTEN_ADDRESS}:{port}{PATH}",
+    )  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     avg = _ms(re.search(r"Latency\s+(\S+)", output).group(1))  # type: ignore[union-attr]
@@ -71,48 +86,49 @@ def run_wrk(label: str, port: int, options: argparse.Namespace) -> Result:
     return Result(label, rps, avg, p99, errors + (int(non_2xx.group(1)) if non_2xx else 0))
 
 
-def _temp_paths(prefix: Path) -> str:
-    """nginx writes temp files under its prefix, not /var/lib/nginx: no root needed."""
+def _files(inside: PurePosixPath) -> tuple[str, str]:
+    """Main-context lines (pid, error log) and http-context temp paths, all under ``inside``."""
     kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    return "\n".join(f"    {kind}_temp_path {prefix}/tmp/{kind};" for kind in kinds)
+    lines = [f"pid {inside}/nginx.pid;", f"error_log {inside}/error.log warn;"]
+    return "\n".join(lines), "\n".join(f"    {kind}_temp_path {inside}/tmp/{kind};" for kind in kinds)
 
 
-def naive_config(prefix: Path, listen: int, backend: int) -> str:
+def naive_config(inside: PurePosixPath, listen: int, backend: int) -> str:
+    main, temp = _files(inside)
     return f"""
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
+{main}
 events {{ worker_connections 4096; }}
 http {{
     access_log off;
-{_temp_paths(prefix)}
+{temp}
     server {{
-        listen 127.0.0.1:{listen};
+        listen {LISTEN_ADDRESS}:{listen};
         server_name {HOST};
-        location / {{ proxy_pass http://127.0.0.1:{backend}; }}
+        location / {{ proxy_pass http://{LISTEN_ADDRESS}:{backend}; }}
     }}
 }}
 """
 
 
-def fast_backend_config(prefix: Path, listen: int) -> str:
+def fast_backend_config(inside: PurePosixPath, listen: int) -> str:
+    main, temp = _files(inside)
     return f"""
 worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
+{main}
 events {{ worker_connections 4096; }}
 http {{
     access_log off;
     keepalive_requests 1000000;
-{_temp_paths(prefix)}
+{temp}
     server {{
-        listen 127.0.0.1:{listen};
+        listen {LISTEN_ADDRESS}:{listen};
         location / {{ default_type text/plain; return 200 "{"x" * BODY_BYTES}"; }}
     }}
 }}
 """
 
 
-def route(port: int, upstream_host: str = "127.0.0.1") -> ProxyRoute:
+def route(port: int, upstream_host: str = ALIAS) -> ProxyRoute:
     return ProxyRoute(
         app="blog",
         kind="wordpress",
@@ -129,51 +145,45 @@ def route(port: int, upstream_host: str = "127.0.0.1") -> ProxyRoute:
 
 
 @contextmanager
-def nginx(root: Path, name: str, config: str, port: int) -> Iterator[None]:
-    prefix = root / name
-    prefix.mkdir()
-    with NginxProcess(prefix, config, (port,)):
-        yield
+def nginx(ns: NetNamespace, root: Path, config: Callable[[PurePosixPath], str], port: int) -> Iterator[None]:
+    workdir = Workdir(root)
+    try:
+        with NginxProcess(ns, workdir, config(workdir.inside), (port,)):
+            yield
+    finally:
+        workdir.remove()
 
 
-def generated(root: Path, name: str, backend: int, port: int, mode: str, dns: DnsStub) -> str:
-    prefix = root / name
-    runtime = debian_runtime(prefix, port, 0, upstream_mode="static", access_log=False, worker_processes="auto")
-    upstream = route(backend)
-    if mode == "variable":
-        runtime = dataclasses.replace(runtime, upstream_mode="variable", resolver=f"127.0.0.1:{dns.port}")
-        upstream = dataclasses.replace(upstream, upstream_host="app-blog.bench")
-        dns.records["app-blog.bench"] = "127.0.0.1"
-    return render_nginx_config([upstream], TlsSettings(), PublicPorts(port, 443), runtime)
+def generated(backend: int, mode: UpstreamMode) -> Callable[[PurePosixPath], str]:
+    def render(inside: PurePosixPath) -> str:
+        runtime = namespaced_runtime(inside, access_log=False, worker_processes="auto")
+        runtime = dataclasses.replace(runtime, upstream_mode=mode)
+        return render_nginx_config([route(backend)], TlsSettings(), PublicPorts(8080, 8443), runtime)
+
+    return render
 
 
 def measure(root: Path, backend_kind: str, options: argparse.Namespace) -> list[Result]:
     with ExitStack() as stack:
-        dns = stack.enter_context(DnsStub())
+        ns = stack.enter_context(NetNamespace())
+        dns = stack.enter_context(DnsStub(DNS_ADDRESS, 53, ns.entered))
+        dns.records[ALIAS] = LISTEN_ADDRESS
         if backend_kind == "python":
-            backend = stack.enter_context(StubBackend("blog")).port
+            stack.enter_context(StubBackend("blog", ns, LISTEN_ADDRESS, BACKEND_PORT))
         else:
-            backend = free_port()
-            stack.enter_context(
-                nginx(
-                    root,
-                    f"{backend_kind}-backend",
-                    fast_backend_config(root / f"{backend_kind}-backend", backend),
-                    backend,
-                )
-            )
-        results = [run_wrk("direct", backend, options)]
-        naive_port = free_port()
-        with nginx(
-            root, f"{backend_kind}-naive", naive_config(root / f"{backend_kind}-naive", naive_port, backend), naive_port
-        ):
-            results.append(run_wrk("naive proxy_pass", naive_port, options))
-        for mode in ("static", "variable"):
-            port = free_port()
-            name = f"{backend_kind}-{mode}"
-            with nginx(root, name, generated(root, name, backend, port, mode, dns), port):
-                label = "generated (keepalive)" if mode == "static" else "generated, variable (no keepalive)"
-                results.append(run_wrk(label, port, options))
+            stack.enter_context(nginx(ns, root, lambda inside: fast_backend_config(inside, BACKEND_PORT), BACKEND_PORT))
+        results = [run_wrk(ns, "direct", BACKEND_PORT, options)]
+        with nginx(ns, root, lambda inside: naive_config(inside, NAIVE_PORT, BACKEND_PORT), NAIVE_PORT):
+            results.append(run_wrk(ns, "naive proxy_pass", NAIVE_PORT, options))
+        modes: list[tuple[UpstreamMode, str]] = [
+            ("resolve", "generated (resolve, keepalive)"),
+            ("variable", "generated, variable (no keepalive)"),
+        ]
+        for mode, label in modes:
+            with nginx(ns, root, generated(BACKEND_PORT, mode), HTTP_PORT):
+                if mode == "resolve":
+                    dns.next_answer(ALIAS, 0.0)
+                results.append(run_wrk(ns, label, HTTP_PORT, options))
         return results
 
 
@@ -198,14 +208,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--backend", choices=["python", "nginx", "both"], default="both")
     options = parser.parse_args()
-    for tool in ("wrk", NGINX):
-        if shutil.which(tool) is None:
-            sys.exit(f"{tool} is not installed (apt-get install wrk nginx-light)")
-    print(f"wrk -t{options.threads} -c{options.connections} -d{options.duration}s, loopback, nginx 1.22 (Debian)")
+    reason = skip_reason() or (None if shutil.which("wrk") else "wrk is not installed (apt-get install wrk)")
+    if reason:
+        sys.exit(reason)
+    root = nginx_root()
+    version = subprocess.run(["chroot", str(root), "nginx", "-v"], capture_output=True, text=True).stderr.strip()
+    print(f"wrk -t{options.threads} -c{options.connections} -d{options.duration}s, loopback, {version}")
     kinds = ["python", "nginx"] if options.backend == "both" else [options.backend]
-    with tempfile.TemporaryDirectory(prefix="proxy-wrk-") as root:
-        for kind in kinds:
-            report(kind, measure(Path(root), kind, options))
+    for kind in kinds:
+        report(kind, measure(root, kind, options))
 
 
 if __name__ == "__main__":

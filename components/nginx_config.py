@@ -4,17 +4,21 @@ Pure and deterministic: same input, same text (routes are sorted by host name), 
 `pulumi preview` after `pulumi up` shows no change to the proxy.
 
 Upstreams: production (the official nginx 1.30 image) gets one ``upstream`` block per app
-with ``server <alias>:<port> resolve`` re-resolved through Docker's DNS every 10 s, a
-shared-memory ``zone`` and idle ``keepalive`` connections. nginx then starts while an app
-is down (the name is marked down until it resolves) and follows a recreated container,
-without opening a new TCP connection per request. ``resolve`` needs nginx >= 1.27.3, so
-the renderer also knows two other upstream modes, chosen by :class:`Runtime`:
+with ``server <alias>:<port> resolve``, a shared-memory ``zone`` and idle ``keepalive``
+connections. nginx then starts while an app is down (the name has no server until it
+resolves) and follows a recreated container without opening a new TCP connection per
+request. ``resolve`` needs nginx >= 1.27.3. The other upstream mode, ``variable``
+(``proxy_pass http://$var`` resolved per request), works on any nginx but cannot keep
+connections alive: bench/proxy_wrk.py measured it at about a quarter of the keep-alive
+throughput on loopback; only the bench renders it.
 
-- ``variable``: ``proxy_pass http://$var`` resolved per request; works on any nginx but
-  cannot keep connections alive: bench/proxy_wrk.py measured it at about a quarter of the
-  keep-alive throughput on loopback, no faster than a bare ``proxy_pass``;
-- ``static``: ``upstream`` blocks with plain ``server`` lines and keepalive, for tests on
-  Debian's nginx 1.22 where the upstream hosts are loopback IP literals.
+How fast a recreated container is followed (nginx 1.30.4 source,
+src/http/modules/ngx_http_upstream_zone_module.c, ngx_http_upstream_zone_resolve_handler):
+a worker re-resolves each ``resolve`` name ``valid + 1`` seconds after the last answer, and
+Docker's DNS answers with a TTL of 600 s (moby v28.5.2 libnetwork/resolver.go, respTTL),
+so ``resolver ... valid=`` alone sets the interval. Until then requests go to the old
+address, which on a bridge does not answer at all: each waits for the connect timeout and
+ends in 504. bench/upstream_stall.py measures both figures.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from components.routes import ProxyRoute
 from config.settings import port_suffix
 
 TlsMode = Literal["off", "letsencrypt", "provided"]
-UpstreamMode = Literal["resolve", "variable", "static"]
+UpstreamMode = Literal["resolve", "variable"]
 
 LETSENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory"
 LETSENCRYPT_STAGING_DIRECTORY = "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -47,6 +51,21 @@ UPSTREAM_IDLE_CONNECTIONS = 16
 UPSTREAM_IDLE_SECONDS = 4
 """Below Apache's KeepAliveTimeout (5 s) in the app images, so nginx never reuses a
 connection Apache is closing: a POST on such a connection would fail with 502."""
+RESOLVE_VALID_SECONDS = 1
+"""``resolver valid=``: nginx re-resolves each app alias every valid + 1 = 2 s, so a recreated
+container's new address is in use at most ~2 s after Docker's DNS has it (was 10 s: 11 s).
+The smallest value nginx accepts (whole seconds); one DNS query per app every 2 s."""
+UPSTREAM_CONNECT_TIMEOUT_SECONDS = 2
+"""An app container on the same bridge accepts in well under a millisecond; 2 s still
+covers one lost SYN (Linux retransmits it after its initial 1 s RTO, RFC 6298). A removed
+container's address drops packets: each request sent there until the next re-resolution
+waits this long and ends in 504 (was 5 s)."""
+SERVER_NAMES_HASH_BUCKET_SIZE = 512
+"""nginx refuses to start when one server name plus its hash overhead does not fit a bucket
+(nginx 1.30.4 src/core/ngx_hash.c: ``sizeof(void *) + align(len + 2, 8)`` plus a
+terminating pointer, i.e. 272 bytes for a 253-character name on 64-bit); the default is
+the CPU's cache line (64 bytes: names of up to 46 characters). 512 fits the longest legal
+DNS name; nginx allocates only what the names use, so the size costs nothing."""
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _ENV = jinja2.Environment(
@@ -91,16 +110,18 @@ class PublicPorts:
 
 @dataclass(frozen=True)
 class Runtime:
-    """Where the rendered file runs. The defaults are the official nginx image; tests and the
-    bench override listen addresses, file paths and the upstream mode for Debian's nginx."""
+    """Where the rendered file runs. The defaults are the official nginx image; the tier-3
+    tests and the benches (nginx 1.30 from Debian unstable, in a network namespace of their
+    own) override listen addresses and file paths only."""
 
     http_listen: str = "80"
     https_listen: str = "443"
     resolver: str = "127.0.0.11"
     """Docker's embedded DNS: app aliases on the edge network, public names for ACME."""
     upstream_mode: UpstreamMode = "resolve"
-    http2_directive: bool = True
-    """``http2 on;`` (nginx >= 1.25.1); False puts ``http2`` on the listen line (1.22)."""
+    resolve_valid_seconds: int = RESOLVE_VALID_SECONDS
+    connect_timeout_seconds: int = UPSTREAM_CONNECT_TIMEOUT_SECONDS
+    """Both overridable so bench/upstream_stall.py can measure the values before and after."""
     user: str | None = "nginx"
     worker_processes: str = "auto"
     pid: str = "/run/nginx.pid"
@@ -187,8 +208,6 @@ def _check_inputs(routes: Sequence[ProxyRoute], tls: TlsSettings, runtime: Runti
         raise pulumi.RunError(
             f"selfhost:acmeEmail: {tls.acme_email!r} is not an e-mail address; tls=letsencrypt needs one"
         )
-    if tls.mode == "letsencrypt" and runtime.upstream_mode == "static":
-        raise pulumi.RunError("selfhost:tls: letsencrypt needs a real resolver; the static upstream mode is for tests")
     for path in (runtime.certificate_path, runtime.key_path, runtime.acme_state_dir):
         if not _FILE_PATH.match(path):
             raise pulumi.RunError(f"proxy runtime: {path!r} is not a plain file path")
@@ -254,6 +273,7 @@ def render_nginx_config(
         hsts_seconds=HSTS_SECONDS,
         idle_connections=UPSTREAM_IDLE_CONNECTIONS,
         idle_seconds=UPSTREAM_IDLE_SECONDS,
+        server_names_bucket=SERVER_NAMES_HASH_BUCKET_SIZE,
         acme_issuer=issuer,
         acme_directory=LETSENCRYPT_STAGING_DIRECTORY if tls.acme_staging else LETSENCRYPT_DIRECTORY,
         acme_state_path=f"{runtime.acme_state_dir}/{issuer}",

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real binaries for the tier-3 tests (Debian/Ubuntu). Elsewhere those tests skip, and say so.
-DEBIAN_PACKAGES=(nginx-light php-cli cloud-init redis-server openssl curl wrk shellcheck apache2-bin iso-codes
+DEBIAN_PACKAGES=(php-cli cloud-init redis-server openssl curl wrk shellcheck apache2-bin iso-codes
                  docker.io busybox-static file iproute2 debootstrap)
 if command -v apt-get >/dev/null 2>&1; then
   missing=()

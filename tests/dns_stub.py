@@ -1,8 +1,10 @@
 """A tiny UDP DNS server answering A queries from a dict, NXDOMAIN otherwise.
 
-Stands in for Docker's embedded DNS (127.0.0.11) so the request-time resolution of the
-``variable`` upstream mode runs on a real nginx. Only what nginx's resolver asks is
-implemented: one question, class IN, type A.
+Stands in for Docker's embedded DNS: bound to 127.0.0.11:53 inside a test network
+namespace, it is what the production config's ``resolver 127.0.0.11`` asks. Like Docker's,
+its answers carry a TTL of 600 s (moby v28.5.2 libnetwork/resolver.go, ``respTTL``), so
+only nginx's ``valid=`` decides how soon a changed address is noticed. Only what nginx's
+resolver asks is implemented: one question, class IN, type A (AAAA gets an empty answer).
 """
 
 from __future__ import annotations
@@ -10,18 +12,54 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+DOCKER_TTL_SECONDS = 600
 
 
 class DnsStub:
-    def __init__(self) -> None:
+    """``records`` (name -> IPv4 address) may be changed while it serves."""
+
+    def __init__(
+        self,
+        address: str = "127.0.0.1",
+        port: int = 0,
+        inside: Callable[[], AbstractContextManager[object]] | None = None,
+    ) -> None:
+        """``inside``, if given, is entered while the socket is made (a network namespace)."""
         self.records: dict[str, str] = {}
         self.queries: list[str] = []
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self._socket.settimeout(0.2)
+        self.answers: list[tuple[float, str, str | None]] = []
+        """(time.monotonic(), name, address or None for NXDOMAIN), one per A query."""
+        self._socket = self._bind(address, port, inside)
         self.port: int = self._socket.getsockname()[1]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @staticmethod
+    def _bind(address: str, port: int, inside: Callable[[], AbstractContextManager[object]] | None) -> socket.socket:
+        def make() -> socket.socket:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind((address, port))
+            sock.settimeout(0.2)
+            return sock
+
+        if inside is None:
+            return make()
+        with inside():
+            return make()
+
+    def next_answer(self, name: str, after: float, timeout: float = 30.0) -> float:
+        """When the first A answer for ``name`` later than ``after`` (monotonic) went out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for when, answered, _ in list(self.answers):
+                if answered == name and when > after:
+                    return when
+            time.sleep(0.005)
+        raise TimeoutError(f"nobody asked for {name} within {timeout} s")
 
     def __enter__(self) -> DnsStub:
         self._thread.start()
@@ -59,8 +97,10 @@ class DnsStub:
         self.queries.append(name)
         question = packet[12:question_end]
         address = self.records.get(name)
+        if qtype == 1:
+            self.answers.append((time.monotonic(), name, address))
         if address is None or qtype != 1:
             rcode = 3 if address is None else 0
             return struct.pack("!HHHHHH", ident, 0x8180 | rcode, 1, 0, 0, 0) + question
-        answer = struct.pack("!HHHIH", 0xC00C, 1, 1, 1, 4) + socket.inet_aton(address)
+        answer = struct.pack("!HHHIH", 0xC00C, 1, 1, DOCKER_TTL_SECONDS, 4) + socket.inet_aton(address)
         return struct.pack("!HHHHHH", ident, 0x8180, 1, 1, 0, 0) + question + answer

@@ -1,13 +1,33 @@
-"""Real nginx on loopback in front of stub backends, for the live tests and the bench.
+"""The production nginx.conf on a real nginx 1.30, in front of stub apps and a stub of Docker's DNS.
 
-Stub backends are small threaded HTTP/1.1 servers that consume any request body and
-answer with JSON describing what reached them (path, method, headers, body size, which
-upstream connection carried it). Debian's nginx runs the rendered config non-daemonised
-in a temporary prefix, on high loopback ports.
+nginx is Debian unstable's 1.30 from the cached root of ``tests/sidroot.py`` (``chroot ROOT
+nginx``), run with the official image's worker user ``nginx`` (created in the root). It runs
+in a network namespace of its own that stands in for the proxy container's view of the edge
+network:
+
+- 127.0.0.11:53 is a :class:`~tests.dns_stub.DnsStub`, as Docker's embedded DNS (the
+  config's ``resolver 127.0.0.11``), answering for the apps' aliases;
+- ``edge0``, one end of a veth pair, holds 10.213.0.1/24 (the bridge's subnet); each stub
+  app gets an address of its own there and listens on port 80, the apps' real port;
+- nginx listens on 127.0.0.1:80 and :443 (the container's ports; the apps hold :80 on their
+  own addresses), and tests send the published ports (8080/8443) in their Host headers.
+
+An app container that is removed leaves an address that does not answer.
+:meth:`NetNamespace.remove_address` emulates the two cases of a real bridge: with a
+``stale`` neighbour entry (the proxy talked to the container moments ago, so the kernel
+still has its MAC address) frames go to a MAC no one has and are dropped without a word,
+and a connect waits for its timeout; without one, ARP gets no answer and a connect fails
+with EHOSTUNREACH after three probes (about 3 s).
+
+Stub apps are small threaded HTTP/1.1 servers that consume any request body and answer
+with JSON describing what reached them (path, method, headers, body size, which upstream
+connection carried it). They run in this process: sockets are made inside the namespace
+(``setns`` on the calling thread), then served from ordinary threads.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -16,33 +36,134 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
-from components.nginx_config import Runtime, UpstreamMode
+from components.nginx_config import Runtime
+from tests import sidroot
 
-NGINX = "/usr/sbin/nginx"
+LISTEN_ADDRESS = "127.0.0.1"
+HTTP_PORT, HTTPS_PORT = 80, 443
+"""The container's ports, where nginx listens inside the namespace."""
+DNS_ADDRESS = "127.0.0.11"
+EDGE_PREFIX = "10.213.0."
+APP_PORT = 80
+_CLONE_NEWNET = 0x40000000
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def skip_reason() -> str | None:
+    """Why the production nginx cannot run here, or None."""
+    reason = sidroot.skip_reason()
+    if reason:
+        return reason
+    for tool in ("ip", "nsenter", "openssl"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (iproute2, util-linux, openssl)"
+    return None
 
 
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
+def nginx_root() -> Path:
+    """The unstable root with nginx 1.30 and the official image's worker user ``nginx``."""
+    root = sidroot.ensure_root(["nginx"])
+    if subprocess.run(["chroot", str(root), "id", "-u", "nginx"], capture_output=True).returncode != 0:
+        created = subprocess.run(
+            ["chroot", str(root), "useradd", "--system", "--no-create-home", "--home", "/nonexistent",
+             "--shell", "/bin/false", "nginx"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if created.returncode not in (0, 9):  # 9: another run created it first
+            raise RuntimeError(f"useradd nginx in {root} failed: {created.stderr}")
+    return root
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+def _setns(fd: int) -> None:
+    if _LIBC.setns(fd, _CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"setns: {os.strerror(errno)}")
+
+
+class NetNamespace:
+    """``ip netns add`` with lo up and the edge subnet on ``edge0``; deleted on exit."""
+
+    def __init__(self) -> None:
+        self.name = f"selfhost-nginx-{uuid.uuid4().hex[:10]}"
+        self.path = Path("/run/netns") / self.name
+        self._next_host = 2
+
+    def __enter__(self) -> NetNamespace:
+        _ip("netns", "add", self.name)
+        try:
+            _ip("-n", self.name, "link", "set", "lo", "up")
+            _ip("-n", self.name, "link", "add", "edge0", "type", "veth", "peer", "name", "edge0-peer")
+            _ip("-n", self.name, "link", "set", "edge0-peer", "up")
+            _ip("-n", self.name, "link", "set", "edge0", "up")
+            _ip("-n", self.name, "addr", "add", f"{EDGE_PREFIX}1/24", "dev", "edge0")
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, check=False)
+
+    @contextmanager
+    def entered(self) -> Iterator[None]:
+        """The calling thread in the namespace: sockets made here belong to it for good."""
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        target = os.open(self.path, os.O_RDONLY)
+        try:
+            _setns(target)
+            try:
+                yield
+            finally:
+                _setns(own)
+        finally:
+            os.close(target)
+            os.close(own)
+
+    def command(self, *argv: str) -> list[str]:
+        return ["nsenter", f"--net={self.path}", *argv]
+
+    def connect(self, address: str, port: int, timeout: float = 10.0) -> socket.socket:
+        with self.entered():
+            return socket.create_connection((address, port), timeout=timeout)
+
+    def add_address(self) -> str:
+        """A fresh address on the edge subnet, as Docker gives a new container."""
+        address = f"{EDGE_PREFIX}{self._next_host}"
+        self._next_host += 1
+        _ip("-n", self.name, "addr", "add", f"{address}/32", "dev", "edge0")
+        return address
+
+    def remove_address(self, address: str, stale: bool = True) -> None:
+        """The container behind ``address`` is gone; see the module docstring for ``stale``."""
+        _ip("-n", self.name, "addr", "del", f"{address}/32", "dev", "edge0")
+        if stale:
+            host = int(address.rsplit(".", 1)[1])
+            mac = f"02:00:0a:d5:00:{host:02x}"
+            _ip("-n", self.name, "neigh", "replace", address, "lladdr", mac, "dev", "edge0", "nud", "permanent")
+
+
+def wait_for_port(ns: NetNamespace, port: int, address: str = LISTEN_ADDRESS, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
+            ns.connect(address, port, timeout=0.2).close()
+            return
         except OSError:
             time.sleep(0.02)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+    raise TimeoutError(f"nothing listens on {address}:{port} after {timeout} s")
 
 
 @dataclass
@@ -128,23 +249,50 @@ class _StubServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # a proxy without keep-alive opens a connection per request
 
+    def __init__(self, name: str, address: tuple[str, int]) -> None:
+        super().__init__(address, _StubHandler)
+        self.name = name
+        self.record = StubRecord()
+        self.open_connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
     def handle_error(self, request: object, client_address: object) -> None:
         """Clients (wrk, curl) hang up mid-response at times; that is not a stub failure."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(("127.0.0.1", 0), _StubHandler)
-        self.name = name
-        self.record = StubRecord()
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        with self._connections_lock:
+            self.open_connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        with self._connections_lock:
+            self.open_connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """What a stopping app does to kept-alive connections: close them (FIN to nginx)."""
+        with self._connections_lock:
+            connections = list(self.open_connections)
+        for connection in connections:
+            with suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class StubBackend:
-    """One stub app on 127.0.0.1:<port>, serving from a background thread."""
+    """One stub app on ``address:port``, serving from a background thread."""
 
-    def __init__(self, name: str) -> None:
-        self._server = _StubServer(name)
+    def __init__(self, name: str, ns: NetNamespace | None, address: str = "127.0.0.1", port: int = APP_PORT) -> None:
+        """``ns`` None: on this process's own network (the bench's direct measurement)."""
+        if ns is None:
+            self._server = _StubServer(name, (address, port))
+        else:
+            with ns.entered():
+                self._server = _StubServer(name, (address, port))
         self.name = name
+        self.address = address
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._stopped = False
 
     @property
     def record(self) -> StubRecord:
@@ -155,50 +303,116 @@ class StubBackend:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Stops like an app container: no more accepts, open connections closed. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections()
 
 
-def debian_runtime(
-    prefix: Path,
-    http_port: int,
-    https_port: int,
-    upstream_mode: UpstreamMode = "static",
-    access_log: bool = True,
-    worker_processes: str = "2",
-) -> Runtime:
-    """Production's config, adapted to Debian's nginx 1.22 in a private prefix on loopback."""
+@dataclass(frozen=True)
+class Outcome:
+    """One request through the proxy, timed by the client."""
+
+    started: float
+    """Seconds after the caller's reference time."""
+    seconds: float
+    status: str
+    """HTTP status, ``closed`` (no answer) or the client's error."""
+    backend: str | None
+    """The stub app that answered (its JSON body), if any."""
+
+
+def get(ns: NetNamespace, host: str, t0: float, port: int = HTTP_PORT, timeout: float = 30.0) -> Outcome:
+    """``GET /`` on a new connection (``Connection: close``), as a browser's first request."""
+    started = time.monotonic()
+    status, backend = "?", None
+    try:
+        with ns.connect(LISTEN_ADDRESS, port, timeout=timeout) as sock:
+            sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        status = data.split(b" ", 2)[1].decode() if data else "closed"
+        if status == "200":
+            backend = json.loads(data.partition(b"\r\n\r\n")[2])["backend"]
+    except OSError as error:
+        status = type(error).__name__
+    return Outcome(started - t0, time.monotonic() - started, status, backend)
+
+
+def get_at_rate(ns: NetNamespace, host: str, t0: float, rate: float, seconds: float) -> list[Outcome]:
+    """``rate`` requests a second from ``t0`` for ``seconds``, each in a thread; sorted by start."""
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        outcome = get(ns, host, t0)
+        with lock:
+            outcomes.append(outcome)
+
+    threads = []
+    for n in range(int(rate * seconds)):
+        time.sleep(max(0.0, t0 + n / rate - time.monotonic()))
+        threads.append(threading.Thread(target=one, daemon=True))
+        threads[-1].start()
+    for thread in threads:
+        thread.join()
+    return sorted(outcomes, key=lambda outcome: outcome.started)
+
+
+def namespaced_runtime(inside: PurePosixPath, access_log: bool = True, worker_processes: str = "2") -> Runtime:
+    """Production's runtime, but listening on 127.0.0.1 and with every file under ``inside``."""
     return Runtime(
-        http_listen=f"127.0.0.1:{http_port}",
-        https_listen=f"127.0.0.1:{https_port}",
-        resolver="127.0.0.1",
-        upstream_mode=upstream_mode,
-        http2_directive=False,
-        user="root" if os.geteuid() == 0 else None,
+        http_listen=f"{LISTEN_ADDRESS}:{HTTP_PORT}",
+        https_listen=f"{LISTEN_ADDRESS}:{HTTPS_PORT}",
         worker_processes=worker_processes,
-        pid=str(prefix / "nginx.pid"),
-        error_log=str(prefix / "error.log"),
-        access_log=str(prefix / "access.log") if access_log else None,
-        temp_dir=str(prefix / "tmp"),
-        certificate_path=str(prefix / "tls" / "fullchain.pem"),
-        key_path=str(prefix / "tls" / "privkey.pem"),
+        pid=str(inside / "nginx.pid"),
+        error_log=str(inside / "error.log"),
+        access_log=str(inside / "access.log") if access_log else None,
+        temp_dir=str(inside / "tmp"),
+        certificate_path=str(inside / "tls" / "fullchain.pem"),
+        key_path=str(inside / "tls" / "privkey.pem"),
     )
 
 
-class NginxProcess:
-    """``nginx -p prefix -c conf -e errlog`` in the foreground; checked with ``-t`` first."""
+class Workdir:
+    """A private directory inside the root for one nginx: config, pid, logs, temp files, TLS."""
 
-    def __init__(self, prefix: Path, config: str, ports: tuple[int, ...]) -> None:
-        self.prefix = prefix
-        self.config_path = prefix / "nginx.conf"
-        self.error_log = prefix / "error.log"
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.inside = PurePosixPath(f"/tmp/selfhost-nginx-{uuid.uuid4().hex[:10]}")
+        self.host = root / self.inside.relative_to("/")
+        (self.host / "tmp").mkdir(parents=True)
+        (self.host / "tls").mkdir()
+        ids = subprocess.run(["chroot", str(root), "id", "-u", "nginx"], capture_output=True, text=True, check=True)
+        os.chown(self.host / "tmp", int(ids.stdout), 0)  # the workers write request bodies there
+
+    def runtime(self, access_log: bool = True, worker_processes: str = "2") -> Runtime:
+        return namespaced_runtime(self.inside, access_log, worker_processes)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.host, ignore_errors=True)
+
+
+class NginxProcess:
+    """``chroot ROOT nginx -c conf -e errlog`` in the foreground inside ``ns``; ``-t`` first."""
+
+    def __init__(self, ns: NetNamespace, workdir: Workdir, config: str, ports: tuple[int, ...]) -> None:
+        self.ns = ns
+        self.workdir = workdir
         self.ports = ports
-        (prefix / "tmp").mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(config)
+        (workdir.host / "nginx.conf").write_text(config)
         self._process: subprocess.Popen[bytes] | None = None
 
     def _command(self, *extra: str) -> list[str]:
-        return [NGINX, "-p", str(self.prefix), "-c", str(self.config_path), "-e", str(self.error_log), *extra]
+        inside = self.workdir.inside
+        return self.ns.command(
+            "chroot", str(self.workdir.root), "nginx",
+            "-c", str(inside / "nginx.conf"), "-e", str(inside / "error.log"), *extra,
+        )  # fmt: skip
 
     def check(self) -> None:
         result = subprocess.run(self._command("-t"), capture_output=True, text=True, check=False)
@@ -208,18 +422,25 @@ class NginxProcess:
     def __enter__(self) -> NginxProcess:
         self.check()
         self._process = subprocess.Popen(
-            self._command("-g", "daemon off;"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            self._command("-g", "daemon off;"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
             for port in self.ports:
-                wait_for_port(port)
+                wait_for_port(self.ns, port)
         except TimeoutError:
             self.__exit__(None, None, None)
             raise RuntimeError(f"nginx did not come up:\n{self.errors()}") from None
         return self
 
+    @property
+    def pid(self) -> int:
+        """The master process (nsenter and chroot exec it in place)."""
+        assert self._process is not None
+        return self._process.pid
+
     def errors(self) -> str:
-        return self.error_log.read_text() if self.error_log.exists() else ""
+        log = self.workdir.host / "error.log"
+        return log.read_text() if log.exists() else ""
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
@@ -239,13 +460,10 @@ def self_signed_certificate(directory: Path, names: list[str]) -> tuple[Path, Pa
     """A throwaway certificate for ``names`` (subjectAltName), made with the openssl CLI."""
     directory.mkdir(parents=True, exist_ok=True)
     certificate, key = directory / "fullchain.pem", directory / "privkey.pem"
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        raise RuntimeError("the openssl command is needed to make a test certificate")
     subprocess.run(
         [
-            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-days", "2", "-subj", f"/CN={names[0]}",
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-days", "2", "-subj", f"/CN={names[0][:64]}",
             "-addext", "subjectAltName=" + ",".join(f"DNS:{name}" for name in names),
             "-keyout", str(key), "-out", str(certificate),
         ],
@@ -253,3 +471,36 @@ def self_signed_certificate(directory: Path, names: list[str]) -> tuple[Path, Pa
         capture_output=True,
     )  # fmt: skip
     return certificate, key
+
+
+def _replace_exactly(text: str, old: str, new: str, count: int) -> str:
+    found = text.count(old)
+    if found != count:
+        raise AssertionError(f"expected {count} x {old!r} in the letsencrypt config, found {found}")
+    return text.replace(old, new)
+
+
+def swap_acme_for_static_certificate(config: str, issuer: str, certificate_pem: str, key_pem: str) -> str:
+    """The tls=letsencrypt config with the ACME module's lines replaced: Debian has no module.
+
+    What stays is production's: ``ssl_certificate $acme_certificate`` (a certificate loaded
+    per handshake through ``ssl_certificate_cache``) and the HTTP-01 location. The module's
+    variables become maps that yield what the module's do, ``data:`` plus PEM (nginx-acme
+    src/state/certificate.rs, ``SSL_VARIABLE_PREFIX``); the issuer block, shared zone and
+    ``acme_certificate`` lines go. Each line must be there as often as expected, so a
+    template change cannot silently leave the swap testing something else.
+    """
+    servers = config.count(f"acme_certificate {issuer};")
+    text = _replace_exactly(config, "load_module modules/ngx_http_acme_module.so;\n", "", 1)
+    start = text.index(f"    acme_issuer {issuer} {{\n")
+    end = text.index("    }\n", start) + len("    }\n")
+    text = text[:start] + text[end:]
+    maps = "".join(
+        f'    map $ssl_server_name ${variable} {{\n        default "data:{pem}";\n    }}\n'
+        for variable, pem in (("acme_certificate", certificate_pem), ("acme_certificate_key", key_pem))
+    )
+    text = _replace_exactly(text, "    acme_shared_zone zone=ngx_acme_shared:1m;\n", maps, 1)
+    text = _replace_exactly(text, f"        acme_certificate {issuer};\n", "", servers)
+    if "acme_" in text.replace("$acme_certificate", ""):
+        raise AssertionError("an ACME module directive survived the swap")
+    return text

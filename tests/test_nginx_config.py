@@ -1,8 +1,9 @@
 """Tier 1: the rendered nginx.conf, parsed with crossplane, for every TLS and upstream mode.
 
 Routes come from the real WordPress and Nextcloud route functions (as the dev stack's app
-map produces them). These tests pin the production text (nginx 1.30 syntax, ACME module)
-that Debian's nginx cannot load; tests/test_nginx_live.py runs the rest for real.
+map produces them). These tests pin the production text, the ACME module's directives
+included (Debian's nginx has no ACME module, so tests/test_nginx_live.py runs everything
+else on nginx 1.30 and swaps only those lines for a static certificate).
 """
 
 from __future__ import annotations
@@ -153,7 +154,10 @@ def test_one_server_per_host_name_plus_defaults(tmp_path: Path) -> None:
 
 
 def test_upstreams_are_resolved_through_dockers_dns_with_keepalive(conf: Conf) -> None:
-    assert args(conf.http, "resolver") == ["127.0.0.11", "valid=10s", "ipv6=off"]
+    # Docker's DNS answers with TTL 600; nginx re-resolves every valid + 1 = 2 s instead.
+    assert args(conf.http, "resolver") == ["127.0.0.11", "valid=1s", "ipv6=off"]
+    # A removed container's address never answers: a request sent there fails after 2 s.
+    assert args(conf.http, "proxy_connect_timeout") == ["2s"]
     upstreams = {upstream["args"][0]: upstream["block"] for upstream in find(conf.http, "upstream")}
     assert set(upstreams) == {"app_blog", "app_cloud"}
     blog = upstreams["app_blog"]
@@ -164,6 +168,26 @@ def test_upstreams_are_resolved_through_dockers_dns_with_keepalive(conf: Conf) -
     assert args(conf.http, "proxy_http_version") == ["1.1"]
     proxied = [d for d in walk(conf.server(BLOG, tls=True)) if d["directive"] == "proxy_pass"]
     assert proxied and all(d["args"] == ["http://app_blog"] for d in proxied)
+
+
+def nginx_hash_element_bytes(name: str) -> int:
+    """What one server name takes in a bucket on 64-bit, plus the bucket's terminating pointer
+    (nginx 1.30.4 src/core/ngx_hash.c, NGX_HASH_ELT_SIZE and the check in ngx_hash_init)."""
+    pointer = 8
+    return pointer + -(-(len(name) + 2) // pointer) * pointer + pointer
+
+
+def test_the_server_names_hash_holds_the_longest_legal_host_name(tmp_path: Path) -> None:
+    longest = ".".join(["a" * 63] * 3 + ["b" * 61])
+    assert len(longest) == 253
+    routes = [dataclasses.replace(ROUTES[0], server_name=longest), ROUTES[1]]
+    conf = Conf(render(routes, tls=PROVIDED), tmp_path)
+    [bucket] = args(conf.http, "server_names_hash_bucket_size")
+    assert int(bucket) >= nginx_hash_element_bytes(longest) == 272
+    assert int(bucket) % 64 == 0  # nginx rounds it up to the cache line anyway
+    # The default bucket (the 64-byte cache line) holds names of up to 46 characters.
+    assert (nginx_hash_element_bytes("a" * 46), nginx_hash_element_bytes("a" * 47)) == (64, 72)
+    assert find(conf.http, "server_names_hash_max_size") == []  # 512 buckets: plenty for a few names
 
 
 def test_variable_mode_resolves_per_request_without_upstream_blocks(tmp_path: Path) -> None:

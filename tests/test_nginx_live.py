@@ -1,16 +1,20 @@
-"""Tier 3: the rendered config run by a real nginx (Debian's 1.22) against stub backends.
+"""Tier 3: the production nginx.conf run by a real nginx 1.30 against stub apps and a stub DNS.
 
-Routes come from the real WordPress and Nextcloud route functions, with the upstream
-moved to a loopback stub. What this proves: host routing, forwarded headers, refusal of
-unknown names (plain and TLS), well-known redirects, body limits and streaming, login rate
-limits, TLS with SNI and HTTP/2, HSTS and security headers, gzip, static cache headers
-and upstream keep-alive, all on a real nginx.
+nginx 1.30 comes from Debian unstable (tests/sidroot.py) and runs in a network namespace of
+its own, with a stub of Docker's DNS on 127.0.0.11 and stub apps on addresses of an edge
+subnet (tests/nginx_harness.py). Routes come from the real WordPress and Nextcloud route
+functions, upstreams are the real ``app-<name>:80`` aliases, and the config is production's:
+``server … resolve`` with keepalive, ``http2 on;``, user ``nginx``; only listen addresses
+and file paths differ (a test checks that nothing else does). With tls=letsencrypt the ACME
+module's lines are swapped for a static certificate (Debian has no ACME module); the
+rendering tests pin those lines.
 
-What it does not prove: the production upstream mode (``server ... resolve``, nginx >=
-1.27.3) and ``http2 on;``, which 1.22 rejects; here upstreams are ``static`` (IP literals,
-same keepalive) and HTTP/2 is switched on the listen line. The request-time ``variable``
-mode is exercised against a stub DNS server. Docker's DNS, the ACME module and the
-official image are not involved (letsencrypt is covered by rendering tests).
+Proven here: host routing, forwarded headers, refusal of unknown names (plain and TLS, with
+SNI), well-known redirects, body limits and streaming, login rate limits, TLS and HTTP/2
+over ALPN, HSTS and security headers, gzip, static cache headers, upstream keep-alive,
+start while an app does not resolve, re-resolution after an app container is recreated,
+and host names of the longest legal length. Not involved: Docker, the official image, the
+ACME module itself.
 """
 
 from __future__ import annotations
@@ -21,49 +25,129 @@ import http.client
 import json
 import socket
 import subprocess
+import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 
 from components import nextcloud, wordpress
-from components.nginx_config import LOGIN_BURST, PublicPorts, TlsSettings, render_nginx_config
+from components.nginx_config import (
+    LOGIN_BURST,
+    PRODUCTION,
+    PublicPorts,
+    TlsSettings,
+    acme_issuer_name,
+    render_nginx_config,
+)
 from components.routes import ProxyRoute
 from config.settings import NextcloudApp, WordPressApp
+from tests import nginx_harness
 from tests.dns_stub import DnsStub
-from tests.nginx_harness import NGINX, NginxProcess, StubBackend, debian_runtime, free_port, self_signed_certificate
+from tests.nginx_harness import (
+    DNS_ADDRESS,
+    HTTP_PORT,
+    HTTPS_PORT,
+    LISTEN_ADDRESS,
+    NetNamespace,
+    NginxProcess,
+    StubBackend,
+    Workdir,
+    get,
+    get_at_rate,
+    self_signed_certificate,
+    swap_acme_for_static_certificate,
+)
 
-pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason=f"{NGINX} not installed (apt-get install nginx-light)")
+REASON = nginx_harness.skip_reason()
+pytestmark = [pytest.mark.live, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
 
 BLOG, CLOUD = "blog.test", "cloud.test"
+PUBLIC = PublicPorts(8080, 8443)
+"""The dev stack's published ports: Docker maps them to the container's 80/443."""
 WORDPRESS_LIMIT = wordpress.route("blog", WordPressApp(kind="wordpress", hostname=BLOG)).max_body_bytes
+LETSENCRYPT = TlsSettings(mode="letsencrypt", acme_email="ops@example.com")
 
 
-def routes_to(blog: StubBackend, cloud: StubBackend) -> list[ProxyRoute]:
+@pytest.fixture(scope="module")
+def root() -> Path:
+    return nginx_harness.nginx_root()
+
+
+def app_routes(blog_host: str = BLOG, cloud_host: str = CLOUD) -> list[ProxyRoute]:
     return [
-        dataclasses.replace(
-            wordpress.route("blog", WordPressApp(kind="wordpress", hostname=BLOG)),
-            upstream_host="127.0.0.1",
-            upstream_port=blog.port,
-        ),
-        dataclasses.replace(
-            nextcloud.route("cloud", NextcloudApp(kind="nextcloud", hostname=CLOUD)),
-            upstream_host="127.0.0.1",
-            upstream_port=cloud.port,
-        ),
+        wordpress.route("blog", WordPressApp(kind="wordpress", hostname=blog_host)),
+        nextcloud.route("cloud", NextcloudApp(kind="nextcloud", hostname=cloud_host)),
     ]
 
 
 @dataclass
 class Edge:
-    http_port: int
-    https_port: int
+    root: Path
+    ns: NetNamespace
+    dns: DnsStub
+    workdir: Workdir
     blog: StubBackend
     cloud: StubBackend
     nginx: NginxProcess
-    ca_file: Path | None = None
+    routes: list[ProxyRoute]
+    ca_file: str | None = None
+    """The test certificate, as a path inside the root (curl runs there)."""
+
+
+def wait_resolved(dns: DnsStub, names: list[str]) -> None:
+    """nginx resolves ``resolve`` names right after its workers start; until then: 502."""
+    for name in names:
+        dns.next_answer(name, 0.0, timeout=10)
+    time.sleep(0.2)
+
+
+@contextmanager
+def running_edge(root: Path, tls: TlsSettings, hosts: tuple[str, str] = (BLOG, CLOUD)) -> Iterator[Edge]:
+    with NetNamespace() as ns, DnsStub(DNS_ADDRESS, 53, ns.entered) as dns:
+        workdir = Workdir(root)
+        try:
+            blog_address, cloud_address = ns.add_address(), ns.add_address()
+            with StubBackend("blog", ns, blog_address) as blog, StubBackend("cloud", ns, cloud_address) as cloud:
+                routes = app_routes(*hosts)
+                dns.records.update({routes[0].upstream_host: blog_address, routes[1].upstream_host: cloud_address})
+                config = render_nginx_config(routes, tls, PUBLIC, workdir.runtime())
+                ca_file = None
+                if tls.enabled:
+                    certificate, key = self_signed_certificate(workdir.host / "tls", list(hosts))
+                    ca_file = str(workdir.inside / "tls" / "fullchain.pem")
+                    if tls.mode == "letsencrypt":
+                        config = swap_acme_for_static_certificate(
+                            config, acme_issuer_name(tls), certificate.read_text(), key.read_text()
+                        )
+                ports = (HTTP_PORT, HTTPS_PORT) if tls.enabled else (HTTP_PORT,)
+                with NginxProcess(ns, workdir, config, ports) as nginx:
+                    wait_resolved(dns, [route.upstream_host for route in routes])
+                    yield Edge(root, ns, dns, workdir, blog, cloud, nginx, routes, ca_file)
+        finally:
+            workdir.remove()
+
+
+@pytest.fixture(scope="module")
+def plain(root: Path) -> Iterator[Edge]:
+    with running_edge(root, TlsSettings(mode="off")) as edge:
+        yield edge
+
+
+@pytest.fixture(scope="module")
+def tls(root: Path) -> Iterator[Edge]:
+    with running_edge(root, TlsSettings(mode="provided")) as edge:
+        yield edge
+
+
+@pytest.fixture(scope="module")
+def letsencrypt(root: Path) -> Iterator[Edge]:
+    with running_edge(root, LETSENCRYPT) as edge:
+        yield edge
 
 
 @dataclass
@@ -80,10 +164,20 @@ class Reply:
         return report
 
 
+class _NamespacedConnection(http.client.HTTPConnection):
+    def __init__(self, ns: NetNamespace, port: int) -> None:
+        super().__init__(LISTEN_ADDRESS, port, timeout=10)
+        self.ns = ns
+
+    def connect(self) -> None:
+        self.sock = self.ns.connect(self.host, self.port, timeout=10)
+
+
 def request(
-    port: int, host: str | None, path: str = "/", method: str = "GET", body: bytes | None = None, **headers: str
+    edge: Edge, host: str | None, path: str = "/", method: str = "GET", body: bytes | None = None, **headers: str
 ) -> Reply:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    """HTTP/1.1 to nginx's port 80 inside the edge's namespace, with exactly these headers."""
+    connection = _NamespacedConnection(edge.ns, HTTP_PORT)
     try:
         connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
         if host is not None:
@@ -105,55 +199,68 @@ class CurlReply(Reply):
 
 
 def curl(edge: Edge, url: str, *options: str) -> tuple[int, CurlReply | None]:
-    """curl with every test host name resolved to loopback; returns (exit code, reply)."""
-    resolve = [
-        arg
-        for name in (BLOG, CLOUD, "unknown.test")
-        for port in (edge.http_port, edge.https_port)
-        for arg in ("--resolve", f"{name}:{port}:127.0.0.1")
-    ]
-    ca = ["--cacert", str(edge.ca_file)] if edge.ca_file else []
-    command = ["curl", "-sS", "--max-time", "20", "-D", "-", "-o", "/dev/stderr", *resolve, *ca, *options, url]
-    result = subprocess.run(command, capture_output=True, check=False)
+    """The root's curl 8 in the edge's namespace, every test name resolved to nginx."""
+    names = {route.server_name for route in edge.routes} | {"unknown.test"}
+    resolve = [arg for name in sorted(names) for arg in ("--resolve", f"{name}:{HTTPS_PORT}:{LISTEN_ADDRESS}")]
+    ca = ["--cacert", edge.ca_file] if edge.ca_file else []
+    name = uuid.uuid4().hex[:8]
+    headers, body = edge.workdir.inside / f"curl-{name}.headers", edge.workdir.inside / f"curl-{name}.body"
+    command = edge.ns.command(
+        "chroot", str(edge.root), "curl", "-sS", "--max-time", "20", "-D", str(headers), "-o", str(body),
+        "-w", "%{http_version}", *resolve, *ca, *options, url,
+    )  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         return result.returncode, None
-    blocks = [block for block in result.stdout.decode().split("\r\n\r\n") if block.strip()]
+    on_host = edge.root / headers.relative_to("/")
+    blocks = [block for block in on_host.read_bytes().decode().split("\r\n\r\n") if block.strip()]
     status_line, *lines = blocks[-1].split("\r\n")
-    version, status = status_line.split()[:2]
-    headers = [(name.strip(), value.strip()) for name, _, value in (line.partition(":") for line in lines)]
-    return 0, CurlReply(int(status), headers, result.stderr, http_version=version)
+    parsed = [(name.strip(), value.strip()) for name, _, value in (line.partition(":") for line in lines)]
+    content = (edge.root / body.relative_to("/")).read_bytes()
+    return 0, CurlReply(int(status_line.split()[1]), parsed, content, http_version=result.stdout.strip())
 
 
-def refused(port: int, host: str | None) -> bool:
+def refused(edge: Edge, host: str | None) -> bool:
     """nginx's 444: the connection closes without any response."""
     try:
-        request(port, host)
+        request(edge, host)
     except (http.client.RemoteDisconnected, ConnectionResetError):
         return True
     return False
 
 
-def start_edge(tmp: Path, tls: TlsSettings) -> Iterator[Edge]:
-    http_port, https_port = free_port(), free_port()
-    with StubBackend("blog") as blog, StubBackend("cloud") as cloud:
-        runtime = debian_runtime(tmp, http_port, https_port)
-        ca_file = None
-        if tls.mode == "provided":
-            ca_file, _ = self_signed_certificate(tmp / "tls", [BLOG, CLOUD])
-        config = render_nginx_config(routes_to(blog, cloud), tls, PublicPorts(http_port, https_port), runtime)
-        ports = (http_port, https_port) if tls.enabled else (http_port,)
-        with NginxProcess(tmp, config, ports) as nginx:
-            yield Edge(http_port, https_port, blog, cloud, nginx, ca_file)
+# --- the config is production's ----------------------------------------------------------
+
+ADAPTED = ("listen", "pid", "error_log", "access_log", "ssl_certificate", "ssl_certificate_key", "worker_processes")
+"""What the tests change: listen addresses and file paths (and two workers on any machine)."""
 
 
-@pytest.fixture(scope="module")
-def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
-    yield from start_edge(tmp_path_factory.mktemp("nginx-plain"), TlsSettings(mode="off"))
+@pytest.mark.parametrize("tls", [TlsSettings(), TlsSettings(mode="provided"), LETSENCRYPT], ids=lambda t: t.mode)
+def test_only_addresses_and_paths_differ_from_production(tls: TlsSettings) -> None:
+    runtime = nginx_harness.namespaced_runtime(PurePosixPath("/tmp/selfhost-nginx-x"))
+    tested = render_nginx_config(app_routes(), tls, PUBLIC, runtime)
+    production = render_nginx_config(app_routes(), tls, PUBLIC, PRODUCTION)
+    tested_lines, production_lines = tested.splitlines(), production.splitlines()
+    temp_paths = [line for line in tested_lines if "_temp_path " in line]
+    assert len(temp_paths) == 5  # production keeps the image's compiled-in temp paths
+    tested_lines = [line for line in tested_lines if line not in temp_paths]
+    assert len(tested_lines) == len(production_lines)
+    changed = [(a, b) for a, b in zip(tested_lines, production_lines, strict=True) if a != b]
+    assert changed and all(a.split()[0] == b.split()[0] and a.split()[0] in ADAPTED for a, b in changed)
+    assert "user nginx;" in tested_lines
+    assert "        server app-blog:80 resolve max_fails=0;" in tested_lines
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
-    yield from start_edge(tmp_path_factory.mktemp("nginx-tls"), TlsSettings(mode="provided"))
+def test_workers_run_as_the_images_nginx_user(plain: Edge) -> None:
+    master = plain.nginx.pid
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    assert len(children) == 2
+    nginx_uid = (plain.workdir.host / "tmp").stat().st_uid
+    for child in children:
+        uids = next(line for line in Path(f"/proc/{child}/status").read_text().splitlines() if line.startswith("Uid:"))
+        assert uids.split()[1:] == [str(nginx_uid)] * 4
+    version = subprocess.run(["chroot", str(plain.root), "nginx", "-v"], capture_output=True, text=True).stderr
+    assert "nginx/1.30." in version
 
 
 # --- plain HTTP (tls=off) ---------------------------------------------------------------
@@ -161,8 +268,8 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
 
 @pytest.mark.parametrize(("host", "backend"), [(BLOG, "blog"), (CLOUD, "cloud")])
 def test_each_host_reaches_its_backend_with_forwarded_headers(plain: Edge, host: str, backend: str) -> None:
-    public = f"{host}:{plain.http_port}"
-    reply = request(plain.http_port, public, "/a/b?c=1", X_Forwarded_For="203.0.113.9", X_Forwarded_Proto="https")
+    public = f"{host}:{PUBLIC.http}"
+    reply = request(plain, public, "/a/b?c=1", X_Forwarded_For="203.0.113.9", X_Forwarded_Proto="https")
     report = reply.json()
     assert reply.status == 200
     assert report["backend"] == backend
@@ -174,44 +281,44 @@ def test_each_host_reaches_its_backend_with_forwarded_headers(plain: Edge, host:
     assert headers["x-real-ip"] == "127.0.0.1"
     assert headers["x-forwarded-proto"] == "http"
     assert headers["x-forwarded-host"] == public
-    assert headers["x-forwarded-port"] == str(plain.http_port)
+    assert headers["x-forwarded-port"] == str(PUBLIC.http)
 
 
 def test_host_name_matching_ignores_case_and_port(plain: Edge) -> None:
-    assert request(plain.http_port, "BLOG.test").json()["backend"] == "blog"
+    assert request(plain, "BLOG.test").json()["backend"] == "blog"
 
 
 @pytest.mark.parametrize("host", ["unknown.test", "127.0.0.1", "blog.test.evil.test"])
 def test_unknown_host_names_are_refused(plain: Edge, host: str) -> None:
-    assert refused(plain.http_port, host)
+    assert refused(plain, host)
 
 
 @pytest.mark.parametrize("host", ["", None])
 def test_requests_without_a_host_name_never_reach_an_app(plain: Edge, host: str | None) -> None:
     """HTTP/1.1 without a Host header is malformed: nginx answers 400 itself."""
-    assert refused(plain.http_port, host) or request(plain.http_port, host).status == 400
+    assert refused(plain, host) or request(plain, host).status == 400
 
 
 def test_health_endpoint_answers_loopback(plain: Edge) -> None:
-    reply = request(plain.http_port, "localhost", "/healthz")
+    reply = request(plain, "localhost", "/healthz")
     assert (reply.status, reply.body) == (200, b"ok\n")
 
 
 @pytest.mark.parametrize("service", ["carddav", "caldav"])
 def test_nextcloud_dav_well_known_redirects(plain: Edge, service: str) -> None:
-    reply = request(plain.http_port, f"{CLOUD}:{plain.http_port}", f"/.well-known/{service}")
+    reply = request(plain, f"{CLOUD}:{PUBLIC.http}", f"/.well-known/{service}")
     assert reply.status == 301
-    assert reply.header("Location") == [f"http://{CLOUD}:{plain.http_port}/remote.php/dav/"]
+    assert reply.header("Location") == [f"http://{CLOUD}:{PUBLIC.http}/remote.php/dav/"]
 
 
 def test_other_well_known_paths_reach_the_app(plain: Edge) -> None:
-    assert request(plain.http_port, CLOUD, "/.well-known/webfinger?resource=x").json()["backend"] == "cloud"
-    assert request(plain.http_port, BLOG, "/.well-known/carddav").json()["backend"] == "blog"
+    assert request(plain, CLOUD, "/.well-known/webfinger?resource=x").json()["backend"] == "cloud"
+    assert request(plain, BLOG, "/.well-known/carddav").json()["backend"] == "blog"
 
 
-def raw_upload(port: int, host: str, path: str, length: int, first: bytes) -> socket.socket:
+def raw_upload(edge: Edge, host: str, path: str, length: int, first: bytes) -> socket.socket:
     """Headers plus the first part of a body; the caller sends the rest or reads the answer."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock = edge.ns.connect(LISTEN_ADDRESS, HTTP_PORT)
     sock.sendall(f"PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {length}\r\n\r\n".encode() + first)
     return sock
 
@@ -227,14 +334,14 @@ def read_status(sock: socket.socket) -> int:
 
 
 def test_wordpress_rejects_a_body_over_its_limit(plain: Edge) -> None:
-    with raw_upload(plain.http_port, BLOG, "/wp-admin/async-upload.php", WORDPRESS_LIMIT + 1, b"") as sock:
+    with raw_upload(plain, BLOG, "/wp-admin/async-upload.php", WORDPRESS_LIMIT + 1, b"") as sock:
         assert read_status(sock) == 413
     assert "/wp-admin/async-upload.php" not in plain.blog.record.started
 
 
 def test_nextcloud_accepts_a_body_over_the_wordpress_limit(plain: Edge) -> None:
     size = WORDPRESS_LIMIT + 16 * 1024**2
-    reply = request(plain.http_port, CLOUD, "/remote.php/dav/files/admin/big.bin", "PUT", b"\0" * size)
+    reply = request(plain, CLOUD, "/remote.php/dav/files/admin/big.bin", "PUT", b"\0" * size)
     assert reply.status == 200
     assert reply.json()["body_bytes"] == size
 
@@ -246,7 +353,7 @@ def test_request_bodies_stream_to_nextcloud_and_buffer_for_wordpress(plain: Edge
     started = backend.record.event(path)
     length = 4 * 1024**2
     first = b"\0" * (256 * 1024)
-    with raw_upload(plain.http_port, host, path, length, first) as sock:
+    with raw_upload(plain, host, path, length, first) as sock:
         # Half the body is still with the client: only a streaming proxy has called the app.
         assert started.wait(timeout=2 if streams else 0.5) is streams
         sock.sendall(b"\0" * (length - len(first)))
@@ -257,7 +364,7 @@ def test_request_bodies_stream_to_nextcloud_and_buffer_for_wordpress(plain: Edge
 def test_upstream_connections_are_kept_alive(plain: Edge) -> None:
     before = len(plain.blog.record.connections)
     for _ in range(20):
-        assert request(plain.http_port, BLOG, "/keepalive").status == 200
+        assert request(plain, BLOG, "/keepalive").status == 200
     used = plain.blog.record.connections[before:]
     assert len(used) == 20
     # Two workers, each with its own idle pool: at most a couple of upstream connections.
@@ -265,26 +372,26 @@ def test_upstream_connections_are_kept_alive(plain: Edge) -> None:
 
 
 def test_text_is_gzipped_and_images_are_not(plain: Edge) -> None:
-    text = request(plain.http_port, BLOG, "/page?size=4000&type=text/html", Accept_Encoding="gzip")
+    text = request(plain, BLOG, "/page?size=4000&type=text/html", Accept_Encoding="gzip")
     assert text.header("Content-Encoding") == ["gzip"]
     assert gzip.decompress(text.body) == b"x" * 4000
-    image = request(plain.http_port, BLOG, "/a.png?size=4000&type=image/png", Accept_Encoding="gzip")
+    image = request(plain, BLOG, "/a.png?size=4000&type=image/png", Accept_Encoding="gzip")
     assert image.header("Content-Encoding") == []
 
 
 def test_wordpress_gets_security_headers_without_duplicates(plain: Edge) -> None:
-    reply = request(plain.http_port, BLOG, "/")
+    reply = request(plain, BLOG, "/")
     assert reply.header("X-Content-Type-Options") == ["nosniff"]
     assert reply.header("X-Frame-Options") == ["SAMEORIGIN"]
     assert reply.header("Referrer-Policy") == ["strict-origin-when-cross-origin"]
     assert reply.header("Strict-Transport-Security") == []  # not over plain HTTP
     # wp-login.php sends its own X-Frame-Options: the proxy must not add a second one.
-    own = request(plain.http_port, BLOG, "/wp-login.php", X_Stub_Header="X-Frame-Options: DENY")
+    own = request(plain, BLOG, "/wp-login.php", X_Stub_Header="X-Frame-Options: DENY")
     assert own.header("X-Frame-Options") == ["DENY"]
 
 
 def test_nextcloud_security_headers_are_its_own(plain: Edge) -> None:
-    reply = request(plain.http_port, CLOUD, "/", X_Stub_Header="X-Content-Type-Options: nosniff")
+    reply = request(plain, CLOUD, "/", X_Stub_Header="X-Content-Type-Options: nosniff")
     assert reply.header("X-Content-Type-Options") == ["nosniff"]
     assert reply.header("X-Frame-Options") == []
     assert reply.header("X-Powered-By") == []
@@ -306,37 +413,71 @@ def test_static_assets_get_cache_headers_only_where_safe(
     plain: Edge, host: str, path: str, app_header: str | None, expected: list[str]
 ) -> None:
     extra = {"X_Stub_Header": app_header} if app_header else {}
-    assert request(plain.http_port, host, path, body=None, **extra).header("Cache-Control") == expected
+    assert request(plain, host, path, body=None, **extra).header("Cache-Control") == expected
 
 
-def test_an_app_that_is_down_gets_502_and_others_still_work(tmp_path: Path) -> None:
-    with StubBackend("blog") as blog, StubBackend("cloud") as cloud:
-        http_port = free_port()
-        routes = routes_to(blog, cloud)
-        routes[1] = dataclasses.replace(routes[1], upstream_port=free_port())  # nothing listens there
-        config = render_nginx_config(
-            routes, ports=PublicPorts(http_port), runtime=debian_runtime(tmp_path, http_port, 0)
-        )
-        with NginxProcess(tmp_path, config, (http_port,)):
-            assert request(http_port, CLOUD).status == 502
-            assert request(http_port, BLOG).json()["backend"] == "blog"
+# --- resolution: apps that are down, apps that come up, apps that are recreated ------------
 
 
-def test_variable_mode_resolves_per_request_and_starts_without_the_apps(tmp_path: Path) -> None:
-    """nginx starts although no app name resolves; each name is looked up when a request needs it."""
-    with StubBackend("blog") as blog, StubBackend("cloud") as cloud, DnsStub() as dns:
-        http_port = free_port()
-        routes = [dataclasses.replace(route, upstream_host=f"app-{route.app}.edge") for route in routes_to(blog, cloud)]
-        runtime = dataclasses.replace(
-            debian_runtime(tmp_path, http_port, 0, upstream_mode="variable"), resolver=f"127.0.0.1:{dns.port}"
-        )
-        config = render_nginx_config(routes, ports=PublicPorts(http_port), runtime=runtime)
-        with NginxProcess(tmp_path, config, (http_port,)):
-            assert dns.queries == []
-            assert request(http_port, BLOG).status == 502  # NXDOMAIN: the blog is down
-            dns.records["app-cloud.edge"] = "127.0.0.1"  # the cloud container comes up
-            assert request(http_port, CLOUD).json()["backend"] == "cloud"
-        assert dns.queries == ["app-blog.edge", "app-cloud.edge"]
+def test_nginx_starts_while_apps_are_down_and_serves_them_when_they_resolve(root: Path) -> None:
+    """No alias resolves at start (NXDOMAIN): nginx starts anyway; an address that refuses
+    gets 502 at once, and each app is served as soon as Docker's DNS knows it."""
+    with NetNamespace() as ns, DnsStub(DNS_ADDRESS, 53, ns.entered) as dns:
+        workdir = Workdir(root)
+        try:
+            blog_address = ns.add_address()
+            config = render_nginx_config(app_routes(), TlsSettings(), PUBLIC, workdir.runtime())
+            with StubBackend("blog", ns, blog_address), NginxProcess(ns, workdir, config, (HTTP_PORT,)):
+                asked = dns.next_answer("app-blog", 0.0)
+                assert get(ns, BLOG, 0.0).status == "502"  # not resolved: no server in the upstream
+                dns.records["app-cloud"] = ns.add_address()  # resolves, but nothing listens there
+                dns.records["app-blog"] = blog_address
+                dns.next_answer("app-blog", asked + 0.5)
+                time.sleep(0.1)
+                assert get(ns, BLOG, 0.0).backend == "blog"
+                nothing_listens = get(ns, CLOUD, 0.0)
+                assert (nothing_listens.status, nothing_listens.seconds < 1) == ("502", True)
+                assert get(ns, BLOG, 0.0).backend == "blog"
+        finally:
+            workdir.remove()
+
+
+def test_a_recreated_app_is_followed_within_one_resolve_interval(root: Path) -> None:
+    """The app container is replaced: its old address drops packets (a stale neighbour entry,
+    as on a busy bridge) and Docker's DNS answers with the new one. Swapped right after
+    nginx's own re-resolution (the worst case), the old address stays in use for at most
+    valid + 1 s, and each request sent there fails after the connect timeout with 504.
+    Before the fix (valid=10s, 5 s connect timeout): 11 s of 5-s stalls."""
+    interval, stall = 2.0, 2.0  # the promise, in seconds; nginx re-resolves every valid + 1 s
+    with NetNamespace() as ns, DnsStub(DNS_ADDRESS, 53, ns.entered) as dns:
+        workdir = Workdir(root)
+        try:
+            old_address, new_address = ns.add_address(), ns.add_address()
+            dns.records.update({"app-blog": old_address, "app-cloud": new_address})
+            config = render_nginx_config(app_routes(), TlsSettings(), PUBLIC, workdir.runtime(access_log=False))
+            old = StubBackend("old", ns, old_address).__enter__()
+            try:
+                with StubBackend("new", ns, new_address), NginxProcess(ns, workdir, config, (HTTP_PORT,)):
+                    first = dns.next_answer("app-blog", 0.0)
+                    second = dns.next_answer("app-blog", first)
+                    assert second - first == pytest.approx(interval, abs=0.3)
+                    assert [get(ns, BLOG, 0.0).backend for _ in range(3)] == ["old"] * 3
+                    dns.next_answer("app-blog", second)
+                    old.__exit__()
+                    ns.remove_address(old_address, stale=True)
+                    dns.records["app-blog"] = new_address
+                    outcomes = get_at_rate(ns, BLOG, time.monotonic(), rate=5, seconds=interval + 1.5)
+            finally:
+                old.__exit__()
+        finally:
+            workdir.remove()
+    stale = [outcome for outcome in outcomes if outcome.backend != "new"]
+    assert stale, "the swap came right after a re-resolution: some requests must still go to the old address"
+    assert {outcome.status for outcome in stale} == {"504"}
+    assert all(outcome.seconds == pytest.approx(stall, abs=0.3) for outcome in stale)
+    assert max(outcome.started for outcome in stale) < interval + 0.2
+    served = [outcome for outcome in outcomes if outcome.started > interval + 0.3]
+    assert served and all(outcome.backend == "new" for outcome in served)
 
 
 # --- TLS with a provided certificate -----------------------------------------------------
@@ -344,45 +485,51 @@ def test_variable_mode_resolves_per_request_and_starts_without_the_apps(tmp_path
 
 @pytest.mark.parametrize(("host", "backend"), [(BLOG, "blog"), (CLOUD, "cloud")])
 def test_https_per_host_with_sni_and_http2(tls: Edge, host: str, backend: str) -> None:
-    code, reply = curl(tls, f"https://{host}:{tls.https_port}/x")
+    code, reply = curl(tls, f"https://{host}/x", "--http2")
     assert code == 0 and reply is not None
-    assert reply.http_version == "HTTP/2"
+    assert reply.http_version == "2"  # negotiated over ALPN by the root's curl 8 (nghttp2)
     headers = reply.json()["headers"]
     assert reply.json()["backend"] == backend
     assert headers["x-forwarded-proto"] == "https"
-    assert headers["x-forwarded-port"] == str(tls.https_port)
-    assert headers["host"] == f"{host}:{tls.https_port}"
+    assert headers["x-forwarded-port"] == str(PUBLIC.https)
+    assert headers["host"] == f"{host}:{PUBLIC.https}"
+
+
+def test_http1_clients_are_still_served(tls: Edge) -> None:
+    code, reply = curl(tls, f"https://{BLOG}/", "--http1.1")
+    assert code == 0 and reply is not None
+    assert (reply.http_version, reply.status) == ("1.1", 200)
 
 
 def test_http_redirects_to_https(tls: Edge) -> None:
-    reply = request(tls.http_port, f"{BLOG}:{tls.http_port}", "/a/b?c=1")
+    reply = request(tls, f"{BLOG}:{PUBLIC.http}", "/a/b?c=1")
     assert reply.status == 301
-    assert reply.header("Location") == [f"https://{BLOG}:{tls.https_port}/a/b?c=1"]
+    assert reply.header("Location") == [f"https://{BLOG}:{PUBLIC.https}/a/b?c=1"]
     assert "/a/b" not in tls.blog.record.started
 
 
 def test_unknown_names_are_refused_over_http_and_https(tls: Edge) -> None:
-    assert refused(tls.http_port, "unknown.test")
-    code, _ = curl(tls, f"https://unknown.test:{tls.https_port}/")
+    assert refused(tls, "unknown.test")
+    code, _ = curl(tls, "https://unknown.test/")
     assert code == 35  # TLS handshake refused: no certificate is presented
-    code, _ = curl(tls, f"https://127.0.0.1:{tls.https_port}/", "--insecure")  # no SNI at all
+    code, _ = curl(tls, f"https://{LISTEN_ADDRESS}/", "--insecure")  # no SNI at all
     assert code == 35
 
 
 def test_hsts_and_security_headers(tls: Edge) -> None:
-    _, blog = curl(tls, f"https://{BLOG}:{tls.https_port}/")
+    _, blog = curl(tls, f"https://{BLOG}/")
     assert blog is not None
     assert blog.header("strict-transport-security") == ["max-age=63072000"]
     assert blog.header("x-content-type-options") == ["nosniff"]
     assert blog.header("x-frame-options") == ["SAMEORIGIN"]
-    _, cloud = curl(tls, f"https://{CLOUD}:{tls.https_port}/", "-H", "X-Stub-Header: X-Frame-Options: SAMEORIGIN")
+    _, cloud = curl(tls, f"https://{CLOUD}/", "-H", "X-Stub-Header: X-Frame-Options: SAMEORIGIN")
     assert cloud is not None
     assert cloud.header("strict-transport-security") == ["max-age=63072000"]
     assert cloud.header("x-frame-options") == ["SAMEORIGIN"]
 
 
 def test_login_posts_get_429_past_the_burst(tls: Edge) -> None:
-    url = f"https://{BLOG}:{tls.https_port}/wp-login.php"
+    url = f"https://{BLOG}/wp-login.php"
     statuses = []
     for _ in range(LOGIN_BURST + 4):
         _, reply = curl(tls, url, "--data", "log=admin&pwd=guess")
@@ -394,22 +541,98 @@ def test_login_posts_get_429_past_the_burst(tls: Edge) -> None:
     # Reading the form is not a login attempt; other apps keep their own budget.
     _, form = curl(tls, url)
     assert form is not None and form.status == 200
-    _, nextcloud_login = curl(tls, f"https://{CLOUD}:{tls.https_port}/login", "--data", "user=a")
+    _, nextcloud_login = curl(tls, f"https://{CLOUD}/login", "--data", "user=a")
     assert nextcloud_login is not None and nextcloud_login.status == 200
 
 
-def test_body_limits_hold_over_https(tls: Edge, tmp_path: Path) -> None:
-    big = tmp_path / "big.bin"
+def test_body_limits_hold_over_https(tls: Edge) -> None:
+    big = tls.workdir.host / "big.bin"
     with big.open("wb") as out:
         out.truncate(WORDPRESS_LIMIT + 1024**2)
-    _, blog = curl(tls, f"https://{BLOG}:{tls.https_port}/upload", "--data-binary", f"@{big}")
+    inside = str(tls.workdir.inside / "big.bin")
+    _, blog = curl(tls, f"https://{BLOG}/upload", "--data-binary", f"@{inside}")
     assert blog is not None and blog.status == 413
-    _, cloud = curl(tls, f"https://{CLOUD}:{tls.https_port}/remote.php/dav/x", "-T", str(big))
+    _, cloud = curl(tls, f"https://{CLOUD}/remote.php/dav/x", "-T", inside)
     assert cloud is not None and cloud.status == 200
     assert cloud.json()["body_bytes"] == big.stat().st_size
 
 
-def test_no_worker_errors_logged(plain: Edge, tls: Edge) -> None:
-    for edge in (plain, tls):
+# --- tls=letsencrypt, the ACME module's lines swapped for a static certificate -----------
+
+
+@pytest.mark.parametrize(("host", "backend"), [(BLOG, "blog"), (CLOUD, "cloud")])
+def test_letsencrypt_config_serves_each_host_over_http2(letsencrypt: Edge, host: str, backend: str) -> None:
+    code, reply = curl(letsencrypt, f"https://{host}/", "--http2")
+    assert code == 0 and reply is not None
+    assert (reply.http_version, reply.json()["backend"]) == ("2", backend)
+    assert reply.header("strict-transport-security") == ["max-age=63072000"]
+
+
+def test_letsencrypt_config_keeps_http_for_challenges_only(letsencrypt: Edge) -> None:
+    challenge = request(letsencrypt, BLOG, "/.well-known/acme-challenge/unknown-token")
+    assert challenge.status == 404  # what the module does not answer itself ends here
+    assert request(letsencrypt, BLOG, "/wp-login.php").status == 301
+    assert refused(letsencrypt, "unknown.test")
+    code, _ = curl(letsencrypt, "https://unknown.test/")
+    assert code == 35
+
+
+# --- host names of the longest legal length ------------------------------------------------
+
+
+def longest_host_name(letter: str) -> str:
+    """253 characters, labels of at most 63: the longest name DNS allows."""
+    name = ".".join([letter * 63] * 3 + [letter * 56]) + ".test"
+    assert len(name) == 253
+    return name
+
+
+def test_the_longest_legal_host_names_start_and_route(root: Path) -> None:
+    hosts = (longest_host_name("b"), longest_host_name("c"))
+    with running_edge(root, TlsSettings(mode="provided"), hosts) as edge:
+        for host, backend in zip(hosts, ("blog", "cloud"), strict=True):
+            code, reply = curl(edge, f"https://{host}/")
+            assert code == 0 and reply is not None
+            assert reply.json()["backend"] == backend
+            redirect = request(edge, host, "/x")
+            assert redirect.header("Location") == [f"https://{host}:{PUBLIC.https}/x"]
+
+
+def test_without_the_bucket_size_the_longest_names_stop_nginx(root: Path) -> None:
+    """What the fix prevents, on the same nginx: the default bucket (64 bytes) is too small."""
+    with NetNamespace() as ns:
+        workdir = Workdir(root)
+        try:
+            routes = app_routes(longest_host_name("b"), longest_host_name("c"))
+            config = render_nginx_config(routes, TlsSettings(), PUBLIC, workdir.runtime())
+            lines = [line for line in config.splitlines(keepends=True) if "server_names_hash_bucket_size" not in line]
+            assert len(lines) == len(config.splitlines()) - 1
+            with pytest.raises(RuntimeError, match="could not build server_names_hash"):
+                NginxProcess(ns, workdir, "".join(lines), (HTTP_PORT,)).check()
+        finally:
+            workdir.remove()
+
+
+def test_no_worker_errors_logged(plain: Edge, tls: Edge, letsencrypt: Edge) -> None:
+    for edge in (plain, tls, letsencrypt):
         crit = [line for line in edge.nginx.errors().splitlines() if "[crit]" in line or "[alert]" in line]
         assert crit == []
+
+
+def test_the_variable_mode_of_the_bench_resolves_per_request(root: Path) -> None:
+    """bench/proxy_wrk.py's comparison mode: nothing is resolved before a request needs it."""
+    with NetNamespace() as ns, DnsStub(DNS_ADDRESS, 53, ns.entered) as dns:
+        workdir = Workdir(root)
+        try:
+            runtime = dataclasses.replace(workdir.runtime(), upstream_mode="variable")
+            config = render_nginx_config(app_routes(), TlsSettings(), PUBLIC, runtime)
+            cloud_address = ns.add_address()
+            with StubBackend("cloud", ns, cloud_address), NginxProcess(ns, workdir, config, (HTTP_PORT,)):
+                time.sleep(0.2)
+                assert dns.queries == []
+                assert get(ns, BLOG, 0.0).status == "502"  # NXDOMAIN: the blog is down
+                dns.records["app-cloud"] = cloud_address
+                assert get(ns, CLOUD, 0.0).backend == "cloud"
+            assert dns.queries == ["app-blog", "app-cloud"]
+        finally:
+            workdir.remove()

@@ -23,6 +23,9 @@ import pulumi_docker as docker
 
 from components.durations import MILLISECOND, DurationInput, go_duration, nanoseconds
 
+SERVICE_LABEL: Final = "io.selfhost.service"
+"""On every container: its name. Also the one label each log line carries (``docker logs --details``)."""
+NO_ENV_IN_LOGS: Final = "SELFHOST_NO_ENV_IN_LOGS"
 LOG_DRIVER: Final = "json-file"
 LOG_OPTIONS: Final = {
     # What we want: rotation, and an app that never stalls on a slow or full log disk
@@ -40,13 +43,16 @@ LOG_OPTIONS: Final = {
     # (resourceDockerContainerRead: log_opts = HostConfig.LogConfig.Config) and log_opts is
     # ForceNew: a daemon with other defaults would replace every container on every run.
     # These are every key json-file and the daemon accept on Engine 25 to 28
-    # (jsonfilelog.ValidateLogOpt, logger builtInLogOpts, local.LogOptKeys with "cache-");
-    # an empty labels/env/tag means none (logger.Info.ExtraAttributes, ParseLogTag).
-    "labels": "",
-    "labels-regex": "",
-    "env": "",
-    "env-regex": "",
-    "tag": "",
+    # (jsonfilelog.ValidateLogOpt, logger builtInLogOpts, local.LogOptKeys with "cache-").
+    # No value is empty: the Terraform SDK drops empty map values from a new resource's plan
+    # (hashicorp/terraform#19757), so "" would not be sent, and a daemon default would fill in.
+    "tag": "{{.Name}}",
+    "labels": SERVICE_LABEL,
+    "labels-regex": "^" + SERVICE_LABEL.replace(".", "\\.") + "$",
+    # Attributes from the environment: only this variable, which no container has (checked in
+    # service_container), so no environment value ever reaches a log line.
+    "env": NO_ENV_IN_LOGS,
+    "env-regex": "^" + NO_ENV_IN_LOGS + "$",
     "cache-disabled": "true",
     "cache-max-size": "20m",
     "cache-max-file": "5",
@@ -241,7 +247,11 @@ def service_container(
     OOM-killed and restarted (``unless-stopped``) instead of thrashing the host.
     """
     memory = memory_mib(spec.memory_bytes)
-    labels = {"io.selfhost.service": spec.container_name, **(spec.labels or {})}
+    if NO_ENV_IN_LOGS in (spec.envs or {}):
+        raise ValueError(
+            f"{spec.container_name}: {NO_ENV_IN_LOGS} is reserved (log options name it to attach no environment)"
+        )
+    labels = {SERVICE_LABEL: spec.container_name, **(spec.labels or {})}
     return docker.Container(
         resource_name,
         name=spec.container_name,

@@ -15,6 +15,7 @@ from components.container import (
     CONTAINER_INPUTS,
     INIT_ERROR,
     LOG_OPTIONS,
+    NO_ENV_IN_LOGS,
     Healthcheck,
     memory_mib,
     replace_on_changes,
@@ -190,4 +191,12 @@ def test_log_options_leave_nothing_for_the_daemon_to_merge(stack: str, request: 
         *("mode", "max-buffer-size", "cache-disabled", "cache-max-file", "cache-max-size", "cache-compress"),
     }
     assert set(LOG_OPTIONS) == json_file_and_daemon_keys
+    assert all(LOG_OPTIONS.values()), "the Terraform SDK drops empty map values: a daemon default would fill them in"
     assert LOG_OPTIONS["mode"] == "non-blocking", "max-buffer-size is valid only with non-blocking"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_container_sets_the_variable_the_log_options_name(stack: str, request: pytest.FixtureRequest) -> None:
+    run: ProgramRun = request.getfixturevalue(stack)
+    for name, container in containers(run).items():
+        assert not any(str(env).startswith(NO_ENV_IN_LOGS + "=") for env in container.inputs.get("envs", [])), name

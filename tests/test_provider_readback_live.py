@@ -324,3 +324,28 @@ def test_docker_stop_waits_the_stop_timeout(engine: Engine) -> None:
         assert engine.inspect(name)["State"]["ExitCode"] == 137, "killed after the timeout"
     finally:
         engine.docker("rm", "--force", name, check=False)
+
+
+def test_log_lines_carry_no_environment(engine: Engine, dev: ProgramRun) -> None:
+    """With the program's log options, ``docker logs --details`` shows the tag and service label, never an env value."""
+    inputs = _container(dev, "-cloud-db").inputs
+    flags = [
+        *_run_flags(inputs),
+        "--env",
+        "SOME_PASSWORD=do-not-log-me",
+        "--label",
+        "io.selfhost.service=db-under-test",
+    ]
+    name = _create(engine, flags, ["sh", "-c", "echo hello; sleep 1000"])
+    try:
+        details = ""
+        for _ in range(50):
+            details = engine.docker("logs", "--details", name).stdout
+            if "hello" in details:
+                break
+            time.sleep(0.1)
+        assert "hello" in details
+        assert "do-not-log-me" not in details and "SOME_PASSWORD" not in details
+        assert f"tag={name}" in details and "io.selfhost.service=db-under-test" in details
+    finally:
+        engine.docker("rm", "--force", name, check=False)

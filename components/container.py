@@ -44,8 +44,8 @@ LOG_OPTIONS: Final = {
     # ForceNew: a daemon with other defaults would replace every container on every run.
     # These are every key json-file and the daemon accept on Engine 25 to 28
     # (jsonfilelog.ValidateLogOpt, logger builtInLogOpts, local.LogOptKeys with "cache-").
-    # No value is empty: the Terraform SDK drops empty map values from a new resource's plan
-    # (hashicorp/terraform#19757), so "" would not be sent, and a daemon default would fill in.
+    # No value is empty: Terraform's SDK has dropped empty map values from a plan before
+    # (hashicorp/terraform#19757); a "" lost on the way would let a daemon default fill in.
     "tag": "{{.Name}}",
     "labels": SERVICE_LABEL,
     "labels-regex": "^" + SERVICE_LABEL.replace(".", "\\.") + "$",

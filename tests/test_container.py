@@ -191,7 +191,7 @@ def test_log_options_leave_nothing_for_the_daemon_to_merge(stack: str, request: 
         *("mode", "max-buffer-size", "cache-disabled", "cache-max-file", "cache-max-size", "cache-compress"),
     }
     assert set(LOG_OPTIONS) == json_file_and_daemon_keys
-    assert all(LOG_OPTIONS.values()), "the Terraform SDK drops empty map values: a daemon default would fill them in"
+    assert all(LOG_OPTIONS.values()), "an empty value lost by the SDK would let a daemon default fill in"
     assert LOG_OPTIONS["mode"] == "non-blocking", "max-buffer-size is valid only with non-blocking"
 
 

@@ -87,7 +87,9 @@ by number, then each port's bindings in the engine's order). Docker 27+ sorts a 
 bindings IPv4 before IPv6 (libnetwork/drivers/bridge port_mapping_linux.go cmpPortBinding);
 Docker 25/26 keep the order they were given (allocatePortsInternal), so IPv4 first reads
 back equal on both. The IPv6 binding reaches the IPv4-only edge network through Docker's
-userland proxy (on by default; with ``userland-proxy: false`` Docker 25/26 drop it)."""
+userland proxy (on by default; with ``userland-proxy: false`` Docker 25/26 drop it). That proxy
+ends the connection: nginx sees IPv6 clients as the edge gateway's address (measured on Docker
+28). Keeping their addresses needs an IPv6 edge network and ``ip6tables`` on the daemon."""
 
 
 def published_ports(args: ProxyArgs) -> list[docker.ContainerPortArgs]:

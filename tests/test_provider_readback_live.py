@@ -176,6 +176,11 @@ def dev() -> ProgramRun:
     return run_stack_file("dev")
 
 
+@pytest.fixture(scope="module")
+def prod() -> ProgramRun:
+    return run_stack_file("prod")
+
+
 def _container(run: ProgramRun, suffix: str) -> Registration:
     matches = [c for c in run.of_type("docker:index/container:Container") if c.inputs["name"].endswith(suffix)]
     assert len(matches) == 1, suffix
@@ -258,9 +263,15 @@ def _create(engine: Engine, flags: list[str], command: list[str]) -> str:
     return name
 
 
-@pytest.mark.parametrize("suffix", ["-proxy", "-cloud-db", "-blog-db", "-cloud-app"])
-def test_container_inputs_read_back_as_sent(engine: Engine, dev: ProgramRun, suffix: str) -> None:
-    inputs = _container(dev, suffix).inputs
+@pytest.mark.parametrize(
+    ("stack", "suffix"),
+    [("dev", "-proxy"), ("dev", "-cloud-db"), ("dev", "-blog-db"), ("dev", "-cloud-app"), ("prod", "-proxy")],
+)
+def test_container_inputs_read_back_as_sent(
+    engine: Engine, stack: str, suffix: str, request: pytest.FixtureRequest
+) -> None:
+    run: ProgramRun = request.getfixturevalue(stack)
+    inputs = _container(run, suffix).inputs
     serve = ["sh", "-c", "echo ok > /www/index.html && exec httpd -f -p 80 -h /www"]
     name = _create(engine, _run_flags(inputs), serve)
     try:

@@ -1,42 +1,156 @@
 """One way to run a long-lived service container, so every container gets the same care.
 
 Each gets: the image by ``image_id`` (a name there would replace it on every run), a
-healthcheck with ``wait``, restart ``unless-stopped``, a memory limit, rotated logs,
-sorted environment and files (stable diffs), and secrets as files, not variables.
+healthcheck with ``wait``, restart ``unless-stopped``, a memory limit without swap, a stop
+timeout, rotated logs, sorted environment and files (stable diffs), and secrets as files,
+not variables.
+
+Every input is written the way the Docker provider reads it back, so a second preview shows
+no change; docs/provider-readback.md has the table, with the provider's source for each row.
+The provider is kreuzwerker/terraform-provider-docker v4.6.0 as bridged by pulumi-docker
+5.2.0 (its SDK has ``device_cgroup_rules`` and upload ``owner``/``group``, both new in v4.6.0);
+its container resource is internal/provider/resource_docker_container*.go there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Final, Literal
 
 import pulumi
 import pulumi_docker as docker
 
-LOG_OPTIONS = {"max-file": "3", "max-size": "10m"}
+from components.durations import MILLISECOND, DurationInput, go_duration, nanoseconds
+
+SERVICE_LABEL: Final = "io.selfhost.service"
+"""On every container: its name. Also the one label each log line carries (``docker logs --details``)."""
+NO_ENV_IN_LOGS: Final = "SELFHOST_NO_ENV_IN_LOGS"
+LOG_DRIVER: Final = "json-file"
+LOG_OPTIONS: Final = {
+    # What we want: rotation, and an app that never stalls on a slow or full log disk
+    # (non-blocking drops lines past a 1 MiB buffer instead of blocking the app's writes).
+    "max-size": "10m",
+    "max-file": "3",
+    "compress": "false",
+    "mode": "non-blocking",
+    "max-buffer-size": "1m",
+    # Set only so that nothing is left for the daemon to fill in. dockerd merges its own
+    # default log-opts into a container's LogConfig for every key the container leaves out
+    # when the driver is the daemon's default, and its cache-* keys whatever the driver
+    # (moby daemon/logs.go mergeAndVerifyLogConfig, daemon/logger/loggerutils/cache
+    # MergeDefaultLogConfig, same in v25.0 to v28.5). The provider reads the merged map back
+    # (resourceDockerContainerRead: log_opts = HostConfig.LogConfig.Config) and log_opts is
+    # ForceNew: a daemon with other defaults would replace every container on every run.
+    # These are every key json-file and the daemon accept on Engine 25 to 28
+    # (jsonfilelog.ValidateLogOpt, logger builtInLogOpts, local.LogOptKeys with "cache-").
+    # No value is empty: Terraform's SDK has dropped empty map values from a plan before
+    # (hashicorp/terraform#19757); a "" lost on the way would let a daemon default fill in.
+    "tag": "{{.Name}}",
+    "labels": SERVICE_LABEL,
+    "labels-regex": "^" + SERVICE_LABEL.replace(".", "\\.") + "$",
+    # Attributes from the environment: only this variable, which no container has (checked in
+    # service_container), so no environment value ever reaches a log line.
+    "env": NO_ENV_IN_LOGS,
+    "env-regex": "^" + NO_ENV_IN_LOGS + "$",
+    "cache-disabled": "true",
+    "cache-max-size": "20m",
+    "cache-max-file": "5",
+    "cache-compress": "true",
+}
+"""Read back unchanged under any daemon log defaults: checked on Docker 28 by
+tests/test_provider_readback_live.py with a daemon.json of other defaults."""
+
+InputHandling = Literal["replace", "update", "create-or-delete-only", "not-applied"]
+CONTAINER_INPUTS: Final[Mapping[str, InputHandling]] = {
+    # What resourceDockerContainerUpdate (v4.6.0) does with a change to each input the
+    # program sets. "replace": ForceNew in the schema. "update": one of the attributes it
+    # sends to ContainerUpdate (restart, max_retry_count, cpu_shares, memory,
+    # memory_reservation, cpu_set, memory_swap, device_*_bps/iops). "create-or-delete-only":
+    # read only when the container is created (wait, wait_timeout) or deleted
+    # (destroy_grace_seconds, from state), so recording the new value is all a change needs.
+    # "not-applied": the update would report success and change nothing; such an input must
+    # be listed in replace_on_changes. In v4.6.0 none is: healthcheck became ForceNew in
+    # that release (#989), which the issue's point 3 predates.
+    "name": "replace",
+    "image": "replace",
+    "envs": "replace",
+    "uploads": "replace",
+    "volumes": "replace",
+    "networksAdvanced": "replace",
+    "ports": "replace",
+    "command": "replace",
+    "entrypoints": "replace",
+    "user": "replace",
+    "healthcheck": "replace",
+    "logDriver": "replace",
+    "logOpts": "replace",
+    "labels": "replace",
+    "stopTimeout": "replace",
+    "restart": "update",
+    "memory": "update",
+    "memorySwap": "update",
+    "memoryReservation": "update",
+    "wait": "create-or-delete-only",
+    "waitTimeout": "create-or-delete-only",
+    "destroyGraceSeconds": "create-or-delete-only",
+}
+"""Pulumi property names, as replace_on_changes and the engine spell them."""
+
+INIT_ERROR: Final = "#initerror"
+"""The engine's key for "the last create failed after the resource existed" (pulumi/pulumi
+pkg/resource/deploy/step_generator.go, initErrorSpecialKey / applyReplaceOnChanges).
+
+When ``wait`` times out, the provider has already recorded the container's ID
+(resourceDockerContainerCreate sets it before starting and waiting), so the bridge reports
+an initialization failure and the engine keeps the container with init errors. On the next
+``up`` the engine would issue an empty update to "continue" it, which the bridged Update
+answers with no change and no health wait: the unhealthy container would be accepted. With
+this key in replace_on_changes the engine replaces it instead, and the new one is waited for
+again. docs/operations.md has the manual recovery."""
+
+
+def replace_on_changes() -> list[str]:
+    """Inputs whose change the provider would not apply in place, plus init errors."""
+    return [INIT_ERROR, *sorted(key for key, handling in CONTAINER_INPUTS.items() if handling == "not-applied")]
 
 
 @dataclass(frozen=True)
 class Healthcheck:
+    """Durations as Go duration strings (``"30s"``, ``"10m"``), whole seconds or timedeltas.
+
+    They are sent in Go's canonical form (``go_duration``), which is how the provider reads
+    them back; anything Docker would refuse fails here, before a resource is registered.
+    """
+
     test: Sequence[str]
-    interval: str = "30s"
-    timeout: str = "10s"
+    interval: DurationInput = "30s"
+    timeout: DurationInput = "10s"
     retries: int = 5
-    start_period: str = "60s"
-    start_interval: str = "2s"
+    start_period: DurationInput = "60s"
+    start_interval: DurationInput = "2s"
+
+    def __post_init__(self) -> None:
+        for field_name in ("interval", "timeout", "start_period", "start_interval"):
+            value = nanoseconds(getattr(self, field_name))
+            # moby daemon/container.go validateHealthCheck: zero (the default) or at least 1ms.
+            if 0 < value < MILLISECOND:
+                raise ValueError(f"healthcheck {field_name} {getattr(self, field_name)!r}: Docker needs 0 or >= 1ms")
+        if self.retries < 0:
+            raise ValueError(f"healthcheck retries {self.retries}: must be >= 0")
 
     def args(self) -> docker.ContainerHealthcheckArgs:
         return docker.ContainerHealthcheckArgs(
             tests=list(self.test),
-            interval=self.interval,
-            timeout=self.timeout,
+            interval=go_duration(self.interval),
+            timeout=go_duration(self.timeout),
             retries=self.retries,
-            start_period=self.start_period,
-            start_interval=self.start_interval,
+            start_period=go_duration(self.start_period),
+            start_interval=go_duration(self.start_interval),
         )
 
 
-def http_healthcheck(path: str, start_period: str = "60s") -> Healthcheck:
+def http_healthcheck(path: str, start_period: DurationInput = "60s") -> Healthcheck:
     """The app answers ``path`` on its own port 80 with a non-error status (redirects count)."""
     return Healthcheck(
         test=["CMD", "curl", "--fail", "--silent", "--show-error", "--output", "/dev/null", f"http://localhost{path}"],
@@ -97,6 +211,10 @@ class ServiceSpec:
     ports: Sequence[docker.ContainerPortArgs] = ()
     wait_timeout_seconds: int = 120
     stop_grace_seconds: int = 30
+    """How long the container gets to stop cleanly before SIGKILL, on ``docker stop``, a
+    daemon shutdown without live-restore, a restart and the provider's delete alike: sent as
+    both ``stop_timeout`` (Docker's own, in the container's config) and ``destroy_grace_seconds``
+    (used only by the provider's delete)."""
     labels: Mapping[str, str] | None = None
     user: str | None = None
     """``uid:gid`` to run as, when the image's default user is wrong for shared volumes."""
@@ -108,10 +226,34 @@ def _env_list(envs: Mapping[str, pulumi.Input[str]]) -> list[pulumi.Input[str]]:
     return [pulumi.Output.concat(key, "=", value) for key, value in sorted(envs.items())]
 
 
+def memory_mib(memory_bytes: int) -> int:
+    """The provider's ``memory``/``memory_swap`` unit: MiB (it multiplies by 1024*1024 and reads
+    back ``HostConfig.Memory/1024/1024``), so a limit is whole MiB; at least Docker's 6 MiB."""
+    mib, rest = divmod(memory_bytes, 1024**2)
+    if rest or mib < 6:
+        raise ValueError(f"memory limit {memory_bytes} bytes: Docker needs whole MiB, at least 6")
+    return mib
+
+
 def service_container(
     resource_name: str, spec: ServiceSpec, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()
 ) -> docker.Container:
-    labels = {"io.selfhost.service": spec.container_name, **(spec.labels or {})}
+    """The container for ``spec``; see docs/provider-readback.md for why each input reads back equal.
+
+    ``memory_swap`` equals ``memory``: no swap. Without it the engine stores twice the memory
+    (moby daemon/daemon_unix.go adaptContainerSettings), and raising ``memory`` past that old
+    swap later is refused ("Memory limit should be smaller than already set memoryswap
+    limit", daemon/container/container_unix.go UpdateContainer), so the provider's in-place
+    update fails. No swap also keeps the capacity check honest (a container cannot grow past
+    its limit into swap) and a database's working set in RAM; at its limit a container is
+    OOM-killed and restarted (``unless-stopped``) instead of thrashing the host.
+    """
+    memory = memory_mib(spec.memory_bytes)
+    if NO_ENV_IN_LOGS in (spec.envs or {}):
+        raise ValueError(
+            f"{spec.container_name}: {NO_ENV_IN_LOGS} is reserved (log options name it to attach no environment)"
+        )
+    labels = {SERVICE_LABEL: spec.container_name, **(spec.labels or {})}
     return docker.Container(
         resource_name,
         name=spec.container_name,
@@ -134,12 +276,19 @@ def service_container(
         wait=True,
         wait_timeout=spec.wait_timeout_seconds,
         restart="unless-stopped",
-        memory=spec.memory_bytes // 1024**2,
+        memory=memory,
+        memory_swap=memory,
         # MiB, like memory; the provider updates it in place and reads it back in MiB (0 when unset).
         memory_reservation=spec.memory_reservation_bytes // 1024**2 if spec.memory_reservation_bytes else None,
-        log_driver="json-file",
-        log_opts=LOG_OPTIONS,
+        log_driver=LOG_DRIVER,
+        log_opts=dict(LOG_OPTIONS),
+        stop_timeout=spec.stop_grace_seconds,
         destroy_grace_seconds=spec.stop_grace_seconds,
         labels=[docker.ContainerLabelArgs(label=key, value=value) for key, value in sorted(labels.items())],
-        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True, depends_on=list(depends_on)),
+        opts=pulumi.ResourceOptions(
+            parent=parent,
+            delete_before_replace=True,
+            depends_on=list(depends_on),
+            replace_on_changes=replace_on_changes(),
+        ),
     )

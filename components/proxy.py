@@ -78,11 +78,32 @@ def check_proxy_args(args: ProxyArgs) -> None:
         raise pulumi.RunError(f"selfhost:httpsPort: {args.https_port} is also httpPort; the two must differ")
 
 
+BIND_ADDRESSES = ("0.0.0.0", "::")
+"""Every IPv4 and every IPv6 address of the host, in the order Docker reports them.
+
+The provider's ``ports.ip`` defaults to ``0.0.0.0`` (resource_docker_container.go, v4.6.0),
+which Docker binds on IPv4 only; the Hetzner firewall opens IPv6 and the docs promise AAAA
+records, so each port is published twice. The order matters: ``ports`` is a ForceNew list
+and the provider reads it back from ``NetworkSettings.Ports`` (flattenContainerPorts: ports
+by number, then each port's bindings in the engine's order). Docker 27+ sorts a port's
+bindings IPv4 before IPv6 (libnetwork/drivers/bridge port_mapping_linux.go cmpPortBinding);
+Docker 25/26 keep the order they were given (allocatePortsInternal), so IPv4 first reads
+back equal on both. The IPv6 binding reaches the IPv4-only edge network through Docker's
+userland proxy (on by default; with ``userland-proxy: false`` Docker 25/26 drop it). That proxy
+ends the connection: nginx sees IPv6 clients as the edge gateway's address (measured on Docker
+28). Keeping their addresses needs an IPv6 edge network and ``ip6tables`` on the daemon."""
+
+
 def published_ports(args: ProxyArgs) -> list[docker.ContainerPortArgs]:
-    ports = [docker.ContainerPortArgs(internal=80, external=args.http_port, protocol="tcp")]
+    """Container port 80 (and 443 with TLS) on ``httpPort``/``httpsPort`` of every host address."""
+    mapping = [(80, args.http_port)]
     if args.tls != "off":
-        ports.append(docker.ContainerPortArgs(internal=443, external=args.https_port, protocol="tcp"))
-    return ports
+        mapping.append((443, args.https_port))
+    return [
+        docker.ContainerPortArgs(internal=internal, external=external, ip=address, protocol="tcp")
+        for internal, external in sorted(mapping)
+        for address in BIND_ADDRESSES
+    ]
 
 
 def proxy_files(args: ProxyArgs, config: str) -> list[FileUpload]:

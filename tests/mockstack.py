@@ -53,6 +53,7 @@ class Registration:
     provider: str
     providers: dict[str, str]
     aliases: list[Any]
+    replace_on_changes: list[str] = field(default_factory=list)
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -227,6 +228,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     provider=request.provider,
                     providers=dict(request.providers),
                     aliases=list(request.aliases),
+                    replace_on_changes=list(request.replaceOnChanges),
                 )
             )
         return response

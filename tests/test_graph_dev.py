@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from components import images
+from components.container import LOG_OPTIONS
 from config.loading import ConfigError
 from tests.mockstack import (
     ProgramRun,
@@ -96,7 +97,12 @@ def test_dev_stack_has_the_expected_containers(dev: ProgramRun) -> None:
 
 def test_only_the_proxy_publishes_ports(dev: ProgramRun) -> None:
     publishing = {name: c.inputs["ports"] for name, c in containers(dev).items() if c.inputs.get("ports")}
-    assert publishing == {f"{PREFIX}-proxy": [{"internal": 80, "external": 8080, "protocol": "tcp"}]}
+    assert publishing == {
+        f"{PREFIX}-proxy": [
+            {"internal": 80, "external": 8080, "ip": "0.0.0.0", "protocol": "tcp"},
+            {"internal": 80, "external": 8080, "ip": "::", "protocol": "tcp"},
+        ]
+    }
 
 
 def test_proxy_sits_on_the_edge_only_and_routes_every_app(dev: ProgramRun) -> None:
@@ -245,7 +251,9 @@ def test_every_container_is_cared_for(dev: ProgramRun) -> None:
         assert inputs["wait"] is True, name
         assert inputs["restart"] == "unless-stopped", name
         assert inputs["memory"] >= 32, name
-        assert inputs["logDriver"] == "json-file" and inputs["logOpts"] == {"max-file": "3", "max-size": "10m"}
+        assert inputs["logDriver"] == "json-file" and inputs["logOpts"] == LOG_OPTIONS, name
+        assert inputs["memorySwap"] == inputs["memory"], f"{name}: no swap (memory_swap = memory)"
+        assert inputs["stopTimeout"] == inputs["destroyGraceSeconds"] > 0, name
         assert container.delete_before_replace, f"{name} has a fixed name: needs delete_before_replace"
 
 

@@ -90,7 +90,10 @@ def test_children_are_named_and_parented(tls: str, tmp_path: Path) -> None:
 )
 def test_publishes_http_and_https_only_when_tls_is_on(tls: str, ports: list[tuple[int, int]], tmp_path: Path) -> None:
     published = container(run(tls, tmp_path)).inputs["ports"]
-    assert [(int(p["internal"]), int(p["external"])) for p in published] == ports
+    # Each port on IPv4 and IPv6, IPv4 first: the order Docker reports them back in.
+    expected = [(internal, external, ip) for internal, external in ports for ip in ("0.0.0.0", "::")]
+    assert [(int(p["internal"]), int(p["external"]), p["ip"]) for p in published] == expected
+    assert {p["protocol"] for p in published} == {"tcp"}
 
 
 def test_uploads_the_rendered_config(tmp_path: Path) -> None:

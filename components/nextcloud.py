@@ -12,6 +12,7 @@ from components.backing import BackingArgs, backing_services
 from components.cache import HOST_ALIAS as REDIS_HOST
 from components.cache import PASSWORD_FILE as REDIS_PASSWORD_FILE
 from components.cache import PORT as REDIS_PORT
+from components.cache import EvictionPolicy
 from components.container import (
     Attachment,
     FileUpload,
@@ -46,6 +47,8 @@ HTML_PATH = "/var/www/html"
 DATA_PATH = "/var/www/html/data"
 DATABASE_NAME = "nextcloud"
 DATABASE_USER = "nextcloud"
+REDIS_EVICTION_POLICY: EvictionPolicy = "noeviction"
+"""Locks must never be evicted; a full Redis refuses new locks instead (components/cache.py)."""
 MARIADB_SERVER_ARGS = ("--transaction-isolation=READ-COMMITTED", "--binlog-format=ROW")
 """Nextcloud's documented MariaDB settings."""
 
@@ -171,8 +174,8 @@ class Nextcloud(pulumi.ComponentResource):
                 database_user=DATABASE_USER,
                 database_memory_bytes=app.memory.database,
                 cache_memory_bytes=app.memory.cache,
-                # Nextcloud keeps file locks in Redis: never evict keys without a TTL.
-                eviction_policy="volatile-lru",
+                # Nextcloud keeps its file locks there, each with a TTL: evict nothing (components/cache.py).
+                eviction_policy=REDIS_EVICTION_POLICY,
                 server_args=MARIADB_SERVER_ARGS if app.database == "mariadb" else (),
             ),
         )

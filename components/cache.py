@@ -12,9 +12,11 @@ Which eviction policy an app needs depends on what it keeps there:
   write the same file. Nextcloud gets ``noeviction``: when full, Redis refuses writes
   ("OOM command not allowed"), so taking a new lock fails and Nextcloud reports an error
   (a locked file, a failed request) instead of silently losing locks; releasing a held lock
-  still works (its DEL is allowed when full). Cache entries expire within a day, which bounds
-  what fills it: size ``memory.cache`` for a day's working set. Measured on Redis 8 in
-  tests/test_redis_live.py.
+  still works (its DEL is allowed when full), and PING still answers, so the container stays
+  healthy rather than being restarted with every lock in it. The image's entrypoint keeps PHP
+  sessions there too (redis-session.ini): a full Redis also refuses new sessions. Cache
+  entries expire within a day, which bounds what fills it: size ``memory.cache`` for a
+  day's working set. Measured on Redis 8 in tests/test_redis_live.py.
 """
 
 from __future__ import annotations

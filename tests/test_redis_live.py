@@ -126,6 +126,8 @@ def test_nextclouds_policy_keeps_every_lock_and_refuses_new_ones_when_full() -> 
         assert server.cli("exists", "lock:held") == "1"
         assert int(server.cli("ttl", "lock:held")) > 0
         assert "evicted_keys:0" in server.cli("info", "stats")
+        # Still healthy when full (PING is allowed): Docker does not restart it and drop every lock.
+        assert server.healthcheck() == 0
         # A new lock is refused: Nextcloud sees the error, no request proceeds unlocked.
         assert "OOM command not allowed" in server.cli("incrby", "lock:new", "1")
         # Releasing a held lock still works (its DEL is allowed when full).

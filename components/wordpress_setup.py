@@ -39,7 +39,9 @@ secret upload) as a per-command default: ``Configurator::merge_yml`` keeps unkno
 keys such as ``core install`` in ``extra_config``, ``Runner::run_command`` hands
 ``extra_config['core install']`` to the command and ``Subcommand::invoke`` merges it under
 the command line's arguments. ``WP_CLI_CONFIG_PATH`` (``Runner::get_global_config_path``)
-points that one call at the file; the environment then carries a path only.
+points that one call at the file; the environment then carries a path only. ``core install``
+reads ``$args['admin_password']`` (wp-cli/core-command v2.1.20, the release current with
+wp-cli 2.12.0) and logs a password only when it generated one itself.
 
 The cache plugin is checked against wordpress.org's checksums on every converge, before it
 is activated (``wp plugin verify-checksums``, wp-cli/checksum-command). That command exits 0

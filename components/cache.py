@@ -1,4 +1,23 @@
-"""A Redis cache for one app, password-protected, on that app's internal network only."""
+"""A Redis for one app, password-protected, on that app's internal network only.
+
+Which eviction policy an app needs depends on what it keeps there:
+
+- WordPress (redis-cache plugin): a pure object cache, anything may go: ``allkeys-lru``.
+- Nextcloud: its distributed cache *and* its file locks, in the one Redis its config can
+  name. Every key has a TTL: ``OC\\Lock\\MemcacheLockingProvider::acquireLock`` sets one on
+  each lock (``filelocking.ttl``, 3600 s), and ``OC\\Memcache\\Redis::set``/``add`` put one on
+  every cache entry (24 h when none is given) — nextcloud/server, lib/private/Lock/ and
+  lib/private/Memcache/Redis.php. So ``volatile-*`` protects nothing here: under memory
+  pressure it evicts locks exactly like cache entries, and a lost lock lets two requests
+  write the same file. Nextcloud gets ``noeviction``: when full, Redis refuses writes
+  ("OOM command not allowed"), so taking a new lock fails and Nextcloud reports an error
+  (a locked file, a failed request) instead of silently losing locks; releasing a held lock
+  still works (its DEL is allowed when full), and PING still answers, so the container stays
+  healthy rather than being restarted with every lock in it. The image's entrypoint keeps PHP
+  sessions there too (redis-session.ini): a full Redis also refuses new sessions. Cache
+  entries expire within a day, which bounds what fills it: size ``memory.cache`` for a
+  day's working set. Measured on Redis 8 in tests/test_redis_live.py.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +30,7 @@ from components import images
 from components.container import Attachment, FileUpload, Healthcheck, ServiceSpec, secret_file, service_container
 from components.secrets import generated_password
 
-EvictionPolicy = Literal["noeviction", "volatile-lru", "allkeys-lru"]
+EvictionPolicy = Literal["noeviction", "allkeys-lru"]
 SERVICE_UID = 999
 CONFIG_FILE = "/usr/local/etc/redis/redis.conf"
 PASSWORD_FILE = "/run/secrets/redis_password"
@@ -47,7 +66,7 @@ class CacheArgs:
     network: pulumi.Input[str]
     memory_bytes: int
     eviction_policy: EvictionPolicy = "allkeys-lru"
-    """Nextcloud keeps file locks in Redis: give it volatile-lru so locks are never evicted."""
+    """``allkeys-lru`` for a pure cache; ``noeviction`` where Redis holds locks (Nextcloud)."""
     memory_reservation_bytes: int | None = None
     """A cache fills up to its maxmemory and stays there: reserve at least that (config/memory.py)."""
 

@@ -21,6 +21,25 @@ ROOT_PASSWORD_FILE = "/run/secrets/db_root_password"
 HOST_ALIAS = "db"
 PORTS = {"mariadb": 3306, "postgres": 5432}
 
+MARIADB_HEALTHCHECK = ("CMD", "healthcheck.sh", "--connect", "--innodb_initialized")
+"""The image's own script (MariaDB/mariadb-docker 11.8/healthcheck.sh). ``--connect`` asks the
+server for ``@@skip_networking`` over its socket and fails while it is 1: the entrypoint's
+first-start server runs with ``--skip-networking`` (docker-entrypoint.sh,
+``docker_temp_server_start``), so the temporary server never reports healthy."""
+
+
+def postgres_healthcheck(user: str, database: str) -> tuple[str, ...]:
+    """``pg_isready`` over TCP to 127.0.0.1, not the socket.
+
+    The image's first-start server (initdb, then the init scripts) listens on its socket only:
+    docker-library/postgres 18/*/docker-entrypoint.sh, ``docker_temp_server_start``, starts it
+    with ``-c listen_addresses=''``. Over the socket pg_isready would report that temporary
+    server ready, and dependants would start against a server about to restart; the final
+    server listens on ``*`` (the image's postgresql.conf.sample). pg_isready does not
+    authenticate, so no password is needed. Measured on PostgreSQL 18: tests/test_database_live.py.
+    """
+    return ("CMD", "pg_isready", "--host", "127.0.0.1", "--username", user, "--dbname", database)
+
 
 @dataclass(frozen=True)
 class DatabaseArgs:
@@ -94,7 +113,7 @@ class Database(pulumi.ComponentResource):
                 secret_file(ROOT_PASSWORD_FILE, root_password, SERVICE_UID),
             ],
             command=["mariadbd", *args.server_args],
-            healthcheck=Healthcheck(test=["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"]),
+            healthcheck=Healthcheck(test=MARIADB_HEALTHCHECK),
             stop_grace_seconds=60,
         )
 
@@ -114,8 +133,6 @@ class Database(pulumi.ComponentResource):
             },
             files=[secret_file(PASSWORD_FILE, self.password, SERVICE_UID)],
             command=["postgres", *args.server_args],
-            healthcheck=Healthcheck(
-                test=["CMD", "pg_isready", "--username", args.user, "--dbname", args.database_name]
-            ),
+            healthcheck=Healthcheck(test=postgres_healthcheck(args.user, args.database_name)),
             stop_grace_seconds=60,
         )

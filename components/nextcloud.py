@@ -12,6 +12,7 @@ from components.backing import BackingArgs, backing_services
 from components.cache import HOST_ALIAS as REDIS_HOST
 from components.cache import PASSWORD_FILE as REDIS_PASSWORD_FILE
 from components.cache import PORT as REDIS_PORT
+from components.cache import EvictionPolicy
 from components.container import (
     Attachment,
     FileUpload,
@@ -46,6 +47,8 @@ HTML_PATH = "/var/www/html"
 DATA_PATH = "/var/www/html/data"
 DATABASE_NAME = "nextcloud"
 DATABASE_USER = "nextcloud"
+REDIS_EVICTION_POLICY: EvictionPolicy = "noeviction"
+"""Locks must never be evicted; a full Redis refuses new locks instead (components/cache.py)."""
 MARIADB_SERVER_ARGS = ("--transaction-isolation=READ-COMMITTED", "--binlog-format=ROW")
 """Nextcloud's documented MariaDB settings."""
 
@@ -103,6 +106,22 @@ def hook_files(app: NextcloudApp, context: AppContext) -> list[FileUpload]:
     ]
 
 
+UPLOAD_ENVELOPE_BYTES = 1024**2
+"""Room for a multipart form's boundaries and fields around the largest allowed file."""
+
+
+def apache_body_limit(upload_limit: int) -> str:
+    """``APACHE_BODY_LIMIT``: the largest request body the image's Apache accepts, in bytes.
+
+    nextcloud/docker 33/apache/Dockerfile writes ``LimitRequestBody ${APACHE_BODY_LIMIT}``
+    into conf-enabled/apache-limits.conf with ``ENV APACHE_BODY_LIMIT 1073741824``: without
+    this, Apache answers 413 to any body over 1 GiB — a WebDAV PUT or a form upload —
+    whatever PHP_UPLOAD_LIMIT says. 0 would mean unlimited; the configured upload limit plus
+    a form's envelope keeps a bound. Apache 2.4 takes values past 2 GiB (tests/test_apache_live.py).
+    """
+    return str(upload_limit + UPLOAD_ENVELOPE_BYTES)
+
+
 def nextcloud_env(app: NextcloudApp, context: AppContext) -> dict[str, str]:
     """Environment shared by the app and cron containers (cron reads the same redis.config.php)."""
     database = (
@@ -135,6 +154,7 @@ def nextcloud_env(app: NextcloudApp, context: AppContext) -> dict[str, str]:
         "REDIS_HOST_PASSWORD_FILE": REDIS_PASSWORD_FILE,
         "PHP_MEMORY_LIMIT": php_size(app.php_memory_limit),
         "PHP_UPLOAD_LIMIT": php_size(app.upload_limit),
+        "APACHE_BODY_LIMIT": apache_body_limit(app.upload_limit),
     }
 
 
@@ -173,8 +193,8 @@ class Nextcloud(pulumi.ComponentResource):
                 cache_memory_bytes=app.memory.cache,
                 database_memory_reservation_bytes=app.reserved.database,
                 cache_memory_reservation_bytes=app.reserved.cache,
-                # Nextcloud keeps file locks in Redis: never evict keys without a TTL.
-                eviction_policy="volatile-lru",
+                # Nextcloud keeps its file locks there, each with a TTL: evict nothing (components/cache.py).
+                eviction_policy=REDIS_EVICTION_POLICY,
                 server_args=MARIADB_SERVER_ARGS if app.database == "mariadb" else (),
             ),
         )

@@ -28,7 +28,7 @@ from components.routes import ProxyRoute
 from components.secrets import generated_password
 from components.volumes import data_volume
 from components.wordpress_setup import (
-    ADMIN_PASSWORD_FILE,
+    ADMIN_INSTALL_CONFIG,
     APACHE_NO_INSTALLER,
     APACHE_NO_INSTALLER_CONF,
     REDIS_CHECK_PATH,
@@ -36,6 +36,7 @@ from components.wordpress_setup import (
     RUN_AS,
     SCRIPT_PATH,
     SiteSettings,
+    admin_install_config,
     healthcheck_test,
     site_script,
 )
@@ -191,7 +192,8 @@ class WordPress(pulumi.ComponentResource):
                 envs={**site_envs, "HOME": "/tmp"},
                 files=[
                     *site_secrets,
-                    secret_file(ADMIN_PASSWORD_FILE, self.admin_password, WWW_DATA_UID),
+                    # The admin password as wp-cli's `core install` default (components/wordpress_setup.py).
+                    secret_file(ADMIN_INSTALL_CONFIG, self.admin_password.apply(admin_install_config), WWW_DATA_UID),
                     FileUpload(SCRIPT_PATH, site_script(site), mode="0555"),
                     FileUpload(REDIS_CHECK_PATH, REDIS_CHECK_PHP),
                 ],

@@ -28,10 +28,32 @@ Restarts (host reboot) converge again too; every step is idempotent.
 Settings from config win: a title or admin e-mail edited in the dashboard is set back to
 the configured value the next time this container starts. The admin *password* is only
 used for the first install; WordPress owns it afterwards.
+
+How the admin password reaches ``wp core install`` without ever being output, in argv or
+in the environment (wp-cli 2.12.0, php/WP_CLI/): ``--prompt=admin_password`` is out, as
+``Subcommand::invoke`` logs the whole prompted command, password included, to stdout
+(``WP_CLI::log('wp core install ... --admin_password=...')``), and ``prompt()`` reads through
+readline, which echoes what it reads to stdout as well: both end in ``docker logs``. Instead
+the password sits in a wp-cli config file of its own (``ADMIN_INSTALL_CONFIG``, 0400, a
+secret upload) as a per-command default: ``Configurator::merge_yml`` keeps unknown top-level
+keys such as ``core install`` in ``extra_config``, ``Runner::run_command`` hands
+``extra_config['core install']`` to the command and ``Subcommand::invoke`` merges it under
+the command line's arguments. ``WP_CLI_CONFIG_PATH`` (``Runner::get_global_config_path``)
+points that one call at the file; the environment then carries a path only. ``core install``
+reads ``$args['admin_password']`` (wp-cli/core-command v2.1.20, the release current with
+wp-cli 2.12.0) and logs a password only when it generated one itself.
+
+The cache plugin is checked against wordpress.org's checksums on every converge, before it
+is activated (``wp plugin verify-checksums``, wp-cli/checksum-command). That command exits 0
+when it could not fetch checksums ("Verified 0 of 1 plugins (1 skipped)",
+``report_batch_operation_results`` in wp-cli's php/utils.php), so only its exact success
+line counts. On a mismatch the plugin is deactivated and its drop-in removed: the site runs
+without the persistent cache rather than on unverified code, and converging fails.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,7 +61,9 @@ from components.shell import shell_literal
 
 SCRIPT_PATH = "/usr/local/share/selfhost/wp-site.sh"
 REDIS_CHECK_PATH = "/usr/local/share/selfhost/redis-check.php"
-ADMIN_PASSWORD_FILE = "/run/secrets/wp_admin_password"
+ADMIN_INSTALL_CONFIG = "/run/secrets/wp_admin_install.yml"
+"""A wp-cli config file holding only the admin password, as ``core install``'s default."""
+CONTENT_DIR = "/var/www/html/wp-content"
 STATE_DIR = "/tmp/selfhost"
 """Inside the container (not on the volume): readiness and cron heartbeat markers."""
 RUN_AS = "33:33"
@@ -48,8 +72,13 @@ RUN_AS = "33:33"
 cannot write (docker-library/wordpress#256)."""
 
 REDIS_CACHE_PLUGIN = "redis-cache"
-REDIS_CACHE_VERSION = "2.8.0"
-"""Installed if missing or older; a newer version (updated from the dashboard) is kept."""
+REDIS_CACHE_VERSION = "2.6.3"
+"""Installed if missing or older; a newer version (updated from the dashboard) is kept.
+
+2.6.3 is the plugin's latest release: "Stable tag: 2.6.3" in readme.txt and the newest
+entry of its changelog (rhubarbgroup/redis-cache, main and develop as of 2025-07-25; its
+tags end at 2.6.3). The 2.8.0 pinned before never existed, so ``wp plugin install
+--version=2.8.0`` could only fail."""
 CRON_INTERVAL_SECONDS = 60
 RETRY_INTERVAL_SECONDS = 15
 HEARTBEAT_MAX_AGE_SECONDS = 900
@@ -76,6 +105,17 @@ if (!is_object($cache) || !method_exists($cache, 'redis_status') || !$cache->red
 }
 echo "selfhost: Redis object cache connected\\n";
 """
+
+
+def admin_install_config(password: str) -> str:
+    """The ``ADMIN_INSTALL_CONFIG`` file: wp-cli.yml syntax, ``core install``'s admin password.
+
+    Only generated passwords (letters and digits) come here; anything else could need YAML
+    escaping, so it is refused, without echoing it.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9]{16,}", password):
+        raise ValueError("the WordPress admin password must be 16 or more letters and digits")
+    return f'core install:\n  admin_password: "{password}"\n'
 
 
 @dataclass(frozen=True)
@@ -105,12 +145,27 @@ older_than_pin() {
     php -r 'exit(version_compare($argv[1], $argv[2], "<") ? 0 : 1);' "$1" "$PLUGIN_VERSION"
 }
 
+# wordpress.org's checksums for every file of the installed version; wp-cli exits 0 also when
+# it could not get them ("Verified 0 of 1 plugins (1 skipped)"), so only this line counts.
+verify_plugin() {
+    if report="$(wp --skip-plugins plugin verify-checksums "$PLUGIN")" &&
+        [ "$(printf '%s\n' "$report" | tail -n 1)" = "Success: Verified 1 of 1 plugins." ]; then
+        return 0
+    fi
+    printf '%s\n' "$report" >&2
+    log "$PLUGIN does not match wordpress.org's checksums: deactivating it and removing its drop-in"
+    wp --skip-plugins plugin deactivate "$PLUGIN" || true
+    rm -f "$CONTENT_DIR/object-cache.php"
+    return 1
+}
+
 converge() {
     if ! wp core is-installed; then
         log "installing WordPress at $SITE_URL"
-        # The password comes from its secret file on stdin, never from argv or the environment.
-        wp core install --url="$SITE_URL" --title="$SITE_TITLE" --admin_user="$ADMIN_USER" \
-            --admin_email="$ADMIN_EMAIL" --skip-email --prompt=admin_password <"$ADMIN_PASSWORD_FILE"
+        # The password is core install's default in its own wp-cli config file: never in argv,
+        # the environment, a prompt or the output (see components/wordpress_setup.py).
+        WP_CLI_CONFIG_PATH="$ADMIN_INSTALL_CONFIG" wp core install --url="$SITE_URL" --title="$SITE_TITLE" \
+            --admin_user="$ADMIN_USER" --admin_email="$ADMIN_EMAIL" --skip-email
     fi
     wp option update blogname "$SITE_TITLE"
     wp option update admin_email "$ADMIN_EMAIL"
@@ -120,6 +175,7 @@ converge() {
         log "installing $PLUGIN $PLUGIN_VERSION (found: ${installed:-none})"
         wp plugin install "$PLUGIN" --version="$PLUGIN_VERSION" --force
     fi
+    verify_plugin
     wp plugin activate "$PLUGIN"
     # Like `wp redis enable`, and also replaces a drop-in left by an older plugin version.
     wp redis update-dropin
@@ -180,8 +236,9 @@ def site_script(
     site: SiteSettings,
     *,
     state_dir: str = STATE_DIR,
-    admin_password_file: str = ADMIN_PASSWORD_FILE,
+    admin_install_config: str = ADMIN_INSTALL_CONFIG,
     redis_check: str = REDIS_CHECK_PATH,
+    content_dir: str = CONTENT_DIR,
 ) -> str:
     """The wp-cli container's script; paths are parameters so tests can run it outside the image."""
     header = [
@@ -197,7 +254,8 @@ def site_script(
         _assign("SITE_TITLE", site.title),
         _assign("ADMIN_USER", site.admin_user),
         _assign("ADMIN_EMAIL", site.admin_email),
-        _assign("ADMIN_PASSWORD_FILE", admin_password_file),
+        _assign("ADMIN_INSTALL_CONFIG", admin_install_config),
+        _assign("CONTENT_DIR", content_dir),
         _assign("PLUGIN", REDIS_CACHE_PLUGIN),
         _assign("PLUGIN_VERSION", REDIS_CACHE_VERSION),
         _assign("REDIS_CHECK", redis_check),

@@ -131,11 +131,30 @@ def test_config_extra_defines_what_wordpress_and_the_cache_plugin_read() -> None
 
 WP_STUB = r"""
 state="$STUB_STATE"
+printf '%s\n' "${WP_CLI_CONFIG_PATH:-}" >>"$state/config-paths"
+[ "$1" = "--skip-plugins" ] && shift
 case "$1 $2" in
     "core is-installed") [ -f "$state/installed" ] ;;
-    "core install") cat >"$state/password-on-stdin"; touch "$state/installed" ;;
+    "core install")
+        # As wp-cli 2.12 does: `core install` defaults from the file WP_CLI_CONFIG_PATH names, and
+        # with --prompt the prompted value read from stdin, then the whole command logged to stdout.
+        password=""
+        if [ -n "${WP_CLI_CONFIG_PATH:-}" ]; then
+            password="$(sed -n 's/^  admin_password: "\(.*\)"$/\1/p' "$WP_CLI_CONFIG_PATH")"
+        fi
+        for arg in "$@"; do
+            if [ "$arg" = "--prompt=admin_password" ]; then
+                password="$(cat)"
+                echo "wp core install $* --admin_password='$password'"
+            fi
+        done
+        printf '%s' "$password" >"$state/install-password"
+        touch "$state/installed"
+        echo "Success: WordPress installed successfully."
+        ;;
     "plugin get") cat "$state/plugin" 2>/dev/null ;;
     "plugin install") printf '%s\n' "${4#--version=}" >"$state/plugin" ;;
+    "plugin verify-checksums") printf '%s\n' "${STUB_VERIFY-Success: Verified 1 of 1 plugins.}" ;;
     *) : ;;
 esac
 status=$?
@@ -144,7 +163,7 @@ exit "$status"
 """
 
 SITE = SiteSettings("http://blog.localhost:8080", TRICKY_TITLE, "admin", "admin@blog.localhost")
-PASSWORD = "pw-from-the-secret-file"
+PASSWORD = "PwFromTheSecretFile0123456789xyz"
 
 
 class WpSandbox:
@@ -153,15 +172,18 @@ class WpSandbox:
         for directory in (self.bin, self.log, self.state):
             directory.mkdir()
         install_stub(self.bin, "wp", WP_STUB)
-        self.password_file = root / "admin_password"
-        self.password_file.write_text(PASSWORD)
+        self.install_config = root / "wp_admin_install.yml"
+        self.install_config.write_text(wordpress_setup.admin_install_config(PASSWORD))
+        self.content_dir = root / "wp-content"
+        self.content_dir.mkdir()
         self.script = root / "wp-site.sh"
         self.script.write_text(
             site_script(
                 site,
                 state_dir=str(root / "markers"),
-                admin_password_file=str(self.password_file),
+                admin_install_config=str(self.install_config),
                 redis_check="/check.php",
+                content_dir=str(self.content_dir),
             )
         )
 
@@ -184,7 +206,7 @@ def wp(tmp_path: Path) -> WpSandbox:
     return WpSandbox(tmp_path)
 
 
-def test_first_converge_installs_with_the_password_on_stdin_only(wp: WpSandbox) -> None:
+def test_first_converge_installs_with_the_password_from_its_config_file_only(wp: WpSandbox) -> None:
     result = wp.run("converge")
     assert result.returncode == 0, result.stderr
     calls = wp.calls()
@@ -197,10 +219,15 @@ def test_first_converge_installs_with_the_password_on_stdin_only(wp: WpSandbox) 
         "--admin_user=admin",
         "--admin_email=admin@blog.localhost",
         "--skip-email",
-        "--prompt=admin_password",
     ]
-    assert (wp.state / "password-on-stdin").read_text() == PASSWORD
+    assert (wp.state / "install-password").read_text() == PASSWORD
+    # Never in argv, never in what the container prints (docker logs).
     assert not any(PASSWORD in arg for call in calls for arg in call)
+    assert PASSWORD not in result.stdout + result.stderr
+    # The config file is named for the install call alone; the environment carries its path only.
+    paths = (wp.state / "config-paths").read_text().splitlines()
+    assert paths[calls.index(install)] == str(wp.install_config)
+    assert all(path == "" for index, path in enumerate(paths) if index != calls.index(install))
     assert [call[:2] for call in calls] == [
         ["core", "is-installed"],
         ["core", "install"],
@@ -209,12 +236,62 @@ def test_first_converge_installs_with_the_password_on_stdin_only(wp: WpSandbox) 
         ["core", "update-db"],
         ["plugin", "get"],
         ["plugin", "install"],
+        ["--skip-plugins", "plugin"],
         ["plugin", "activate"],
         ["redis", "update-dropin"],
         ["eval-file", "/check.php"],
     ]
     assert ["option", "update", "blogname", TRICKY_TITLE] in calls
     assert ["plugin", "install", "redis-cache", f"--version={wordpress_setup.REDIS_CACHE_VERSION}", "--force"] in calls
+    assert ["--skip-plugins", "plugin", "verify-checksums", "redis-cache"] in calls
+
+
+def test_the_stub_leaks_a_prompted_password_as_wp_cli_does(wp: WpSandbox) -> None:
+    """The stub is faithful where it matters: with --prompt (the former way) the password reaches stdout."""
+    result = subprocess.run(
+        [str(wp.bin / "wp"), "core", "install", "--prompt=admin_password"],
+        input=PASSWORD,
+        env={**os.environ, "STUB_LOG": str(wp.log), "STUB_STATE": str(wp.state)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert PASSWORD in result.stdout
+
+
+def test_admin_install_config_refuses_what_it_cannot_quote() -> None:
+    assert wordpress_setup.admin_install_config(PASSWORD) == f'core install:\n  admin_password: "{PASSWORD}"\n'
+    for bad in ('pa"ss' * 5, "short", "with space and more letters", "line\nbreak" * 3):
+        with pytest.raises(ValueError) as error:
+            wordpress_setup.admin_install_config(bad)
+        assert bad not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        "Success: Verified 0 of 1 plugins (1 skipped).",  # checksums not reachable: wp-cli still exits 0
+        "",
+    ],
+)
+def test_an_unverified_plugin_fails_converge_and_is_switched_off(wp: WpSandbox, report: str) -> None:
+    (wp.content_dir / "object-cache.php").write_text("<?php // drop-in\n")
+    result = wp.run("converge", STUB_VERIFY=report)
+    assert result.returncode != 0
+    verbs = [call[:3] for call in wp.calls()]
+    assert verbs[-2:] == [
+        ["--skip-plugins", "plugin", "verify-checksums"],
+        ["--skip-plugins", "plugin", "deactivate"],
+    ]
+    assert ["plugin", "activate"] not in [call[:2] for call in wp.calls()]
+    assert not (wp.content_dir / "object-cache.php").exists()
+    assert "does not match wordpress.org's checksums" in result.stderr
+
+
+def test_a_checksum_mismatch_fails_converge(wp: WpSandbox) -> None:
+    result = wp.run("converge", FAIL_ON="plugin verify-checksums")
+    assert result.returncode != 0
+    assert ["plugin", "activate"] not in [call[:2] for call in wp.calls()]
 
 
 def test_converging_again_installs_nothing(wp: WpSandbox) -> None:
@@ -228,7 +305,7 @@ def test_converging_again_installs_nothing(wp: WpSandbox) -> None:
     assert ["redis", "update-dropin"] in verbs
 
 
-@pytest.mark.parametrize(("found", "reinstalled"), [("2.7.1", True), ("2.8.0", False), ("2.9.0", False)])
+@pytest.mark.parametrize(("found", "reinstalled"), [("2.5.4", True), ("2.6.3", False), ("2.7.0", False)])
 def test_plugin_is_brought_up_to_the_pin_but_never_down(wp: WpSandbox, found: str, reinstalled: bool) -> None:
     (wp.state / "installed").touch()
     (wp.state / "plugin").write_text(found + "\n")

@@ -85,15 +85,19 @@ def test_wordpress_cron_runs_off_page_visits(dev: ProgramRun) -> None:
 
 def test_admin_password_reaches_wp_cli_as_a_secret_file_only(dev: ProgramRun) -> None:
     cron = containers(dev)[BLOG_CRON]
-    item, secret = uploads(cron)[wordpress_setup.ADMIN_PASSWORD_FILE]
+    item, secret = uploads(cron)[wordpress_setup.ADMIN_INSTALL_CONFIG]
     exported = unwrap(dev.outputs["adminPasswords"])["blog"]
-    assert item["content"] == exported
+    assert item["content"] == wordpress_setup.admin_install_config(exported)
     assert secret and item["permissions"] == "0400" and item["owner"] == "33"
     visible = [*cron.inputs["entrypoints"], *cron.inputs["command"], *env(cron).values()]
     assert not any(exported in value for value in visible)
     script, _ = uploads(cron)[wordpress_setup.SCRIPT_PATH]
     assert exported not in script["content"]
     assert script["permissions"] == "0555" and script["owner"] == "0"
+    assert "--prompt" not in script["content"]
+    assert 'WP_CLI_CONFIG_PATH="$ADMIN_INSTALL_CONFIG" wp core install' in script["content"]
+    # Only the wp-cli container holds the admin password; the app container never needs it.
+    assert wordpress_setup.ADMIN_INSTALL_CONFIG not in uploads(containers(dev)[BLOG_APP])
 
 
 def test_site_script_carries_the_configured_site(dev: ProgramRun) -> None:
@@ -204,3 +208,19 @@ def test_redis_locking_still_comes_from_the_image_configuration(dev: ProgramRun)
     content = uploads(containers(dev)[CLOUD_APP])[nextcloud_hooks.BEFORE_STARTING][0]["content"]
     assert "require_system_value memcache.locking '\\OC\\Memcache\\Redis'" in content
     assert "config:system:set redis" not in content  # no password copied into config.php by us
+
+
+def test_nextclouds_apache_takes_the_configured_upload_limit(dev: ProgramRun) -> None:
+    """The image's Apache refuses bodies over APACHE_BODY_LIMIT (1 GiB unless set); dev allows 16 GiB uploads."""
+    for name in (CLOUD_APP, CLOUD_CRON):
+        assert env(containers(dev)[name])["APACHE_BODY_LIMIT"] == str(16 * 1024**3 + 1024**2)
+
+
+def test_only_nextclouds_redis_refuses_to_evict(dev: ProgramRun) -> None:
+    def policy(container: str) -> str:
+        item, _ = uploads(containers(dev)[container])["/usr/local/etc/redis/redis.conf"]
+        (line,) = [line for line in item["content"].splitlines() if line.startswith("maxmemory-policy ")]
+        return str(line.split()[1])
+
+    assert policy(f"{PREFIX}-cloud-redis") == "noeviction"
+    assert policy(f"{PREFIX}-blog-redis") == "allkeys-lru"

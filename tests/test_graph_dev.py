@@ -341,7 +341,7 @@ def test_nextcloud_configured_for_life_behind_the_proxy(dev: ProgramRun) -> None
     assert env(containers(dev)[f"{PREFIX}-cloud-cron"]) == variables
     assert containers(dev)[f"{PREFIX}-cloud-cron"].inputs["entrypoints"] == ["/cron.sh"]
     redis_conf = content(upload(containers(dev)[f"{PREFIX}-cloud-redis"], "/usr/local/etc/redis/redis.conf"))
-    assert "maxmemory-policy volatile-lru\n" in redis_conf
+    assert "maxmemory-policy noeviction\n" in redis_conf
 
 
 def test_nextcloud_on_mariadb_gets_read_committed_and_mysql_variables() -> None:

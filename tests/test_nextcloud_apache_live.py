@@ -1,0 +1,147 @@
+"""Tier 3: Nextcloud's request-body limit, in a real Apache with the image's own directive.
+
+The nextcloud:33-apache image enables conf-enabled/apache-limits.conf holding
+``LimitRequestBody ${APACHE_BODY_LIMIT}``, with ``ENV APACHE_BODY_LIMIT 1073741824``
+(nextcloud/docker 33/apache/Dockerfile). Debian's Apache 2.4 (the php:apache images run
+Debian's) reads that line with the environment the program gives the container. Proves: the
+program's value is what Apache enforces (413 one byte past it, not at it), Apache accepts
+the dev stack's 16 GiB value, and an upload the image's default refuses is let through. Not
+proven: PHP's own limits (PHP_UPLOAD_LIMIT), which the image writes into its ini.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from components.app_context import AppContext
+from components.nextcloud import UPLOAD_ENVELOPE_BYTES, apache_body_limit, nextcloud_env
+from config.settings import NextcloudApp
+from tests.scripttools import require
+
+pytestmark = pytest.mark.live
+
+IMAGE_DIRECTIVE = "LimitRequestBody ${APACHE_BODY_LIMIT}\n"
+IMAGE_DEFAULT = "1073741824"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def apache(body_limit: str | None) -> Iterator[str]:
+    """Apache serving one static file, the image's directive included, APACHE_BODY_LIMIT as given."""
+    binary = require("apache2")
+    modules = Path("/usr/lib/apache2/modules")
+    with tempfile.TemporaryDirectory(prefix="selfhost-nc-apache-") as directory:
+        work = Path(directory)
+        (work / "html").mkdir()
+        (work / "html" / "status.php").write_text("ok\n")
+        (work / "apache-limits.conf").write_text(IMAGE_DIRECTIVE)
+        port = _free_port()
+        config = work / "httpd.conf"
+        config.write_text(
+            f"""ServerRoot {work}
+LoadModule mpm_event_module {modules}/mod_mpm_event.so
+LoadModule authz_core_module {modules}/mod_authz_core.so
+Listen 127.0.0.1:{port}
+ServerName localhost
+PidFile {work}/httpd.pid
+ErrorLog {work}/error.log
+DocumentRoot {work}/html
+User nobody
+Group nogroup
+<Directory {work}/html>
+    Require all granted
+</Directory>
+Include {work}/apache-limits.conf
+"""
+        )
+        work.chmod(0o755)
+        for path in work.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        env = {**os.environ, "APACHE_BODY_LIMIT": body_limit or IMAGE_DEFAULT}
+        check = subprocess.run([binary, "-t", "-f", str(config)], env=env, capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+        subprocess.run([binary, "-f", str(config), "-k", "start"], env=env, check=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    urllib.request.urlopen(base + "/status.php", timeout=5).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "Apache did not start"
+                    time.sleep(0.1)
+            yield base
+        finally:
+            subprocess.run([binary, "-f", str(config), "-k", "stop"], env=env, check=False)
+
+
+def post(url: str, size: int) -> int:
+    request = urllib.request.Request(url, data=b"\0" * size, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def announced_upload_status(url: str, size: int) -> str:
+    """Announce a body of ``size`` bytes, send none: Apache refuses at once if ``size`` is over its limit."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=2) as connection:
+        connection.sendall(f"PUT /status.php HTTP/1.1\r\nHost: localhost\r\nContent-Length: {size}\r\n\r\n".encode())
+        try:
+            return connection.recv(64).decode(errors="replace").split("\r\n")[0]
+        except TimeoutError:
+            return "waiting for the body"
+
+
+def cloud_env(upload_limit: str) -> dict[str, str]:
+    app = NextcloudApp.model_validate(
+        {"kind": "nextcloud", "hostname": "cloud.example.com", "uploadLimit": upload_limit}
+    )
+    context = AppContext(
+        name_prefix="selfhost-test",
+        edge_network="selfhost-test-edge",
+        public_url="https://cloud.example.com",
+        trusted_proxies="172.30.0.0/24",
+    )
+    return nextcloud_env(app, context)
+
+
+def test_the_configured_upload_limit_sets_apaches_body_limit() -> None:
+    assert cloud_env("32Mi")["APACHE_BODY_LIMIT"] == str(32 * 1024**2 + UPLOAD_ENVELOPE_BYTES)
+    assert cloud_env("16Gi")["APACHE_BODY_LIMIT"] == apache_body_limit(16 * 1024**3) == "17180917760"
+
+
+def test_apache_enforces_exactly_the_programs_limit() -> None:
+    limit = int(cloud_env("32Mi")["APACHE_BODY_LIMIT"])
+    with apache(str(limit)) as base:
+        assert post(base + "/status.php", limit) == 200
+        assert post(base + "/status.php", limit + 1) == 413
+
+
+def test_a_large_upload_the_image_default_refuses_gets_through() -> None:
+    two_gib = 2 * 1024**3
+    with apache(None) as base:
+        assert " 413 " in announced_upload_status(base, two_gib)
+    with apache(cloud_env("16Gi")["APACHE_BODY_LIMIT"]) as base:
+        assert " 413 " not in announced_upload_status(base, two_gib)

@@ -14,9 +14,16 @@ Why this and not the alternatives:
   but Python dynamic providers are pickled into state with dill, which breaks on refactors
   of the module they live in (pulumi/pulumi#7453), for a rule that needs no provider.
 
-A stack's outputs are saved only when a deploy completes, so the recorded major is never
-ahead of a deploy that failed halfway: the rule errs towards refusing, and the way out
-(deploy the next major, as the message says) is always safe. When the stack has no record
+A failed deploy does save outputs: the engine keeps the previous ones and overwrites each that
+the program did register (pulumi/pulumi pkg/resource/deploy/step_executor.go,
+``executeRegisterResourceOutputs``; "Don't delete stack outputs on failed deployments",
+#15754, lifecycle test ``TestStackOutputsResourceError``). So the record must not be a constant:
+each major is derived from its app container's output (components/nextcloud.py), which exists
+only once the container was created and, with ``wait``, reported healthy; a failed or pending
+container leaves the value unregistered (or unknown, under `up --continue-on-error`) and
+the previous record stands. The recorded major is
+thus never ahead of what runs healthy: the rule errs towards refusing, and the way out (deploy
+the next major, as the message says) is always safe. When the stack has no record
 (a new stack, or one recreated over retained volumes), the image's entrypoint is the
 backstop: it refuses to start on a skipped major or a downgrade, and the deploy fails at
 the app's healthcheck with that message in ``docker logs``.
@@ -75,10 +82,31 @@ def own_stack_name() -> str:
     return f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
+def stack_output(reference: pulumi.StackReference, output_name: str) -> pulumi.Output[object]:
+    """One output of the referenced stack (None if absent), secret only if that output holds a secret.
+
+    ``reference.outputs`` is one map, secret as a whole as soon as any output is (here:
+    ``adminPasswords``); everything derived from it would turn secret and preview as
+    ``[secret]``. The engine lists the outputs that hold secrets in ``secretOutputNames``
+    (pulumi/pulumi pkg/resource/deploy/builtins.go, ``readStackReference``), which the SDK's
+    ``get_output`` uses too (sdk/python/lib/pulumi/stack_reference.py, 3.272); ``get_output``
+    itself is not used because it assumes ``outputs`` is a map, and this reads a stack that may
+    not have one yet. When the engine gives no list (an old CLI) the value stays secret.
+    """
+    value = pulumi.Output.unsecret(reference.outputs).apply(lambda outputs: (outputs or {}).get(output_name))
+
+    def with_its_own_secretness(args: list[object]) -> pulumi.Output[object] | object:
+        found, secret_names = args
+        if not isinstance(secret_names, list) or output_name in secret_names:
+            return pulumi.Output.secret(found)
+        return found
+
+    return pulumi.Output.all(value, reference.secret_output_names).apply(with_its_own_secretness)
+
+
 def previous_deployed_majors(resource_name: str, parent: pulumi.Resource) -> pulumi.Output[object]:
     """``nextcloudVersions`` as the last completed deploy of this very stack exported it (None before that)."""
     reference = pulumi.StackReference(
         resource_name, stack_name=own_stack_name(), opts=pulumi.ResourceOptions(parent=parent)
     )
-    # Not get_output(): it assumes an outputs map, and a stack that never completed a deploy has none.
-    return reference.outputs.apply(lambda outputs: (outputs or {}).get(DEPLOYED_MAJORS_OUTPUT))
+    return stack_output(reference, DEPLOYED_MAJORS_OUTPUT)

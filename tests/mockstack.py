@@ -101,9 +101,10 @@ def _digest(*parts: str) -> str:
 
 
 def _remote_image(args: mocks.MockResourceArgs) -> dict[str, Any]:
+    name = unwrap(args.inputs["name"])  # a secret name is a defect the tests report, not a crash here
     return {
-        "imageId": "sha256:" + _digest(args.inputs["name"]),
-        "repoDigest": args.inputs["name"] + "@sha256:" + _digest("d", args.inputs["name"]),
+        "imageId": "sha256:" + _digest(name),
+        "repoDigest": name + "@sha256:" + _digest("d", name),
     }
 
 
@@ -154,11 +155,17 @@ def mock_id(type_token: str, resource_name: str) -> str:
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
 
+def _holds_secret(value: Any) -> bool:
+    return any(secret for _, _, secret in walk(value))
+
+
 class StackMocks(pulumi.runtime.Mocks):
     """Deterministic providers: ids and computed outputs derive from names only.
 
     A ``pulumi.StackReference`` (read, not registered) returns ``previous_outputs``: what the
-    stack's last completed deploy exported, as the engine would hand it back.
+    stack's last completed deploy exported, as the engine would hand it back: values wrapped
+    with ``rpc.wrap_rpc_secret`` come back secret, and ``secretOutputNames`` lists the outputs
+    holding a secret (pulumi/pulumi pkg/resource/deploy/builtins.go, ``readStackReference``).
     """
 
     def __init__(self, previous_outputs: Mapping[str, Any] | None = None) -> None:
@@ -166,7 +173,12 @@ class StackMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.typ == STACK_REFERENCE:
-            return args.resource_id, {"name": args.inputs["name"], "outputs": self.previous_outputs}
+            secret_names = sorted(key for key, value in self.previous_outputs.items() if _holds_secret(value))
+            return args.resource_id, {
+                "name": args.inputs["name"],
+                "outputs": self.previous_outputs,
+                "secretOutputNames": secret_names,
+            }
         outputs = dict(args.inputs)
         factory = COMPUTED_OUTPUTS.get(args.typ)
         if factory is not None:

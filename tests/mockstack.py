@@ -153,6 +153,14 @@ def mock_id(type_token: str, resource_name: str) -> str:
 
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+REGISTRY_IMAGE = "docker:index/getRegistryImage:getRegistryImage"
+REGISTRY_BUILDS: dict[str, int] = {}
+"""How often upstream has rebuilt a tag since the mocked registry opened (tests bump it)."""
+
+
+def registry_digest(ref: str) -> str:
+    """What the mocked registry answers for ``ref`` now: a new digest after each rebuild."""
+    return "sha256:" + _digest("registry", ref, str(REGISTRY_BUILDS.get(ref, 0)))
 
 
 def _holds_secret(value: Any) -> bool:
@@ -170,6 +178,7 @@ class StackMocks(pulumi.runtime.Mocks):
 
     def __init__(self, previous_outputs: Mapping[str, Any] | None = None) -> None:
         self.previous_outputs = dict(previous_outputs or {})
+        self.registry_lookups: list[str] = []
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.typ == STACK_REFERENCE:
@@ -185,8 +194,11 @@ class StackMocks(pulumi.runtime.Mocks):
             outputs.update(factory(args))
         return mock_id(args.typ, args.name), outputs
 
-    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        if args.token == REGISTRY_IMAGE:
+            self.registry_lookups.append(args.args["name"])
+            return {"name": args.args["name"], "sha256Digest": registry_digest(args.args["name"])}, []
+        return {}, []
 
 
 @dataclass
@@ -251,6 +263,8 @@ class ProgramRun:
     """Stack outputs as exported, secrets still wrapped."""
     config: dict[str, str] = field(default_factory=dict)
     reads: list[Read] = field(default_factory=list)
+    registry_lookups: list[str] = field(default_factory=list)
+    """Image refs the program asked the (mocked) registry for."""
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_token]
@@ -390,7 +404,13 @@ def _run(
         raise
     finally:
         runtime_config.set_all_config({}, [])
-    return ProgramRun(registrations=monitor.registrations, outputs=outputs, config=cli_config, reads=monitor.reads)
+    return ProgramRun(
+        registrations=monitor.registrations,
+        outputs=outputs,
+        config=cli_config,
+        reads=monitor.reads,
+        registry_lookups=stack_mocks.registry_lookups,
+    )
 
 
 def _cancel_leftover_tasks() -> None:

@@ -111,7 +111,7 @@ def containers(run: ProgramRun) -> dict[str, Any]:
 def test_the_stack_records_the_deployed_major_and_reads_its_own_last_record() -> None:
     run = run_stack_file("dev")
     assert run.outputs[DEPLOYED_MAJORS_OUTPUT] == {"cloud": PINNED}
-    (reference,) = [read for read in run.reads if read.type == STACK_REFERENCE]
+    (reference,) = [read for read in run.reads if read.type == STACK_REFERENCE and read.name == "cloud-deployed"]
     assert reference.id == "organization/selfhost/dev"
     cloud = run.named("cloud")
     assert reference.parent == cloud.urn
@@ -120,9 +120,9 @@ def test_the_stack_records_the_deployed_major_and_reads_its_own_last_record() ->
 def test_the_nextcloud_pull_waits_for_the_check() -> None:
     run = run_stack_file("dev", previous_outputs=previous(PINNED))
     image = run.named("cloud-image")
-    reference_urns = [urn for urn in image.property_dependencies["name"] if STACK_REFERENCE in urn]
-    assert len(reference_urns) == 1
-    assert image.inputs["name"] == images.NEXTCLOUD.ref
+    reference_urns = [urn for urn in image.property_dependencies["name"] if urn.endswith("::cloud-deployed")]
+    assert len(reference_urns) == 1 and STACK_REFERENCE in reference_urns[0]
+    assert image.inputs["name"].startswith(images.NEXTCLOUD.ref + "@sha256:")
     app, cron = containers(run)[f"{PREFIX}-cloud-app"], containers(run)[f"{PREFIX}-cloud-cron"]
     for container in (app, cron):
         assert image.urn in container.property_dependencies["image"]
@@ -132,7 +132,7 @@ def test_the_nextcloud_pull_waits_for_the_check() -> None:
 def test_one_major_up_is_deployed(monkeypatch: pytest.MonkeyPatch, preview: bool) -> None:
     pin = pin_nextcloud(monkeypatch, PINNED + 1)
     run = run_stack_file("dev", previous_outputs=previous(PINNED), preview=preview)
-    assert run.named("cloud-image").inputs["name"] == pin.ref
+    assert run.named("cloud-image").inputs["name"].startswith(pin.ref + "@sha256:")
     assert run.outputs[DEPLOYED_MAJORS_OUTPUT] == {"cloud": PINNED + 1}
 
 
@@ -177,7 +177,7 @@ def _mounts(run: ProgramRun) -> dict[str, Any]:
 def test_bumping_pins_changes_images_and_leaves_every_volume_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     before = run_stack_file("dev", previous_outputs=previous(PINNED))
     pin_nextcloud(monkeypatch, PINNED + 1)
-    monkeypatch.setattr(images, "WORDPRESS", images.ImagePin("wordpress", "7.1-php8.4-apache"))
+    monkeypatch.setattr(images, "WORDPRESS", images.ImagePin("wordpress", "7.2-php8.4-apache"))
     monkeypatch.setattr(images, "WORDPRESS_CLI", images.ImagePin("wordpress", "cli-2.13-php8.4"))
     after = run_stack_file("dev", previous_outputs=previous(PINNED))
 

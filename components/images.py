@@ -122,8 +122,8 @@ class DigestPins:
     refresh: str
     recorded: pulumi.Output[object]
     provider: pulumi.ProviderResource | None = None
-    _pulled: list[pulumi.Output[list[str]]] = field(default_factory=list)
-    _looked_up: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    _pulled: list[pulumi.Output[list[str]]] = field(default_factory=list, init=False, repr=False)
+    _looked_up: dict[str, pulumi.Output[str]] = field(default_factory=dict, init=False, repr=False)
 
     def digest(self, ref: str, record: object) -> pulumi.Output[str] | str:
         known = recorded_digests(record, self.refresh).get(ref)

@@ -19,9 +19,11 @@ the program did register (pulumi/pulumi pkg/resource/deploy/step_executor.go,
 ``executeRegisterResourceOutputs``; "Don't delete stack outputs on failed deployments",
 #15754, lifecycle test ``TestStackOutputsResourceError``). So the record must not be a constant:
 each major is derived from its app container's output (components/nextcloud.py), which exists
-only once the container was created and, with ``wait``, reported healthy; a failed or pending
-container leaves the value unregistered (or unknown, under `up --continue-on-error`) and
-the previous record stands. The recorded major is
+only once the container was created and, with ``wait``, reported healthy. A failed container
+rejects the value, and the Python SDK registers the stack's outputs in one call once all of
+them resolve (pulumi/runtime/stack.py ``Stack._finish``, 3.272), so none is registered and the
+previous record stands (under ``up --continue-on-error`` the value is unknown instead). The
+recorded major is
 thus never ahead of what runs healthy: the rule errs towards refusing, and the way out (deploy
 the next major, as the message says) is always safe. When the stack has no record
 (a new stack, or one recreated over retained volumes), the image's entrypoint is the

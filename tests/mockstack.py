@@ -102,9 +102,10 @@ def _digest(*parts: str) -> str:
 
 def _remote_image(args: mocks.MockResourceArgs) -> dict[str, Any]:
     name = unwrap(args.inputs["name"])  # a secret name is a defect the tests report, not a crash here
+    tag, _, digest = name.partition("@")
     return {
         "imageId": "sha256:" + _digest(name),
-        "repoDigest": name + "@sha256:" + _digest("d", name),
+        "repoDigest": tag + "@" + (digest or "sha256:" + _digest("d", name)),
     }
 
 
@@ -179,6 +180,8 @@ class StackMocks(pulumi.runtime.Mocks):
     def __init__(self, previous_outputs: Mapping[str, Any] | None = None) -> None:
         self.previous_outputs = dict(previous_outputs or {})
         self.registry_lookups: list[str] = []
+        self.registry_lookup_providers: list[str] = []
+        """The provider reference (``<urn>::<id>``) of each registry look-up."""
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.typ == STACK_REFERENCE:
@@ -197,6 +200,7 @@ class StackMocks(pulumi.runtime.Mocks):
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         if args.token == REGISTRY_IMAGE:
             self.registry_lookups.append(args.args["name"])
+            self.registry_lookup_providers.append(args.provider)
             return {"name": args.args["name"], "sha256Digest": registry_digest(args.args["name"])}, []
         return {}, []
 
@@ -265,6 +269,7 @@ class ProgramRun:
     reads: list[Read] = field(default_factory=list)
     registry_lookups: list[str] = field(default_factory=list)
     """Image refs the program asked the (mocked) registry for."""
+    registry_lookup_providers: list[str] = field(default_factory=list)
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_token]
@@ -410,6 +415,7 @@ def _run(
         config=cli_config,
         reads=monitor.reads,
         registry_lookups=stack_mocks.registry_lookups,
+        registry_lookup_providers=stack_mocks.registry_lookup_providers,
     )
 
 

@@ -85,6 +85,9 @@ def test_every_pull_names_its_tag_at_a_digest_and_the_stack_records_them(stack: 
     assert record == {"refresh": "", "digests": {n.split("@")[0]: n.split("@")[1] for n in names(run).values()}}
     # The provider's pull_triggers cannot make it pull (see components/images.py): not relied on.
     assert not any("pullTriggers" in r.inputs for r in run.of_type(IMAGE))
+    # Looked up through the host's own provider (never a default one configured from the environment).
+    image_providers = {r.provider for r in run.of_type(IMAGE)}
+    assert len(image_providers) == 1 and set(run.registry_lookup_providers) == image_providers
 
 
 def test_without_a_refresh_the_recorded_digests_stay_though_upstream_rebuilt() -> None:

@@ -84,31 +84,16 @@ def own_stack_name() -> str:
     return f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
-def stack_output(reference: pulumi.StackReference, output_name: str) -> pulumi.Output[object]:
-    """One output of the referenced stack (None if absent), secret only if that output holds a secret.
-
-    ``reference.outputs`` is one map, secret as a whole as soon as any output is (here:
-    ``adminPasswords``); everything derived from it would turn secret and preview as
-    ``[secret]``. The engine lists the outputs that hold secrets in ``secretOutputNames``
-    (pulumi/pulumi pkg/resource/deploy/builtins.go, ``readStackReference``), which the SDK's
-    ``get_output`` uses too (sdk/python/lib/pulumi/stack_reference.py, 3.272); ``get_output``
-    itself is not used because it assumes ``outputs`` is a map, and this reads a stack that may
-    not have one yet. When the engine gives no list (an old CLI) the value stays secret.
-    """
-    value = pulumi.Output.unsecret(reference.outputs).apply(lambda outputs: (outputs or {}).get(output_name))
-
-    def with_its_own_secretness(args: list[object]) -> pulumi.Output[object] | object:
-        found, secret_names = args
-        if not isinstance(secret_names, list) or output_name in secret_names:
-            return pulumi.Output.secret(found)
-        return found
-
-    return pulumi.Output.all(value, reference.secret_output_names).apply(with_its_own_secretness)
-
-
 def previous_deployed_majors(resource_name: str, parent: pulumi.Resource) -> pulumi.Output[object]:
-    """``nextcloudVersions`` as the last completed deploy of this very stack exported it (None before that)."""
+    """``nextcloudVersions`` as this very stack's saved outputs hold it (None before the first record)."""
     reference = pulumi.StackReference(
         resource_name, stack_name=own_stack_name(), opts=pulumi.ResourceOptions(parent=parent)
     )
-    return stack_output(reference, DEPLOYED_MAJORS_OUTPUT)
+    # get_output, not reference.outputs: that map is secret as a whole as soon as any output is
+    # (here adminPasswords), and everything derived from it, the Nextcloud image name included,
+    # would preview as [secret]. get_output takes the secretness of this one output from the
+    # engine's secretOutputNames (pulumi/pulumi pkg/resource/deploy/builtins.go
+    # readStackReference; sdk python pulumi/stack_reference.py, 3.272), and keeps it secret when
+    # the engine sends no such list. A stack with no deploy yet has an empty outputs map (diy
+    # backend, pkg/backend/diy/state.go getSnapshotStackOutputs): the value is then None.
+    return reference.get_output(DEPLOYED_MAJORS_OUTPUT)

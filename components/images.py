@@ -1,13 +1,28 @@
-"""Every container image the stack runs, pinned to an explicit version, in one place.
+"""Every container image the stack runs, in one place, and the policy that keeps them current.
 
-Bump a version here and `pulumi up` pulls it and replaces the containers that use it;
-their data stays on the volumes. Nextcloud moves one major version per deploy.
+The policy (docs/apps.md, "Images"): each pin is a tag that upstream still rebuilds
+(docker-library/official-images ``library/<name>``: a tag listed there gets every security
+rebuild), and each stack runs that tag at a digest it records. A deploy pulls
+``<tag>@<digest>``; the digests stay as recorded in the stack's outputs (``imageDigests``)
+until the operator changes the ``imageRefresh`` config key, and then every tag is resolved
+again at the registry. So deploys are reproducible (a new server gets the very images the
+old one ran), and rebuilds arrive when asked for: ``pulumi config set imageRefresh
+2026-12-01 && pulumi up``. A changed digest replaces the RemoteImage and, when the image id
+differs, the containers on it; volumes never change.
+
+Why digests in ``name`` and not ``pull_triggers``: the bridged provider
+(kreuzwerker/terraform-provider-docker v4.5.0, bridged by pulumi-docker 5.2;
+internal/provider/resource_docker_image_funcs.go ``findImage``) pulls only when no local image
+answers to ``name``: a changed ``pull_triggers`` replaces the resource, whose create finds the
+tag already on the host and pulls nothing (kreuzwerker/terraform-provider-docker#172,
+pulumi/pulumi-docker#342, both open). A digest that is not on the host is pulled; one that is
+(same content) is found locally, and the image id, so the containers, stay the same.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
@@ -28,21 +43,30 @@ class ImagePin:
 
     @property
     def php(self) -> str | None:
-        """The PHP version in tags such as ``7.0-php8.4-apache`` (``8.4``), if the tag names one."""
+        """The PHP version in tags such as ``7.1-php8.4-apache`` (``8.4``), if the tag names one."""
         match = re.search(r"(?:^|-)php(\d+\.\d+)(?:-|$)", self.tag)
         return match.group(1) if match else None
 
 
-WORDPRESS = ImagePin("wordpress", "7.0-php8.4-apache")
+# Tags checked against docker-library/official-images library/<name> (2026-08-21): each is
+# listed there, so upstream rebuilds it. A major or minor bump is an edit here (Nextcloud:
+# one major per deploy, components/upgrades.py); a rebuild of the same tag is imageRefresh.
+WORDPRESS = ImagePin("wordpress", "7.1-php8.4-apache")
 WORDPRESS_CLI = ImagePin("wordpress", "cli-2.12-php8.4")
 """WP-CLI (Alpine); keep its PHP version equal to WORDPRESS's: both run the same site code."""
 NEXTCLOUD = ImagePin("nextcloud", "33.0-apache")
 MARIADB = ImagePin("mariadb", "11.8")
-POSTGRES = ImagePin("postgres", "18.1")
+POSTGRES = ImagePin("postgres", "18")
+"""The major only: minor releases of one major share the data format and are rebuilt under ``18``."""
 REDIS = ImagePin("redis", "8.2")
 NGINX = ImagePin("nginx", "1.30")
 
 ALL = (WORDPRESS, WORDPRESS_CLI, NEXTCLOUD, MARIADB, POSTGRES, REDIS, NGINX)
+
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+DIGESTS_OUTPUT = "imageDigests"
+"""Stack output ``{"refresh": <imageRefresh>, "digests": {<tag ref>: "sha256:..."}}``, read back next run."""
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def postgres_data_path(pin: ImagePin) -> str:
@@ -55,9 +79,12 @@ def pull(
 ) -> docker.RemoteImage:
     """Pull ``pin`` on the parent's Docker host; containers use its ``image_id``.
 
-    ``keep_locally`` leaves the image on the host at destroy: other stacks may share it.
-    ``after``: an output that must resolve first (e.g. a version check that may fail); the
-    pull, and every container on the image, waits for it.
+    The stack pins the tag to a digest (``DigestPins.transformation``, installed by
+    components/stack.py on every resource of the host). ``keep_locally`` leaves the image on
+    the host at destroy or replacement: other stacks may share it, and a container keeps
+    running on its image while its replacement is pulled. ``after``: an output that must
+    resolve first (e.g. a version check that may fail); the pull, and every container on the
+    image, waits for it.
     """
     ref: pulumi.Input[str] = pin.ref if after is None else after.apply(lambda _: pin.ref)
     return docker.RemoteImage(
@@ -66,3 +93,71 @@ def pull(
         keep_locally=True,
         opts=pulumi.ResourceOptions(parent=parent),
     )
+
+
+def recorded_digests(record: object, refresh: str) -> dict[str, str]:
+    """The digests the last deploy recorded, if it recorded them under the same ``refresh``; else none.
+
+    A record that is not of the form this module writes counts as none: resolving the tags
+    again is what a refresh does, never a risk to data.
+    """
+    if not isinstance(record, dict) or record.get("refresh") != refresh:
+        return {}
+    digests = record.get("digests")
+    if not isinstance(digests, dict):
+        return {}
+    return {ref: digest for ref, digest in digests.items() if isinstance(digest, str) and _DIGEST.fullmatch(digest)}
+
+
+@dataclass
+class DigestPins:
+    """Which digest each tag runs at on this stack: the recorded one, or the registry's current one.
+
+    ``refresh``: the ``imageRefresh`` config value. ``recorded``: the ``imageDigests`` output
+    of the stack's last deploy (None if it has none). ``provider``: the host's Docker provider;
+    its registry look-up (``getRegistryImage``, a HEAD of the manifest that accepts OCI indexes,
+    so the digest covers every platform) talks to the registry only, never to the engine.
+    """
+
+    refresh: str
+    recorded: pulumi.Output[object]
+    provider: pulumi.ProviderResource | None = None
+    _pulled: list[pulumi.Output[list[str]]] = field(default_factory=list, init=False, repr=False)
+    _looked_up: dict[str, pulumi.Output[str]] = field(default_factory=dict, init=False, repr=False)
+
+    def digest(self, ref: str, record: object) -> pulumi.Output[str] | str:
+        known = recorded_digests(record, self.refresh).get(ref)
+        if known is not None:
+            return known
+        if ref not in self._looked_up:
+            found = docker.get_registry_image_output(
+                name=ref, opts=pulumi.InvokeOutputOptions(provider=self.provider)
+            ).sha256_digest
+            self._looked_up[ref] = found.apply(lambda digest: _checked_digest(ref, digest))
+        return self._looked_up[ref]
+
+    def pinned(self, ref: pulumi.Input[str]) -> pulumi.Output[str]:
+        """``<ref>@<digest>``; noted for the record this deploy exports."""
+        tag = pulumi.Output.from_input(ref)
+        digest = pulumi.Output.all(tag, self.recorded).apply(lambda args: self.digest(str(args[0]), args[1]))
+        pair = pulumi.Output.all(tag, digest)
+        self._pulled.append(pair)
+        return pair.apply(lambda args: f"{args[0]}@{args[1]}")
+
+    def transformation(self, args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        """Rewrite every RemoteImage's ``name`` from a tag to ``tag@digest``; leave other resources alone."""
+        if args.type_ != REMOTE_IMAGE:
+            return None
+        return pulumi.ResourceTransformationResult({**args.props, "name": self.pinned(args.props["name"])}, args.opts)
+
+    def record(self) -> pulumi.Output[dict[str, object]]:
+        """The ``imageDigests`` output: each image this deploy pulled, by tag, and the refresh it was resolved under."""
+        return pulumi.Output.all(*self._pulled).apply(
+            lambda pairs: {"refresh": self.refresh, "digests": {str(ref): str(digest) for ref, digest in sorted(pairs)}}
+        )
+
+
+def _checked_digest(ref: str, digest: object) -> str:
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise pulumi.RunError(f"the registry answered {digest!r} for {ref}, which is not a sha256 digest")
+    return digest

@@ -171,7 +171,8 @@ class Nextcloud(pulumi.ComponentResource):
     admin_password: pulumi.Output[str]
     volumes: pulumi.Output[list[str]]
     image_major: pulumi.Output[int]
-    """The Nextcloud major this deploy runs; the stack exports it for the next deploy's upgrade check."""
+    """The Nextcloud major this deploy runs, once its app container is up and healthy; the stack
+    exports it for the next deploy's upgrade check."""
 
     def __init__(self, name: str, args: NextcloudArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("selfhost:index:Nextcloud", name, None, opts)
@@ -260,7 +261,12 @@ class Nextcloud(pulumi.ComponentResource):
         self.url = pulumi.Output.from_input(context.public_url)
         self.admin_user = pulumi.Output.from_input(app.admin_user)
         self.volumes = pulumi.Output.all(html.name, data.name, database.volume_name).apply(lambda names: sorted(names))
-        self.image_major = pulumi.Output.from_input(pin.major)
+        # Known only once the app container's create (or replace) has returned, and with
+        # wait=True the provider returns only after the container reported healthy: a deploy that
+        # fails there never records the new major (see components/upgrades.py). A property, not
+        # `id`: when the engine reports the resource failed (`up --continue-on-error`) the SDK
+        # resolves its properties as unknown but may still hand back an id.
+        self.image_major = app_container.image.apply(lambda _: pin.major)
         self.register_outputs(
             {
                 "url": self.url,

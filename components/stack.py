@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 from pydantic import SecretStr
 
+from components import images
 from components.app_context import AppContext
 from components.apps import App, build_app, proxy_routes
 from components.hetzner import HetznerHost, HetznerHostArgs
@@ -12,7 +13,7 @@ from components.host import DockerHost, LocalDockerHost, LocalDockerHostArgs
 from components.network import Network, NetworkArgs
 from components.nextcloud import Nextcloud
 from components.proxy import Proxy, ProxyArgs
-from components.upgrades import DEPLOYED_MAJORS_OUTPUT
+from components.upgrades import DEPLOYED_MAJORS_OUTPUT, own_stack_name
 from components.volumes import StatePolicy
 from config.settings import StackSettings
 
@@ -49,10 +50,23 @@ def proxy_args(
     )
 
 
+def image_digests(settings: StackSettings, provider: pulumi.ProviderResource) -> images.DigestPins:
+    """The digests this deploy runs: the last deploy's record, unless ``imageRefresh`` changed since."""
+    reference = pulumi.StackReference("image-digests", stack_name=own_stack_name())
+    return images.DigestPins(
+        refresh=settings.image_refresh,
+        # Secret only if the engine says this output is (see components/upgrades.py).
+        recorded=reference.get_output(images.DIGESTS_OUTPUT),
+        provider=provider,
+    )
+
+
 def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.Input[object]]:
     """Register every resource; return the stack outputs."""
     host = build_host(settings, name_prefix)
-    on_host = pulumi.ResourceOptions(providers=[host.provider])
+    digests = image_digests(settings, host.provider)
+    # Every RemoteImage on the host runs its tag at the stack's recorded digest (components/images.py).
+    on_host = pulumi.ResourceOptions(providers=[host.provider], transformations=[digests.transformation])
     state = StatePolicy(placement=host.placement, protect=settings.protect)
     edge = Network(
         "edge", NetworkArgs(network_name=f"{name_prefix}-edge", internal=False, subnet=settings.edge_subnet), on_host
@@ -79,6 +93,8 @@ def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.I
         "volumes": {name: app.volumes for name, app in apps.items()},
         # Read back by the next deploy (components/upgrades.py): one Nextcloud major at a time.
         DEPLOYED_MAJORS_OUTPUT: {name: app.image_major for name, app in apps.items() if isinstance(app, Nextcloud)},
+        # Read back by the next deploy: the same digests until imageRefresh changes.
+        images.DIGESTS_OUTPUT: digests.record(),
     }
     if isinstance(host, HetznerHost):
         outputs["serverIp"] = host.server_ip

@@ -14,9 +14,18 @@ Why this and not the alternatives:
   but Python dynamic providers are pickled into state with dill, which breaks on refactors
   of the module they live in (pulumi/pulumi#7453), for a rule that needs no provider.
 
-A stack's outputs are saved only when a deploy completes, so the recorded major is never
-ahead of a deploy that failed halfway: the rule errs towards refusing, and the way out
-(deploy the next major, as the message says) is always safe. When the stack has no record
+A failed deploy does save outputs: the engine keeps the previous ones and overwrites each that
+the program did register (pulumi/pulumi pkg/resource/deploy/step_executor.go,
+``executeRegisterResourceOutputs``; "Don't delete stack outputs on failed deployments",
+#15754, lifecycle test ``TestStackOutputsResourceError``). So the record must not be a constant:
+each major is derived from its app container's output (components/nextcloud.py), which exists
+only once the container was created and, with ``wait``, reported healthy. A failed container
+rejects the value, and the Python SDK registers the stack's outputs in one call once all of
+them resolve (pulumi/runtime/stack.py ``Stack._finish``, 3.272), so none is registered and the
+previous record stands (under ``up --continue-on-error`` the value is unknown instead). The
+recorded major is
+thus never ahead of what runs healthy: the rule errs towards refusing, and the way out (deploy
+the next major, as the message says) is always safe. When the stack has no record
 (a new stack, or one recreated over retained volumes), the image's entrypoint is the
 backstop: it refuses to start on a skipped major or a downgrade, and the deploy fails at
 the app's healthcheck with that message in ``docker logs``.
@@ -76,9 +85,15 @@ def own_stack_name() -> str:
 
 
 def previous_deployed_majors(resource_name: str, parent: pulumi.Resource) -> pulumi.Output[object]:
-    """``nextcloudVersions`` as the last completed deploy of this very stack exported it (None before that)."""
+    """``nextcloudVersions`` as this very stack's saved outputs hold it (None before the first record)."""
     reference = pulumi.StackReference(
         resource_name, stack_name=own_stack_name(), opts=pulumi.ResourceOptions(parent=parent)
     )
-    # Not get_output(): it assumes an outputs map, and a stack that never completed a deploy has none.
-    return reference.outputs.apply(lambda outputs: (outputs or {}).get(DEPLOYED_MAJORS_OUTPUT))
+    # get_output, not reference.outputs: that map is secret as a whole as soon as any output is
+    # (here adminPasswords), and everything derived from it, the Nextcloud image name included,
+    # would preview as [secret]. get_output takes the secretness of this one output from the
+    # engine's secretOutputNames (pulumi/pulumi pkg/resource/deploy/builtins.go
+    # readStackReference; sdk python pulumi/stack_reference.py, 3.272), and keeps it secret when
+    # the engine sends no such list. A stack with no deploy yet has an empty outputs map (diy
+    # backend, pkg/backend/diy/state.go getSnapshotStackOutputs): the value is then None.
+    return reference.get_output(DEPLOYED_MAJORS_OUTPUT)

@@ -76,6 +76,18 @@ def _check_email(value: str) -> str:
     return value
 
 
+_REFRESH_MARK = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _check_refresh_mark(value: str) -> str:
+    if value and not _REFRESH_MARK.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a refresh mark: leave it empty or use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit, e.g. 2026-12-01 (any new value re-resolves every image tag)"
+        )
+    return value
+
+
 def _check_docker_host(value: str) -> str:
     if value and not value.startswith(_DOCKER_HOST_SCHEMES):
         raise ValueError(
@@ -210,6 +222,13 @@ class StackSettings(ConfigModel):
     proxy_memory_reservation: MemorySize = Field(
         default=PROXY_MEMORY_RESERVATION,
         description="memory the nginx proxy needs to run (Docker's memory reservation); unset: at most proxyMemory",
+    )
+    image_refresh: Annotated[str, AfterValidator(_check_refresh_mark)] = Field(
+        default="",
+        description=(
+            "any new value (e.g. a date) makes the next deploy resolve every image tag to the "
+            "registry's current digest; until then the stack keeps the digests it recorded"
+        ),
     )
     hetzner: HetznerSettings | None = Field(
         default=None, description="the Hetzner Cloud server (host=hetzner; an error with host=local)"

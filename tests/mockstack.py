@@ -102,9 +102,11 @@ def _digest(*parts: str) -> str:
 
 
 def _remote_image(args: mocks.MockResourceArgs) -> dict[str, Any]:
+    name = unwrap(args.inputs["name"])  # a secret name is a defect the tests report, not a crash here
+    tag, _, digest = name.partition("@")
     return {
-        "imageId": "sha256:" + _digest(args.inputs["name"]),
-        "repoDigest": args.inputs["name"] + "@sha256:" + _digest("d", args.inputs["name"]),
+        "imageId": "sha256:" + _digest(name),
+        "repoDigest": tag + "@" + (digest or "sha256:" + _digest("d", name)),
     }
 
 
@@ -153,29 +155,55 @@ def mock_id(type_token: str, resource_name: str) -> str:
 
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+REGISTRY_IMAGE = "docker:index/getRegistryImage:getRegistryImage"
+REGISTRY_BUILDS: dict[str, int] = {}
+"""How often upstream has rebuilt a tag since the mocked registry opened (tests bump it)."""
+
+
+def registry_digest(ref: str) -> str:
+    """What the mocked registry answers for ``ref`` now: a new digest after each rebuild."""
+    return "sha256:" + _digest("registry", ref, str(REGISTRY_BUILDS.get(ref, 0)))
+
+
+def _holds_secret(value: Any) -> bool:
+    return any(secret for _, _, secret in walk(value))
 
 
 class StackMocks(pulumi.runtime.Mocks):
     """Deterministic providers: ids and computed outputs derive from names only.
 
     A ``pulumi.StackReference`` (read, not registered) returns ``previous_outputs``: what the
-    stack's last completed deploy exported, as the engine would hand it back.
+    stack's last completed deploy exported, as the engine would hand it back: values wrapped
+    with ``rpc.wrap_rpc_secret`` come back secret, and ``secretOutputNames`` lists the outputs
+    holding a secret (pulumi/pulumi pkg/resource/deploy/builtins.go, ``readStackReference``).
     """
 
     def __init__(self, previous_outputs: Mapping[str, Any] | None = None) -> None:
         self.previous_outputs = dict(previous_outputs or {})
+        self.registry_lookups: list[str] = []
+        self.registry_lookup_providers: list[str] = []
+        """The provider reference (``<urn>::<id>``) of each registry look-up."""
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.typ == STACK_REFERENCE:
-            return args.resource_id, {"name": args.inputs["name"], "outputs": self.previous_outputs}
+            secret_names = sorted(key for key, value in self.previous_outputs.items() if _holds_secret(value))
+            return args.resource_id, {
+                "name": args.inputs["name"],
+                "outputs": self.previous_outputs,
+                "secretOutputNames": secret_names,
+            }
         outputs = dict(args.inputs)
         factory = COMPUTED_OUTPUTS.get(args.typ)
         if factory is not None:
             outputs.update(factory(args))
         return mock_id(args.typ, args.name), outputs
 
-    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        if args.token == REGISTRY_IMAGE:
+            self.registry_lookups.append(args.args["name"])
+            self.registry_lookup_providers.append(args.provider)
+            return {"name": args.args["name"], "sha256Digest": registry_digest(args.args["name"])}, []
+        return {}, []
 
 
 @dataclass
@@ -241,6 +269,9 @@ class ProgramRun:
     """Stack outputs as exported, secrets still wrapped."""
     config: dict[str, str] = field(default_factory=dict)
     reads: list[Read] = field(default_factory=list)
+    registry_lookups: list[str] = field(default_factory=list)
+    """Image refs the program asked the (mocked) registry for."""
+    registry_lookup_providers: list[str] = field(default_factory=list)
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_token]
@@ -380,7 +411,14 @@ def _run(
         raise
     finally:
         runtime_config.set_all_config({}, [])
-    return ProgramRun(registrations=monitor.registrations, outputs=outputs, config=cli_config, reads=monitor.reads)
+    return ProgramRun(
+        registrations=monitor.registrations,
+        outputs=outputs,
+        config=cli_config,
+        reads=monitor.reads,
+        registry_lookups=stack_mocks.registry_lookups,
+        registry_lookup_providers=stack_mocks.registry_lookup_providers,
+    )
 
 
 def _cancel_leftover_tasks() -> None:

@@ -255,6 +255,15 @@ CATALOGUE = [
     ),
     Bad("tls-key-in-plain-text", {"tls": "provided", "tlsKey": KEY}, "tlsKey", "pulumi config set --secret tlsKey"),
     Bad("tls-certificate-in-plain-text", {"tlsCertificate": CERT}, "tlsCertificate", "--secret tlsCertificate"),
+    Bad("image-refresh-space", {"imageRefresh": "1 december"}, "imageRefresh", "e.g. 2026-12-01"),
+    Bad(
+        "image-refresh-trailing-newline",
+        {"imageRefresh": "2026-12-01\n"},
+        "imageRefresh",
+        "letters, digits, '.', '_' or '-'",
+    ),
+    Bad("image-refresh-leading-dash", {"imageRefresh": "-x"}, "imageRefresh", "starting with a letter or digit"),
+    Bad("image-refresh-too-long", {"imageRefresh": "r" * 65}, "imageRefresh", "1-64 letters"),
     Bad("proxy-memory-fraction", {"proxyMemory": "1.5Gi"}, "proxyMemory", "a whole number with a binary unit"),
     Bad("proxy-memory-below-minimum", {"proxyMemory": "16Mi"}, "proxyMemory", "32Mi minimum"),
     Bad(

@@ -158,6 +158,22 @@ def test_the_deployed_nextcloud_major_is_recorded_for_the_next_deploy(stack: tup
     assert {app: int(major) for app, major in recorded.items()} == {"cloud": images.NEXTCLOUD.major}
 
 
+def test_the_images_run_at_the_digests_the_stack_recorded(stack: tuple[auto.Stack, int]) -> None:
+    """The next deploy pulls these again (components/images.py): each must be the image the engine has."""
+    created, _ = stack
+    recorded = created.outputs()["imageDigests"].value
+    assert recorded["refresh"] == "" and recorded["digests"]
+    for ref, digest in recorded["digests"].items():
+        repository = ref.split(":", 1)[0]
+        inspected = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", f"{ref}@{digest}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert f"{repository}@{digest}" in json.loads(inspected), ref
+
+
 def test_destroy_keeps_the_volumes(stack: tuple[auto.Stack, int]) -> None:
     created, _ = stack
     names = [n for group in created.outputs()["volumes"].value.values() for n in group]

@@ -189,7 +189,9 @@ def test_images_pinned_and_containers_use_image_id(dev: ProgramRun) -> None:
     pulled = {i.urn: i for i in dev.of_type(IMAGE)}
     pinned = {pin.ref for pin in images.ALL}
     for image in pulled.values():
-        assert image.inputs["name"] in pinned
+        # Each tag at its digest (components/images.py); tests/test_images.py covers where the digest comes from.
+        tag, digest = image.inputs["name"].split("@")
+        assert tag in pinned and re.fullmatch(r"sha256:[0-9a-f]{64}", digest), image.inputs["name"]
         assert image.inputs["keepLocally"] is True
     for pin in images.ALL:
         # A version first (the wp-cli variant's tags start with "cli-"), never a moving "latest".

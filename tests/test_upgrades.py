@@ -14,6 +14,8 @@ from typing import Any
 
 import pulumi
 import pytest
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
 
 from components import images
 from components.upgrades import (
@@ -27,9 +29,12 @@ from tests.mockstack import (
     STACK_REFERENCE,
     ProgramRun,
     RecordingMonitor,
+    StackMocks,
+    is_secret,
     run_program,
     run_stack_file,
     stack_file_config,
+    walk,
 )
 
 CONTAINER = "docker:index/container:Container"
@@ -106,7 +111,7 @@ def containers(run: ProgramRun) -> dict[str, Any]:
 def test_the_stack_records_the_deployed_major_and_reads_its_own_last_record() -> None:
     run = run_stack_file("dev")
     assert run.outputs[DEPLOYED_MAJORS_OUTPUT] == {"cloud": PINNED}
-    (reference,) = [read for read in run.reads if read.type == STACK_REFERENCE]
+    (reference,) = [read for read in run.reads if read.type == STACK_REFERENCE and read.name == "cloud-deployed"]
     assert reference.id == "organization/selfhost/dev"
     cloud = run.named("cloud")
     assert reference.parent == cloud.urn
@@ -115,9 +120,9 @@ def test_the_stack_records_the_deployed_major_and_reads_its_own_last_record() ->
 def test_the_nextcloud_pull_waits_for_the_check() -> None:
     run = run_stack_file("dev", previous_outputs=previous(PINNED))
     image = run.named("cloud-image")
-    reference_urns = [urn for urn in image.property_dependencies["name"] if STACK_REFERENCE in urn]
-    assert len(reference_urns) == 1
-    assert image.inputs["name"] == images.NEXTCLOUD.ref
+    reference_urns = [urn for urn in image.property_dependencies["name"] if urn.endswith("::cloud-deployed")]
+    assert len(reference_urns) == 1 and STACK_REFERENCE in reference_urns[0]
+    assert image.inputs["name"].startswith(images.NEXTCLOUD.ref + "@sha256:")
     app, cron = containers(run)[f"{PREFIX}-cloud-app"], containers(run)[f"{PREFIX}-cloud-cron"]
     for container in (app, cron):
         assert image.urn in container.property_dependencies["image"]
@@ -127,7 +132,7 @@ def test_the_nextcloud_pull_waits_for_the_check() -> None:
 def test_one_major_up_is_deployed(monkeypatch: pytest.MonkeyPatch, preview: bool) -> None:
     pin = pin_nextcloud(monkeypatch, PINNED + 1)
     run = run_stack_file("dev", previous_outputs=previous(PINNED), preview=preview)
-    assert run.named("cloud-image").inputs["name"] == pin.ref
+    assert run.named("cloud-image").inputs["name"].startswith(pin.ref + "@sha256:")
     assert run.outputs[DEPLOYED_MAJORS_OUTPUT] == {"cloud": PINNED + 1}
 
 
@@ -172,7 +177,7 @@ def _mounts(run: ProgramRun) -> dict[str, Any]:
 def test_bumping_pins_changes_images_and_leaves_every_volume_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     before = run_stack_file("dev", previous_outputs=previous(PINNED))
     pin_nextcloud(monkeypatch, PINNED + 1)
-    monkeypatch.setattr(images, "WORDPRESS", images.ImagePin("wordpress", "7.1-php8.4-apache"))
+    monkeypatch.setattr(images, "WORDPRESS", images.ImagePin("wordpress", "7.2-php8.4-apache"))
     monkeypatch.setattr(images, "WORDPRESS_CLI", images.ImagePin("wordpress", "cli-2.13-php8.4"))
     after = run_stack_file("dev", previous_outputs=previous(PINNED))
 
@@ -186,3 +191,61 @@ def test_bumping_pins_changes_images_and_leaves_every_volume_alone(monkeypatch: 
         assert new[name].delete_before_replace, name
         other = {k: v for k, v in new[name].inputs.items() if k != "image"}
         assert other == {k: v for k, v in old[name].inputs.items() if k != "image"}, name
+
+
+# --- secretness: the record is read without the secrets stored beside it --------------------------
+
+
+def previous_with_secrets(major: int) -> dict[str, Any]:
+    """The last deploy's outputs as the engine returns them: adminPasswords is secret, the record is not."""
+    return {**previous(major), "adminPasswords": rpc.wrap_rpc_secret({"cloud": "pw-cloud", "blog": "pw-blog"})}
+
+
+def secret_leaves(run: ProgramRun) -> set[tuple[str, str]]:
+    return {(r.urn, path) for r in run.registrations for path, _, secret in walk(r.raw_inputs) if secret}
+
+
+@pytest.mark.parametrize("preview", [False, True])
+def test_the_nextcloud_image_stays_readable_when_the_stack_exports_secrets(preview: bool) -> None:
+    """A secret output beside nextcloudVersions must not make the image name (or the containers' image) secret."""
+    run = run_stack_file("dev", previous_outputs=previous_with_secrets(PINNED), preview=preview)
+    image = run.named("cloud-image")
+    assert not is_secret(image.raw_inputs["name"])
+    for role in ("cloud-app", "cloud-cron"):
+        container = containers(run)[f"{PREFIX}-{role}"]
+        assert not is_secret(container.raw_inputs["image"]), role
+    assert not is_secret(run.outputs[DEPLOYED_MAJORS_OUTPUT])
+
+
+def test_secret_stack_outputs_make_nothing_else_secret() -> None:
+    """Every input is exactly as secret with a secret-holding record as with none at all."""
+    without = run_stack_file("dev")
+    with_secrets = run_stack_file("dev", previous_outputs=previous_with_secrets(PINNED))
+    assert secret_leaves(with_secrets) == secret_leaves(without)
+    assert secret_leaves(without), "the stack has secrets: the comparison must see some"
+
+
+def test_a_secret_record_stays_secret() -> None:
+    """If the engine reports the record itself as secret, what derives from it stays secret (no silent unsecret)."""
+    record = {DEPLOYED_MAJORS_OUTPUT: rpc.wrap_rpc_secret({"cloud": float(PINNED)})}
+    run = run_stack_file("dev", previous_outputs=record)
+    assert is_secret(run.named("cloud-image").raw_inputs["name"])
+
+
+# --- the record follows the deployed, healthy app container ---------------------------------------
+
+
+def test_the_record_waits_for_the_nextcloud_app_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the app container has not come back (unknown outputs), nothing is recorded for it."""
+    original = StackMocks.new_resource
+
+    def app_container_pending(self: StackMocks, args: Any) -> tuple[str | None, dict[str, Any]]:
+        resource_id, outputs = original(self, args)
+        if args.typ == CONTAINER and args.name == "cloud-container":
+            return "", {key: rpc.UNKNOWN for key in outputs}
+        return resource_id, outputs
+
+    monkeypatch.setattr(StackMocks, "new_resource", app_container_pending)
+    run = run_stack_file("dev", previous_outputs=previous(PINNED), preview=True)
+    assert isinstance(run.outputs[DEPLOYED_MAJORS_OUTPUT]["cloud"], Unknown)
+    assert run.outputs["urls"]["cloud"] == "http://cloud.localhost:8080", "only what depends on the container waits"

@@ -37,6 +37,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from pulumi.runtime import rpc
 
 from components.cloud_init import DATA_MOUNT
 from tests import docker_replay as replay
@@ -56,7 +57,37 @@ STRANGER = "4242:4242"
 """A uid:gid no upload names: what any other process in the container is."""
 
 
-@dataclass
+class Redacted(str):
+    """A string whose repr hides it: pytest prints function arguments and assertion operands,
+    and the graph's upload contents and secret inputs must not reach the test output."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+
+def _redact(value: Any, inside_secret: bool = False, key: str = "") -> Any:
+    """Every secret leaf and every upload's content of an input tree, as ``Redacted``."""
+    if rpc.is_rpc_secret(value):
+        return {**value, "value": _redact(rpc.unwrap_rpc_secret(value), True)}
+    if isinstance(value, dict):
+        return {k: _redact(v, inside_secret, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(item, inside_secret, key) for item in value]
+    if isinstance(value, str) and (inside_secret or key == "content"):
+        return Redacted(value)
+    return value
+
+
+def _redacted_run(run: ProgramRun) -> ProgramRun:
+    for registration in run.registrations:
+        registration.raw_inputs = _redact(registration.raw_inputs)
+    run.outputs = _redact(run.outputs)
+    return run
+
+
+@dataclass(repr=False)
 class Replayed:
     stack: str
     run: ProgramRun
@@ -71,6 +102,9 @@ class Replayed:
     @property
     def prefix(self) -> str:
         return f"selfhost-{self.stack}"
+
+    def __repr__(self) -> str:
+        return f"<replay of {self.stack}: {len(self.containers)} containers>"
 
 
 def _when(stamp: str) -> float:
@@ -145,7 +179,7 @@ def stand_in_image(docker28: Engine) -> str:
 @pytest.fixture(scope="module", params=STACKS)
 def replayed(request: pytest.FixtureRequest, docker28: Engine, stand_in_image: str) -> Iterator[Replayed]:
     stack = str(request.param)
-    run = run_stack_file(stack)
+    run = _redacted_run(run_stack_file(stack))
     containers = {str(c.inputs["name"]): c for c in run.of_type(CONTAINER)}
     result = Replayed(stack, run, docker28, containers)
     started = time.monotonic()
@@ -446,6 +480,7 @@ def test_memory_swap_is_set_and_reads_back(replayed: Replayed) -> None:
 _CGROUP_FILES = {
     "memory": ("memory.max", "memory/memory.limit_in_bytes"),
     "swap": ("memory.swap.max", "memory/memory.memsw.limit_in_bytes"),
+    "reservation": ("memory.low", "memory/memory.soft_limit_in_bytes"),
 }
 """cgroup v2 file, v1 file (v2 counts swap alone, v1 memory plus swap)."""
 
@@ -467,6 +502,9 @@ def test_memory_limits_are_enforced_by_the_kernel(replayed: Replayed) -> None:
         swap = replayed.inspect[name]["HostConfig"]["MemorySwap"]
         if swap > 0:
             assert limits["swap"] in (swap, swap - memory), name
+        reservation = replayed.inspect[name]["HostConfig"]["MemoryReservation"]
+        if reservation > 0:
+            assert limits["reservation"] == reservation, name
 
     _per_container(replayed, check)
 

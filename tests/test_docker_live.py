@@ -113,6 +113,12 @@ def _when(stamp: str) -> float:
     return datetime.fromisoformat(base + "+00:00").timestamp() + (float("0." + fraction) if fraction else 0.0)
 
 
+def _healthy_after(state: dict[str, Any]) -> float:
+    """Seconds from the container's start to the end of its first passing probe (inf if none)."""
+    passed = [_when(entry["End"]) for entry in (state.get("Health") or {}).get("Log") or [] if entry["ExitCode"] == 0]
+    return min(passed) - _when(state["StartedAt"]) if passed else float("inf")
+
+
 def _wait_healthy(engine: Engine, names: list[str], deadline: float) -> dict[str, str]:
     """Poll until every container is healthy or ``deadline`` (monotonic); return the last states."""
     states: dict[str, str] = {}
@@ -204,10 +210,12 @@ def replayed(request: pytest.FixtureRequest, docker28: Engine, stand_in_image: s
         result.inspect = {
             str(item["Name"]).lstrip("/"): item for item in json.loads(docker28.docker("inspect", *containers).stdout)
         }
-        print(
-            f"\ndockerd 28 answered {docker28.started_in:.2f} s after launch; replay of {stack}'s {len(containers)} "
-            "containers "
-            f"until all healthy: {result.seconds:.2f} s; states: {states}"
+        healthy_after = {name: _healthy_after(seen["State"]) for name, seen in result.inspect.items()}
+        print(  # the figures, with `pytest -s`
+            f"\ndockerd 28 answered {docker28.started_in:.2f} s after launch; {stack}: {len(containers)} containers "
+            f"replayed until all healthy in {result.seconds:.2f} s; healthy after start (s): "
+            + ", ".join(f"{name.removeprefix(result.prefix)[1:]} {after:.1f}" for name, after in healthy_after.items())
+            + f"; states {sorted(set(states.values()))}"
         )
         yield result
     finally:
@@ -426,7 +434,7 @@ def test_start_interval_is_honoured(replayed: Replayed) -> None:
         # From one probe's end to the next one's start; the first probe's own delay is not
         # measurable as cleanly (the monitor starts a moment after State.StartedAt).
         waits = [_when(later["Start"]) - _when(earlier["End"]) for earlier, later in itertools.pairwise(log)]
-        healthy_after = min(_when(e["End"]) for e in log if e["ExitCode"] == 0) - _when(state["StartedAt"])
+        healthy_after = _healthy_after(state)
         assert len(log) >= 2, f"{name}: {len(log)} probes"
         assert all(0.9 * start_interval <= wait <= start_interval + slack for wait in waits), f"{name}: waits {waits}"
         assert healthy_after < interval / 2, f"{name}: healthy after {healthy_after:.1f} s (interval {interval} s)"

@@ -1,10 +1,13 @@
-"""The program's docker Networks and Containers, as the provider would send them to an engine.
+"""The program's docker Networks, Volumes and Containers, as the provider would send them.
 
-Each container input the program sets is mapped to the Docker API the way
-kreuzwerker/terraform-provider-docker does it (v4.5.0, which pulumi-docker 5.x bridges:
-pulumi/pulumi-docker's ``upstream`` submodule points at that tag since v5.1.0), in
+Each input the program sets is mapped to the Docker API the way
+kreuzwerker/terraform-provider-docker does it, in
 ``internal/provider/resource_docker_container_funcs.go`` (create) and
-``resource_docker_container_structures.go`` (ports):
+``resource_docker_container_structures.go`` (ports). Version: pulumi-docker 5.2.0's SDK has
+upload ``owner``/``group`` with the descriptions of terraform-provider-docker v4.6.0
+(2026-09-01, "Support owner and group on container uploads (#997)"); v4.5.0 (where
+pulumi-docker's ``upstream`` submodule stood at v5.1.0) has neither. Read in v4.6.0's
+successor snapshot ``v0.0.0-20260916201441-96d331c98ff4`` from the Go module proxy:
 
 - ``memory``, ``memory_reservation`` and a positive ``memory_swap`` are MiB, sent times 2^20
   (``memory_swap`` -1 is sent as is); each only when set and non-zero (``GetOk``);
@@ -12,13 +15,13 @@ pulumi/pulumi-docker's ``upstream`` submodule points at that tag since v5.1.0), 
 - healthcheck durations go through Go's ``time.ParseDuration``, ``retries`` as is; read back
   as ``Duration.String()`` (``resourceDockerContainerRead``);
 - a port's ``ip`` defaults to ``0.0.0.0`` (schema default); binding ``HostIp``/``HostPort``;
-- each upload is one tar of one file, ``Name`` = ``file`` (absolute), ``Mode`` = ``permissions``
-  parsed as octal (else 0644, or 0744 with ``executable``), copied to ``/`` with default
-  ``CopyToContainerOptions`` before the container starts. pulumi-docker 5.2.0's SDK adds
-  ``owner``/``group`` ("names are resolved using the Terraform host's user database; numeric
-  IDs can be used directly"): the upstream source of that addition is newer than any stored
-  snapshot (kreuzwerker issue #996), so the tar carries them as the header's Uid/Gid, which
-  is what a tar upload can carry.
+- each upload is one tar of one file, copied to ``/`` before the container starts:
+  ``Name`` = ``file`` (absolute), ``Mode`` = ``permissions`` parsed as octal (else 0644, or
+  0744 with ``executable``), ``Uid``/``Gid`` = ``owner``/``group`` (numbers as they are,
+  names looked up in the *deploying machine's* user database, ``resolveUploadID``), and
+  ``CopyUIDGID: owner != "" || group != ""``. That last flag makes the engine chown every
+  file of the tar to the container's ``Config.User`` when one is set (moby v28.5.2
+  daemon/archive_tarcopyoptions_unix.go, ``tarCopyOptions``), whatever the header says.
 
 The stand-in image is one static busybox: the program's command, entrypoint and healthcheck
 test are replaced (the real ones need the real images), everything else is the program's.
@@ -148,6 +151,24 @@ def upload_tar(upload: Mapping[str, Any]) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
         archive.addfile(header, io.BytesIO(content))
     return buffer.getvalue()
+
+
+def upload_copies_uid_gid(upload: Mapping[str, Any]) -> bool:
+    """The provider's ``CopyToContainerOptions.CopyUIDGID`` for this upload (``docker cp -a``)."""
+    return bool(upload.get("owner") or upload.get("group"))
+
+
+def landed_owner(upload: Mapping[str, Any], container_user: str | None) -> tuple[str, str] | None:
+    """(uid, gid) the engine gives the uploaded file; None where this replay cannot tell.
+
+    With ``CopyUIDGID`` and a container ``user``, the engine's choice: that user (numeric
+    ``uid:gid`` only here; a name would be looked up in the image's /etc/passwd). Otherwise
+    the tar header's, i.e. the program's ``owner``/``group``.
+    """
+    if upload_copies_uid_gid(upload) and container_user:
+        uid, _, gid = container_user.partition(":")
+        return (uid, gid) if uid.isdigit() and gid.isdigit() else None
+    return str(upload.get("owner") or "0"), str(upload.get("group") or "0")
 
 
 def port_bindings(ports: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, str]]]:

@@ -547,8 +547,8 @@ def _uploads(replayed: Replayed) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def test_upload_owners_are_numeric(replayed: Replayed) -> None:
-    """Names would be resolved in the deploying machine's user database, not the container's
-    (pulumi-docker 5.2.0, ``ContainerUploadArgs.owner``/``group``)."""
+    """A name would be looked up in the deploying machine's user database, not the image's
+    (terraform-provider-docker v4.6.0 ``resolveUploadID``: ``os/user`` on the provider's host)."""
     for name, upload in _uploads(replayed):
         for key in ("owner", "group"):
             assert str(upload.get(key, "0")).isdigit(), f"{name}:{upload['file']} {key}={upload.get(key)!r}"

@@ -169,10 +169,21 @@ class FileUpload:
     mode: str = "0444"
     secret: bool = False
 
+    @property
+    def root_owned(self) -> bool:
+        return self.owner == "0" and self.group == "0"
+
     def args(self) -> docker.ContainerUploadArgs:
+        """Root-owned files go without ``owner``/``group``: with either set, the provider asks the
+        engine to copy ownership (``CopyUIDGID: owner != "" || group != ""``, terraform-provider-docker
+        v4.6.0 resource_docker_container_funcs.go), and the engine then chowns every file to the
+        container's ``user`` when it has one (moby daemon/archive_tarcopyoptions_unix.go,
+        applyTarCopyUserOptions). Without them the tar header's 0:0 stands, as the provider writes it.
+        """
         content = pulumi.Output.secret(self.content) if self.secret else self.content
+        owner, group = (None, None) if self.root_owned else (self.owner, self.group)
         return docker.ContainerUploadArgs(
-            file=self.path, content=content, owner=self.owner, group=self.group, permissions=self.mode
+            file=self.path, content=content, owner=owner, group=group, permissions=self.mode
         )
 
 
@@ -235,6 +246,20 @@ def memory_mib(memory_bytes: int) -> int:
     return mib
 
 
+def _check_upload_owners(spec: ServiceSpec) -> None:
+    """In a container with a ``user``, the engine gives every upload sent with an owner to that user
+    (FileUpload.args): any other owner would be silently replaced, so it is a programming error."""
+    if spec.user is None:
+        return
+    user, _, group = spec.user.partition(":")
+    for upload in spec.files:
+        if not upload.root_owned and (upload.owner, upload.group) != (user, group or user):
+            raise ValueError(
+                f"{spec.container_name}: {upload.path} would be owned {upload.owner}:{upload.group}, but the engine "
+                f"gives uploads with an owner to the container's user {spec.user}"
+            )
+
+
 def service_container(
     resource_name: str, spec: ServiceSpec, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()
 ) -> docker.Container:
@@ -253,6 +278,7 @@ def service_container(
         raise ValueError(
             f"{spec.container_name}: {NO_ENV_IN_LOGS} is reserved (log options name it to attach no environment)"
         )
+    _check_upload_owners(spec)
     labels = {SERVICE_LABEL: spec.container_name, **(spec.labels or {})}
     return docker.Container(
         resource_name,

@@ -16,9 +16,13 @@ from components.container import (
     INIT_ERROR,
     LOG_OPTIONS,
     NO_ENV_IN_LOGS,
+    FileUpload,
     Healthcheck,
+    ServiceSpec,
     memory_mib,
     replace_on_changes,
+    secret_file,
+    service_container,
 )
 from components.durations import go_duration, parse_duration
 from tests.mockstack import ProgramRun, Registration, run_stack_file
@@ -200,3 +204,25 @@ def test_no_container_sets_the_variable_the_log_options_name(stack: str, request
     run: ProgramRun = request.getfixturevalue(stack)
     for name, container in containers(run).items():
         assert not any(str(env).startswith(NO_ENV_IN_LOGS + "=") for env in container.inputs.get("envs", [])), name
+
+
+def test_root_owned_uploads_are_sent_without_owner_so_the_engine_keeps_root() -> None:
+    """With owner or group set the engine chowns to the container's user; root-owned files send neither."""
+    root_file = FileUpload("/etc/app.conf", "x").args()
+    secret = secret_file("/run/secrets/p", "s", 33).args()
+    assert (root_file.owner, root_file.group) == (None, None)
+    assert (secret.owner, secret.group) == ("33", "33")
+
+
+def test_an_upload_owned_by_another_user_than_the_containers_is_refused() -> None:
+    spec = ServiceSpec(
+        container_name="x-cron",
+        image=None,  # type: ignore[arg-type]  # never reached: the check runs first
+        memory_bytes=64 * 1024**2,
+        healthcheck=Healthcheck(test=["CMD", "true"]),
+        networks=[],
+        files=[secret_file("/run/secrets/p", "s", 999)],
+        user="33:33",
+    )
+    with pytest.raises(ValueError, match=r"x-cron: /run/secrets/p would be owned 999:999"):
+        service_container("x", spec, parent=None)  # type: ignore[arg-type]

@@ -323,7 +323,13 @@ def test_wordpress_knows_its_public_url(dev: ProgramRun) -> None:
 
 def test_wordpress_https_url_behind_tls() -> None:
     run = run_stack_file(
-        "dev", {"selfhost:tls": "letsencrypt", "selfhost:acmeEmail": "ops@example.com", "selfhost:httpsPort": 443}
+        "dev",
+        {
+            "selfhost:tls": "letsencrypt",
+            "selfhost:acmeEmail": "ops@example.com",
+            "selfhost:httpPort": 80,
+            "selfhost:httpsPort": 443,
+        },
     )
     running = containers(run)
     assert (

@@ -21,7 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 _BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.S)
 _KEY_LABELS = ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY")
 MIN_RSA_BITS = 2048
-"""OpenSSL's security level 2, Debian's default (the nginx image is Debian), refuses smaller RSA keys."""
+"""Debian's OpenSSL runs at security level 2, which refuses smaller RSA keys ("ee key too small", seen
+with nginx 1.30 on Debian unstable); the official nginx:1.30 image is ``FROM debian:trixie-slim``
+(nginx/docker-nginx, stable/debian/Dockerfile)."""
 _CERT_HELP = (
     "set the PEM chain, server certificate first, then its intermediates: "
     '`pulumi config set --secret tlsCertificate -- "$(cat fullchain.pem)"`'
@@ -29,10 +31,12 @@ _CERT_HELP = (
 _KEY_HELP = 'set the unencrypted PEM key: `pulumi config set --secret tlsKey -- "$(cat privkey.pem)"`'
 
 
-def _blocks(text: str) -> list[tuple[str, str]] | None:
-    """(label, whole block) of every PEM block, or None when anything but blank space lies between them."""
-    if _BLOCK.sub("", text).strip():
-        return None
+def _blocks(text: str) -> list[tuple[str, str]]:
+    """(label, whole block) of every PEM block.
+
+    Text between blocks is left alone, as OpenSSL's PEM reader (and so nginx) skips it: ``openssl
+    pkcs12`` writes "Bag Attributes" lines there, and nginx 1.30 loads such a file.
+    """
     return [(match.group(1), match.group(0)) for match in _BLOCK.finditer(text)]
 
 

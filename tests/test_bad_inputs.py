@@ -150,8 +150,8 @@ ARTEFACT_CASES = [
         BOTH_TLS,
     ),
     Bad(
-        "tls-certificate-text-around",
-        provided(certificate="subject=CN x\n" + TLS.certificate),
+        "tls-certificate-only-text",
+        provided(certificate="subject=CN = blog.localhost\nissuer=CN = blog.localhost\n"),
         "tlsCertificate",
         "not a PEM certificate",
         BOTH_TLS,

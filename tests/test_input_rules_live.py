@@ -1,25 +1,31 @@
-"""Tier 3: the config's e-mail and user-name rules against WordPress 7.1's own functions, run by PHP 8.4.
+"""Tier 3: the config's rules against the real consumers: WordPress 7.1's own functions under PHP 8.4, nginx 1.30.
 
 The rules in config/ are meant to be at least as strict as the consumers they protect: an
 address the loader accepts must pass WordPress's ``is_email()`` (which ``wp core install``
 checks), and a WordPress admin login must pass ``validate_username()``'s test and the 60
 characters of ``wp_insert_user()``. Debian unstable's ``wordpress`` package (7.1) supplies
-wp-includes/formatting.php unchanged; the script stubs only the hooks and locale lookup those functions call.
+wp-includes/formatting.php unchanged; the script stubs only the hooks and the locale lookup
+those functions call.
+For tls=provided, a certificate and key pass the loader exactly when nginx 1.30 with Debian's
+OpenSSL (the official nginx:1.30 image is Debian trixie) loads them with ``nginx -t``.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from config.fields import is_email_address
+from config.pem import tls_pair_problem
 from config.settings import WordPressApp
-from tests import sidroot
+from tests import sidroot, tls_material
 
 PHP = r"""<?php
 function apply_filters($hook, $value) { return $value; }
@@ -130,3 +136,75 @@ def test_every_wordpress_login_the_config_accepts_wordpress_accepts(wordpress_ro
     said = dict(zip(USERS, wordpress, strict=False))
     assert said["a" * 61] is False, "WordPress's 60-character limit"
     assert said["0"] is False, "PHP's empty('0'): validate_username() and wp_insert_user() refuse the login 0"
+
+
+# --- tls=provided: what the loader accepts, the real nginx 1.30 loads ---------------------------
+
+
+def _nginx_loads(root: Path, certificate: str, key: str) -> tuple[bool, str]:
+    """``nginx -t`` on a server with this certificate and key: loaded, and nginx's error if not."""
+    directory = Path(tempfile.mkdtemp(dir=root / "tmp", prefix="selfhost-tls-"))
+    inner = f"/tmp/{directory.name}"
+    try:
+        (directory / "cert.pem").write_text(certificate)
+        (directory / "key.pem").write_text(key)
+        (directory / "nginx.conf").write_text(
+            f"pid {inner}/nginx.pid;\nerror_log {inner}/error.log;\nevents {{}}\n"
+            f"http {{ access_log off; server {{ listen 127.0.0.1:1 ssl; "
+            f"ssl_certificate {inner}/cert.pem; ssl_certificate_key {inner}/key.pem; }} }}\n"
+        )
+        done = subprocess.run(
+            sidroot.chroot_command(root, "nginx", "-t", "-q", "-p", inner, "-c", f"{inner}/nginx.conf"),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        return done.returncode == 0, done.stderr
+    finally:
+        shutil.rmtree(directory)
+
+
+@pytest.fixture(scope="module")
+def nginx_root() -> Path:
+    reason = sidroot.skip_reason()
+    if reason:
+        pytest.skip(reason)
+    return sidroot.ensure_root(["nginx"])
+
+
+def _chain_reversed(text: str) -> str:
+    end = "-----END CERTIFICATE-----\n"
+    return "".join(reversed([block + end for block in text.split(end) if block.strip()]))
+
+
+PLAIN = tls_material.pair(("blog.localhost",))
+CHAINED = tls_material.pair(("blog.localhost",), with_issuer=True)
+RSA_1024 = tls_material.pair(("blog.localhost",), rsa_bits=1024)
+RSA_2048 = tls_material.pair(("blog.localhost",), rsa_bits=2048)
+ENCRYPTED = tls_material.pair(("blog.localhost",), password=b"pass")
+BAG = "Bag Attributes\n    localKeyID: 01 02\nsubject=CN = blog.localhost\n"
+TLS_CASES = {
+    # name: (certificate, key, nginx loads it)
+    "plain-pair": (PLAIN.certificate, PLAIN.key, True),
+    "with-intermediate": (CHAINED.certificate, CHAINED.key, True),
+    "rsa-2048": (RSA_2048.certificate, RSA_2048.key, True),
+    "pkcs12-bag-attributes": (BAG + PLAIN.certificate, "Bag Attributes\n" + PLAIN.key, True),
+    "crlf-line-ends": (PLAIN.certificate.replace("\n", "\r\n"), PLAIN.key.replace("\n", "\r\n"), True),
+    "key-of-another-pair": (PLAIN.certificate, CHAINED.key, False),
+    "intermediate-first": (_chain_reversed(CHAINED.certificate), CHAINED.key, False),
+    "rsa-1024": (RSA_1024.certificate, RSA_1024.key, False),
+    "encrypted-key": (ENCRYPTED.certificate, ENCRYPTED.key, False),
+    "not-pem": ("hello", PLAIN.key, False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TLS_CASES))
+def test_the_loader_and_nginx_agree_on_certificates(nginx_root: Path, case: str) -> None:
+    certificate, key, nginx_should_load = TLS_CASES[case]
+    loaded, error = _nginx_loads(nginx_root, certificate, key)
+    assert loaded is nginx_should_load, error
+    problem = tls_pair_problem(certificate, key, ["blog.localhost"])
+    assert (problem is None) is loaded, problem
+    if problem:
+        assert not any(len(line) > 16 and line in problem for line in key.splitlines())

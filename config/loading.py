@@ -23,6 +23,8 @@ NAMESPACE = "selfhost"
 NAMESPACE_LOOKALIKE_RATIO = 0.75
 """difflib's similarity from which another namespace counts as a typo of ours: ``selfhots`` (0.88),
 ``self-host`` (0.94) and ``selfhst`` (0.93) do, ``hcloud``, ``docker``, ``command``, ``random`` do not."""
+PROVIDER_SECRETS = {"hcloud:token": "HCLOUD_TOKEN"}
+"""Provider config this stack needs that must be set with --secret (or come from the environment variable)."""
 KIND_MODELS: dict[str, type[BaseModel]] = {"wordpress": WordPressApp, "nextcloud": NextcloudApp}
 
 
@@ -194,6 +196,12 @@ def settings_from_config(config: Mapping[str, str], secret_keys: frozenset[str] 
     raw: dict[str, object] = {}
     for full_key, text in sorted(config.items()):
         namespace, _, key = full_key.partition(":")
+        if full_key in PROVIDER_SECRETS and full_key not in secret_keys and text:
+            problems.append(
+                f"{full_key}: is in plain text in the stack file (a committed file shows it); set it with "
+                f"`pulumi config set --secret {full_key}`, or export {PROVIDER_SECRETS[full_key]} instead"
+            )
+            continue
         if namespace != NAMESPACE:
             if is_namespace_lookalike(namespace):
                 problems.append(

@@ -231,6 +231,14 @@ SECURITY_CASES = [
     Bad(
         "http-port-set-as-secret", {"httpPort": 80}, "httpPort", "so it would not stay secret", frozenset({"httpPort"})
     ),
+    Bad(
+        "hcloud-token-in-plain-text",
+        hz(),
+        "hcloud:token",
+        "pulumi config set --secret hcloud:token",
+        elsewhere={"hcloud:token": "plain-token-1f3a"},
+        named="",
+    ),
 ]
 
 NAME_CASES = [
@@ -460,7 +468,7 @@ def test_bad_input_stops_the_program_before_any_resource(case: Bad) -> None:
     assert f"{case.named}{case.key}:" in message, message
     assert case.allowed in message, message
     # A secret's value never appears in an error message, whether or not it was set as a secret.
-    assert CERT not in message and KEY not in message, message
+    assert CERT not in message and KEY not in message and "plain-token-1f3a" not in message, message
     for key in ("tlsCertificate", "tlsKey"):
         text = case.config.get(key)
         if isinstance(text, str):

@@ -436,7 +436,7 @@ def test_namespace_lookalikes(namespace: str, lookalike: bool) -> None:
 
 
 def test_a_lookalike_namespace_is_refused_by_its_full_key() -> None:
-    config = {"selfhost:apps": json.dumps(DEV_APPS), "selfhots:httpPort": "80", "hcloud:token": "x"}
+    config = {"selfhost:apps": json.dumps(DEV_APPS), "selfhots:httpPort": "80", "hcloud:endpoint": "x"}
     with pytest.raises(ConfigError) as caught:
         settings_from_config(config)
     assert "selfhots:httpPort: namespace 'selfhots' is not this project's" in str(caught.value)
@@ -481,3 +481,12 @@ def test_docker_host_must_be_one_clean_url(value: str) -> None:
 def test_memory_sizes_tolerate_surrounding_space_by_design(value: str) -> None:
     """A size is parsed to a number, so blank space around it reaches no file; it stays accepted."""
     assert parse_memory(value) == 512 * 1024**2
+
+
+def test_the_hetzner_token_must_be_a_secret() -> None:
+    config = {"selfhost:apps": json.dumps(DEV_APPS), "hcloud:token": "plain-token-1f3a"}
+    with pytest.raises(ConfigError) as caught:
+        settings_from_config(config)
+    assert "hcloud:token: is in plain text in the stack file" in str(caught.value)
+    assert "plain-token-1f3a" not in str(caught.value)
+    assert settings_from_config(config, frozenset({"hcloud:token"})).apps

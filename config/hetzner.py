@@ -231,9 +231,12 @@ def _required_list(what: str, example: str, identity: Callable[[str], str] = str
                 continue
             if values[first] == value:
                 raise ValueError(f"listed twice: {value[:40]!r}")
+            same = identity(value)
+            # Keys of one type share their first characters (the type inside the blob): show the end.
+            shown = f"{same[: same.index(' ') + 1]}...{same[-16:]}" if " " in same else same
             raise ValueError(
-                f"entries {first} and {index} are the same {what}, {identity(value)[:40]!r}..., "
-                "with different comments; list each key once"
+                f"entries {first} and {index} are the same {what}, {shown!r}, with different comments; "
+                "list each key once"
             )
         return values
 

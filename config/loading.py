@@ -184,7 +184,8 @@ def name_prefix_problems(project: str, stack: str) -> list[str]:
                 f"{what} name {name!r} contains '-': Docker objects are named <project>-<stack>-<app>-<role>, so "
                 f"with a '-' in the {what} name two stacks on one engine can own the same container or volume "
                 f"(stack 'dev-blog' app 'db' and stack 'dev' app 'blog' both give 'selfhost-dev-blog-db-data'); "
-                f"choose a {what} name of letters, digits, '_' or '.' ({example}, e.g. {name.replace('-', '_')!r})"
+                f"choose a {what} name of letters, digits, '_' or '.' ({example}, e.g. {name.replace('-', '_')!r}; "
+                "a deployed stack's volumes are named after it, so back up its data before moving it)"
             )
     return problems
 

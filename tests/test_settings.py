@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -490,3 +491,29 @@ def test_the_hetzner_token_must_be_a_secret() -> None:
     assert "hcloud:token: is in plain text in the stack file" in str(caught.value)
     assert "plain-token-1f3a" not in str(caught.value)
     assert settings_from_config(config, frozenset({"hcloud:token"})).apps
+
+
+def _pattern_uses(tree: ast.AST) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        if node.func.attr == "match":
+            found.append((node.lineno, "`.match(` accepts a trailing newline with `$`: use `.fullmatch(`"))
+        is_re = isinstance(node.func.value, ast.Name) and node.func.value.id == "re"
+        if is_re and node.args and isinstance(node.args[0], ast.Constant) and "$" in str(node.args[0].value):
+            found.append((node.lineno, "`$` also matches before a final newline: use fullmatch or `\\Z`"))
+    return found
+
+
+def test_no_pattern_in_the_program_can_accept_a_trailing_newline() -> None:
+    """`re.match` with `$` let "blog.localhost\\n" through; keep every check a full-string match."""
+    root = Path(__file__).resolve().parent.parent
+    problems = [
+        f"{path.relative_to(root)}:{line}: {why}"
+        for folder in ("config", "components", "policy")
+        for path in sorted((root / folder).rglob("*.py"))
+        for line, why in _pattern_uses(ast.parse(path.read_text()))
+    ]
+    assert not problems, "\n".join(problems)
+    assert _pattern_uses(ast.parse('import re\nre.compile(r"^a$").match(x)')), "the scan finds both forms"

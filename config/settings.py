@@ -27,6 +27,26 @@ SSH_PORT = 22
 """sshd on the Hetzner server; the firewall opens it to hetzner.adminCidrs only."""
 ACME_HTTP_PORT = 80
 """Let's Encrypt's HTTP-01 check always connects to port 80 (RFC 8555, section 8.3)."""
+NON_PUBLIC_SUFFIXES = {
+    "localhost": "RFC 6761",
+    "test": "RFC 6761",
+    "invalid": "RFC 6761",
+    "example": "RFC 6761",
+    "local": "RFC 6762, multicast DNS",
+    "internal": "reserved by ICANN for private use, 2024",
+    "home.arpa": "RFC 8375",
+}
+"""Names no public CA can validate. Let's Encrypt issues only for names under an ICANN top-level
+domain (boulder, policy/pa.go ``validNonWildcardDomain``); these are the reserved ones a stack meets."""
+
+
+def non_public_suffix(hostname: str) -> str | None:
+    """The reserved suffix ``hostname`` ends in (``localhost`` for ``blog.localhost``), or None."""
+    labels = hostname.split(".")
+    if labels[-1].isdigit():
+        return labels[-1]
+    return next((suffix for suffix in NON_PUBLIC_SUFFIXES if hostname.endswith(f".{suffix}")), None)
+
 
 WORDPRESS_USER_MAX = 60
 """``wp_insert_user()`` refuses a longer ``user_login`` (wp-includes/user.php, WordPress 7.1)."""
@@ -343,6 +363,15 @@ class StackSettings(ConfigModel):
             )
         if self.http_port == self.https_port:
             raise ValueError(f"httpsPort: {self.https_port} is also httpPort; the two must differ")
+        for name, app in sorted(self.apps.items()) if self.tls == "letsencrypt" else ():
+            suffix = non_public_suffix(app.hostname)
+            if suffix:
+                why = NON_PUBLIC_SUFFIXES.get(suffix, "no top-level domain is all digits")
+                raise ValueError(
+                    f"apps.{name}.hostname: {app.hostname!r} is not a public DNS name (.{suffix}: {why}), and "
+                    "Let's Encrypt issues certificates only for public ones; with tls=letsencrypt use a name "
+                    "under a domain you own, or use tls=provided (e.g. a self-signed certificate) or tls=off"
+                )
         if self.tls == "letsencrypt" and self.http_port != ACME_HTTP_PORT:
             raise ValueError(
                 f"httpPort: tls=letsencrypt needs the proxy on port {ACME_HTTP_PORT}, but httpPort is "

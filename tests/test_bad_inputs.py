@@ -70,7 +70,11 @@ class Bad:
 
 
 EMAIL_RULE = "is not an e-mail address WordPress, nginx and Let's Encrypt all accept: write an address of letters"
-ACME = {"tls": "letsencrypt", "httpPort": 80, "acmeEmail": "ops@example.com"}
+PUBLIC_APPS = {
+    "blog": {"kind": "wordpress", "hostname": "blog.example.com"},
+    "cloud": {"kind": "nextcloud", "hostname": "cloud.example.com"},
+}
+ACME = {"tls": "letsencrypt", "httpPort": 80, "acmeEmail": "ops@example.com", "apps": PUBLIC_APPS}
 TLS = tls_material.pair()
 OTHER_TLS = tls_material.pair(("blog.localhost", "cloud.localhost", "other.test"))
 CHAINED_TLS = tls_material.pair(with_issuer=True)
@@ -215,6 +219,18 @@ SECURITY_CASES = [
         "httpsPort",
         "past hetzner.adminCidrs",
         BOTH_TLS,
+    ),
+    Bad(
+        "letsencrypt-for-localhost",
+        {**ACME, "apps": DEV_APPS},
+        "apps.blog.hostname",
+        "is not a public DNS name (.localhost: RFC 6761)",
+    ),
+    Bad(
+        "letsencrypt-for-internal",
+        {**ACME, "apps": {**PUBLIC_APPS, "cloud": {"kind": "nextcloud", "hostname": "files.corp.internal"}}},
+        "apps.cloud.hostname",
+        "Let's Encrypt issues certificates only for public ones",
     ),
     Bad(
         "letsencrypt-off-port-80", {**ACME, "httpPort": 8080}, "httpPort", "tls=letsencrypt needs the proxy on port 80"
@@ -378,7 +394,7 @@ CATALOGUE = [
     Bad("edge-subnet-garbage", {"edgeSubnet": "lan"}, "edgeSubnet", "is not a CIDR network"),
     Bad("protect-not-a-boolean", {"protect": "maybe"}, "protect", "should be a valid boolean"),
     Bad("tls-on", {"tls": "on"}, "tls", "should be 'off', 'letsencrypt' or 'provided'"),
-    Bad("tls-letsencrypt-without-email", {"tls": "letsencrypt", "httpPort": 80}, "acmeEmail", "needs a contact e-mail"),
+    Bad("tls-letsencrypt-without-email", {**ACME, "acmeEmail": OMIT}, "acmeEmail", "needs a contact e-mail"),
     Bad("tls-letsencrypt-bad-email", {**ACME, "acmeEmail": "ops"}, "acmeEmail", EMAIL_RULE),
     Bad("acme-staging-not-a-boolean", {"acmeStaging": "maybe"}, "acmeStaging", "should be a valid boolean"),
     Bad("tls-provided-without-pem", {"tls": "provided"}, "tlsCertificate, tlsKey", "tls=provided needs both"),

@@ -72,6 +72,10 @@ def test_letsencrypt_state_is_a_retained_volume_too() -> None:
             "selfhost:tls": "letsencrypt",
             "selfhost:acmeEmail": "ops@example.com",
             "selfhost:httpPort": 80,
+            "selfhost:apps": {
+                "blog": {"kind": "wordpress", "hostname": "blog.example.com"},
+                "cloud": {"kind": "nextcloud", "hostname": "cloud.example.com"},
+            },
         }
     )
     volumes = {r.name: r for r in run.of_type(rules.VOLUME)}

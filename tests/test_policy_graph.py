@@ -126,7 +126,15 @@ def test_every_policy_of_the_pack_passes_on_the_shipped_stack(stack: str) -> Non
 
 
 VARIANTS: dict[str, dict[str, Any]] = {
-    "letsencrypt": {"selfhost:tls": "letsencrypt", "selfhost:acmeEmail": "ops@example.com", "selfhost:httpPort": 80},
+    "letsencrypt": {
+        "selfhost:tls": "letsencrypt",
+        "selfhost:acmeEmail": "ops@example.com",
+        "selfhost:httpPort": 80,
+        "selfhost:apps": {
+            "blog": {"kind": "wordpress", "hostname": "blog.example.com"},
+            "cloud": {"kind": "nextcloud", "hostname": "cloud.example.com"},
+        },
+    },
     "provided": {
         "selfhost:tls": "provided",
         "selfhost:tlsCertificate": tls_material.pair().certificate,

@@ -13,13 +13,17 @@ import pytest
 from config.countries import ISO_3166_ALPHA2
 from config.fields import email_problem, is_email_address
 from config.loading import ConfigError, is_namespace_lookalike, name_prefix_problems, settings_from_config
-from config.settings import NextcloudApp, WordPressApp
+from config.settings import NextcloudApp, WordPressApp, non_public_suffix
 from config.units import format_memory, parse_memory, php_size
 from tests import tls_material
 
 DEV_APPS = {
     "blog": {"kind": "wordpress", "hostname": "blog.localhost"},
     "cloud": {"kind": "nextcloud", "hostname": "cloud.localhost"},
+}
+PUBLIC_APPS = {
+    "blog": {"kind": "wordpress", "hostname": "blog.example.com"},
+    "cloud": {"kind": "nextcloud", "hostname": "cloud.example.com"},
 }
 
 
@@ -67,7 +71,7 @@ def test_cli_strings_become_typed_values() -> None:
 
 
 def test_https_url_omits_default_port() -> None:
-    settings = load(tls="letsencrypt", acmeEmail="ops@example.com", httpPort="80", httpsPort="443")
+    settings = load(PUBLIC_APPS, tls="letsencrypt", acmeEmail="ops@example.com", httpPort="80", httpsPort="443")
     assert settings.public_url("blog.example.com") == "https://blog.example.com"
 
 
@@ -398,9 +402,35 @@ def test_upload_limits_have_bounds_per_kind(kind: str, limit: str, ok: bool) -> 
 
 def test_letsencrypt_needs_port_80_and_accepts_it() -> None:
     assert "selfhost:httpPort: tls=letsencrypt needs the proxy on port 80" in error_of(
-        tls="letsencrypt", acmeEmail="ops@example.com"
+        PUBLIC_APPS, tls="letsencrypt", acmeEmail="ops@example.com"
     )
-    assert load(tls="letsencrypt", acmeEmail="ops@example.com", httpPort="80").http_port == 80
+    assert load(PUBLIC_APPS, tls="letsencrypt", acmeEmail="ops@example.com", httpPort="80").http_port == 80
+
+
+@pytest.mark.parametrize(
+    ("hostname", "suffix"),
+    [
+        ("blog.localhost", "localhost"),
+        ("nas.local", "local"),
+        ("a.b.test", "test"),
+        ("files.corp.internal", "internal"),
+        ("pi.home.arpa", "home.arpa"),
+        ("x.example", "example"),
+        ("10.0.0.1", "1"),
+        ("blog.example.com", None),
+        ("localhost.example.com", None),
+        ("blog.testing", None),
+    ],
+)
+def test_names_no_public_ca_can_validate(hostname: str, suffix: str | None) -> None:
+    assert non_public_suffix(hostname) == suffix
+
+
+def test_letsencrypt_only_for_public_names_but_other_tls_modes_for_any() -> None:
+    assert "selfhost:apps.blog.hostname: 'blog.localhost' is not a public DNS name" in error_of(
+        tls="letsencrypt", acmeEmail="ops@example.com", httpPort="80"
+    )
+    assert load(tls="off").apps["blog"].hostname == "blog.localhost"
 
 
 @pytest.mark.parametrize("key", ["acmeEmail", "httpPort", "apps", "title"])

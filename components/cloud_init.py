@@ -44,7 +44,7 @@ DOCKER_DAEMON = {
     "log-opts": {"max-file": "3", "max-size": "10m"},
 }
 PACKAGES = ("docker.io", "docker-cli", "unattended-upgrades")
-_DOCKER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_DOCKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class CloudInitOptions:
     def __post_init__(self) -> None:
         if self.volume_id <= 0:
             raise ValueError(f"volume id must be positive, got {self.volume_id}")
-        if self.automatic_reboot_time is not None and not TIME_OF_DAY.match(self.automatic_reboot_time):
+        if self.automatic_reboot_time is not None and not TIME_OF_DAY.fullmatch(self.automatic_reboot_time):
             raise ValueError(f"reboot time must be HH:MM, got {self.automatic_reboot_time!r}")
 
 
@@ -114,7 +114,7 @@ fi
 
 def volume_directory_script(volume_name: str, mount_point: str = DATA_MOUNT) -> str:
     """Create the directory behind one Docker volume, on the mounted volume only; never touch an existing one."""
-    if not _DOCKER_NAME.match(volume_name):
+    if not _DOCKER_NAME.fullmatch(volume_name):
         raise ValueError(f"{volume_name!r} is not a Docker volume name")
     mount = shlex.quote(mount_point)
     directory = shlex.quote(f"{mount_point}/volumes/{volume_name}")

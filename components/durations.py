@@ -38,6 +38,8 @@ _UNITS: Final = {
     "h": HOUR,
 }
 _TERM: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_TERMS: Final = re.compile(f"(?:{_TERM.pattern})+")
+"""A whole duration: one or more terms and nothing else (checked with fullmatch)."""
 _MAX_NANOSECONDS: Final = 2**63 - 1
 """A Go ``time.Duration`` is an int64 of nanoseconds."""
 
@@ -74,12 +76,10 @@ def parse_duration(text: str) -> int:
         return 0
     if not text:
         raise ValueError(f"{original!r} is not a Go duration (e.g. 30s, 1m30s, 500ms)")
+    if _TERMS.fullmatch(text) is None:
+        raise ValueError(f"{original!r} is not a Go duration (e.g. 30s, 1m30s, 500ms)")
     total = 0
-    position = 0
-    while position < len(text):
-        term = _TERM.match(text, position)
-        if term is None:
-            raise ValueError(f"{original!r} is not a Go duration (e.g. 30s, 1m30s, 500ms)")
+    for term in _TERM.finditer(text):
         whole_text, _, fraction_text = term.group(1).partition(".")
         unit = _UNITS[term.group(2)]
         value = int(whole_text or "0")
@@ -92,7 +92,6 @@ def parse_duration(text: str) -> int:
         total += value
         if value > 2**63 or total > 2**63:
             raise ValueError(f"{original!r} overflows Go's time.Duration")
-        position = term.end()
     if total > _MAX_NANOSECONDS:
         raise ValueError(f"{original!r} overflows Go's time.Duration")
     return total

@@ -44,7 +44,7 @@ class ImagePin:
     @property
     def php(self) -> str | None:
         """The PHP version in tags such as ``7.1-php8.4-apache`` (``8.4``), if the tag names one."""
-        match = re.search(r"(?:^|-)php(\d+\.\d+)(?:-|$)", self.tag)
+        match = re.search(r"(?:\A|-)php(\d+\.\d+)(?:-|\Z)", self.tag)
         return match.group(1) if match else None
 
 

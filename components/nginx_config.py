@@ -33,6 +33,7 @@ import jinja2
 import pulumi
 
 from components.routes import ProxyRoute
+from config.fields import is_email_address
 from config.settings import port_suffix
 
 TlsMode = Literal["off", "letsencrypt", "provided"]
@@ -77,12 +78,11 @@ _ENV = jinja2.Environment(
     keep_trailing_newline=True,
 )
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
-_UPSTREAM_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
-_APP_NAME = re.compile(r"^[a-z][a-z0-9]{0,19}$")
-_PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
-_FILE_PATH = re.compile(r"^[A-Za-z0-9._/-]+$")
+_HOSTNAME = re.compile(r"(?=.{1,253}\Z)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+")
+_UPSTREAM_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+_APP_NAME = re.compile(r"[a-z][a-z0-9]{0,19}")
+_PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
+_FILE_PATH = re.compile(r"[A-Za-z0-9._/-]+")
 _STATIC_EXTENSIONS = "css|js|mjs|map|png|jpe?g|gif|webp|avif|svg|ico|woff2?|ttf|otf|eot|mp4|webm|mp3|ogg|pdf"
 
 
@@ -173,11 +173,11 @@ def nginx_size(size: int) -> str:
 def _check_route(route: ProxyRoute) -> None:
     """Everything that lands in the file verbatim: no value may smuggle in ``;`` or ``{``."""
     key = f"selfhost:apps.{route.app}"
-    if not _APP_NAME.match(route.app):
+    if not _APP_NAME.fullmatch(route.app):
         raise pulumi.RunError(f"selfhost:apps: app name {route.app!r} cannot name an nginx upstream")
-    if not _HOSTNAME.match(route.server_name):
+    if not _HOSTNAME.fullmatch(route.server_name):
         raise pulumi.RunError(f"{key}.hostname: {route.server_name!r} is not a lower-case DNS host name")
-    if not _UPSTREAM_HOST.match(route.upstream_host) or not 0 < route.upstream_port < 65536:
+    if not _UPSTREAM_HOST.fullmatch(route.upstream_host) or not 0 < route.upstream_port < 65536:
         raise pulumi.RunError(
             f"{key}: upstream {route.upstream_host!r}:{route.upstream_port} is not a host name and port"
         )
@@ -186,7 +186,7 @@ def _check_route(route: ProxyRoute) -> None:
     if route.read_timeout_seconds <= 0:
         raise pulumi.RunError(f"{key}: read timeout {route.read_timeout_seconds} s must be positive")
     for path in (*route.login_paths, *route.static_cache_paths):
-        if not _PATH.match(path):
+        if not _PATH.fullmatch(path):
             raise pulumi.RunError(f"{key}: {path!r} is not an absolute URL path of plain characters")
 
 
@@ -204,12 +204,12 @@ def _check_inputs(routes: Sequence[ProxyRoute], tls: TlsSettings, runtime: Runti
         owners[route.server_name] = route.app
     if len({route.app for route in routes}) != len(routes):
         raise pulumi.RunError("selfhost:apps: two routes carry the same app name")
-    if tls.mode == "letsencrypt" and not _EMAIL.match(tls.acme_email):
+    if tls.mode == "letsencrypt" and not is_email_address(tls.acme_email):
         raise pulumi.RunError(
             f"selfhost:acmeEmail: {tls.acme_email!r} is not an e-mail address; tls=letsencrypt needs one"
         )
     for path in (runtime.certificate_path, runtime.key_path, runtime.acme_state_dir):
-        if not _FILE_PATH.match(path):
+        if not _FILE_PATH.fullmatch(path):
             raise pulumi.RunError(f"proxy runtime: {path!r} is not a plain file path")
 
 

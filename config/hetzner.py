@@ -15,7 +15,7 @@ import base64
 import binascii
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -110,9 +110,10 @@ _SSH_KEY_TYPES = (
 )
 # Hetzner label rules: key = optional DNS-subdomain prefix + "/" + name of <= 63 characters;
 # names and values start and end alphanumeric, with "-", "_" and "." inside; values may be empty.
-_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
-_LABEL_PREFIX = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
-TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
+_LABEL_PREFIX = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+TIME_OF_DAY = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+"""HH:MM; apply with ``fullmatch`` (as every pattern here: ``match`` with ``$`` accepts a trailing newline)."""
 
 
 def _check_server_type(value: str) -> str:
@@ -186,16 +187,16 @@ def _check_cidr(value: str) -> str:
 def _check_labels(labels: dict[str, str]) -> dict[str, str]:
     for key, value in labels.items():
         prefix, _, name = key.rpartition("/")
-        if prefix and (len(prefix) > 253 or not _LABEL_PREFIX.match(prefix)):
+        if prefix and (len(prefix) > 253 or not _LABEL_PREFIX.fullmatch(prefix)):
             raise ValueError(f"label key {key!r}: the prefix before '/' must be a lower-case DNS name")
         if prefix == "hetzner.cloud" or prefix.endswith(".hetzner.cloud"):
             raise ValueError(f"label key {key!r}: the hetzner.cloud prefix is reserved by Hetzner")
-        if not _LABEL_NAME.match(name):
+        if not _LABEL_NAME.fullmatch(name):
             raise ValueError(
                 f"label key {key!r}: the name must be 1-63 characters, letters and digits at both ends, "
                 "'-', '_' or '.' inside"
             )
-        if value and not _LABEL_NAME.match(value):
+        if value and not _LABEL_NAME.fullmatch(value):
             raise ValueError(
                 f"label {key}={value!r}: a value must be empty or 1-63 characters, letters and digits at both "
                 "ends, '-', '_' or '.' inside"
@@ -204,24 +205,40 @@ def _check_labels(labels: dict[str, str]) -> dict[str, str]:
 
 
 def _check_time(value: str) -> str:
-    if not TIME_OF_DAY.match(value):
+    if not TIME_OF_DAY.fullmatch(value):
         raise ValueError(f"{value!r} is not a time of day; write HH:MM in UTC, e.g. 04:30")
     return value
 
 
 def _check_server_name(value: str) -> str:
-    if not DNS_LABEL.match(value):
+    if not DNS_LABEL.fullmatch(value):
         raise ValueError(f"{value!r} is not a server name: use 1-63 lower-case letters, digits and inner hyphens")
     return value
 
 
-def _required_list(what: str, example: str) -> AfterValidator:
+def ssh_key_identity(key: str) -> str:
+    """Type and key data: what makes two lines the same key, whatever their comments say."""
+    return " ".join(key.split()[:2])
+
+
+def _required_list(what: str, example: str, identity: Callable[[str], str] = str) -> AfterValidator:
     def check(values: list[str]) -> list[str]:
         if not values:
             raise ValueError(f"needs at least one {what}, e.g. {example}")
-        duplicates = sorted({value for value in values if values.count(value) > 1})
-        if duplicates:
-            raise ValueError(f"listed twice: {', '.join(repr(d[:40]) for d in duplicates)}")
+        first_seen: dict[str, int] = {}
+        for index, value in enumerate(values):
+            first = first_seen.setdefault(identity(value), index)
+            if first == index:
+                continue
+            if values[first] == value:
+                raise ValueError(f"listed twice: {value[:40]!r}")
+            same = identity(value)
+            # Keys of one type share their first characters (the type inside the blob): show the end.
+            shown = f"{same[: same.index(' ') + 1]}...{same[-16:]}" if " " in same else same
+            raise ValueError(
+                f"entries {first} and {index} are the same {what}, {shown!r}, with different comments; "
+                "list each key once"
+            )
         return values
 
     return AfterValidator(check)
@@ -249,7 +266,8 @@ class HetznerSettings(ConfigModel):
     """``selfhost:hetzner``: the VPS, its firewall, its data volume (host=hetzner only)."""
 
     ssh_public_keys: Annotated[
-        list[SshPublicKey], _required_list("OpenSSH public key", "['ssh-ed25519 AAAA... you@laptop']")
+        list[SshPublicKey],
+        _required_list("OpenSSH public key", "['ssh-ed25519 AAAA... you@laptop']", ssh_key_identity),
     ] = Field(
         description="OpenSSH public keys allowed to log in as root (Pulumi connects with the one in your ssh-agent)"
     )

@@ -7,6 +7,7 @@ rewrites pydantic's errors into ``selfhost:<path>: <what is wrong> (got <value>)
 
 from __future__ import annotations
 
+import difflib
 import json
 import typing
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,11 @@ from pydantic_core import ErrorDetails
 from config.settings import APP_KINDS, NextcloudApp, StackSettings, WordPressApp
 
 NAMESPACE = "selfhost"
+NAMESPACE_LOOKALIKE_RATIO = 0.75
+"""difflib's similarity from which another namespace counts as a typo of ours: ``selfhots`` (0.88),
+``self-host`` (0.94) and ``selfhst`` (0.93) do, ``hcloud``, ``docker``, ``command``, ``random`` do not."""
+PROVIDER_SECRETS = {"hcloud:token": "HCLOUD_TOKEN"}
+"""Provider config this stack needs that must be set with --secret (or come from the environment variable)."""
 KIND_MODELS: dict[str, type[BaseModel]] = {"wordpress": WordPressApp, "nextcloud": NextcloudApp}
 
 
@@ -135,6 +141,11 @@ def _describe(error: ErrorDetails) -> str:
         # Cross-field checks name their keys at the start of the message.
         return f"{NAMESPACE}:{message}"
     if kind == "value_error":
+        # A check across an object's fields names its key first ("adminEmail: ..."): put it in the path.
+        head, colon, rest = message.partition(": ")
+        model = _model_at([*loc, ""])
+        if colon and model is not None and head in config_keys(model):
+            return f"{NAMESPACE}:{path}.{head}: {rest}"
         return f"{NAMESPACE}:{path}: {message}"
     return f"{NAMESPACE}:{path}: {message[:1].lower()}{message[1:]} (got {_show(value)})"
 
@@ -149,6 +160,36 @@ def parse_settings(raw: Mapping[str, object]) -> StackSettings:
         raise ConfigError("invalid stack configuration:\n  " + "\n  ".join(lines)) from None
 
 
+def is_namespace_lookalike(namespace: str) -> bool:
+    """A namespace that is not ours but reads like a typo of it (``selfhots``, ``SelfHost``, ``selfhost-dev``)."""
+    folded = namespace.casefold()
+    if namespace == NAMESPACE:
+        return False
+    return NAMESPACE in folded or difflib.SequenceMatcher(None, folded, NAMESPACE).ratio() >= NAMESPACE_LOOKALIKE_RATIO
+
+
+def name_prefix_problems(project: str, stack: str) -> list[str]:
+    """Why ``<project>-<stack>`` cannot prefix this stack's Docker names without colliding with another's.
+
+    Names are ``<project>-<stack>-<app>-<role>``; app names have no '-', roles may (``db-data``).
+    With a '-' in the project or stack name, two stacks on one engine can own the same name:
+    stack ``dev-blog``'s app ``db`` and stack ``dev``'s app ``blog`` both get
+    ``selfhost-dev-blog-db-data``. Without one, a name splits back into exactly one
+    (project, stack, app, role). The scheme itself stays: changing it would rename volumes.
+    """
+    problems = []
+    for what, name, example in (("project", project, "in Pulumi.yaml"), ("stack", stack, "`pulumi stack init`")):
+        if "-" in name:
+            problems.append(
+                f"{what} name {name!r} contains '-': Docker objects are named <project>-<stack>-<app>-<role>, so "
+                f"with a '-' in the {what} name two stacks on one engine can own the same container or volume "
+                f"(stack 'dev-blog' app 'db' and stack 'dev' app 'blog' both give 'selfhost-dev-blog-db-data'); "
+                f"choose a {what} name of letters, digits, '_' or '.' ({example}, e.g. {name.replace('-', '_')!r}; "
+                "a deployed stack's volumes are named after it, so back up its data before moving it)"
+            )
+    return problems
+
+
 def settings_from_config(config: Mapping[str, str], secret_keys: frozenset[str] = frozenset()) -> StackSettings:
     """Settings from config as the CLI passes it: ``{"selfhost:httpPort": "8080", ...}``."""
     keys = config_keys()
@@ -156,7 +197,19 @@ def settings_from_config(config: Mapping[str, str], secret_keys: frozenset[str] 
     raw: dict[str, object] = {}
     for full_key, text in sorted(config.items()):
         namespace, _, key = full_key.partition(":")
+        if full_key in PROVIDER_SECRETS and full_key not in secret_keys and text:
+            problems.append(
+                f"{full_key}: is in plain text in the stack file (a committed file shows it); set it with "
+                f"`pulumi config set --secret {full_key}`, or export {PROVIDER_SECRETS[full_key]} instead"
+            )
+            continue
         if namespace != NAMESPACE:
+            if is_namespace_lookalike(namespace):
+                problems.append(
+                    f"{full_key}: namespace {namespace!r} is not this project's; the program reads only "
+                    f"{NAMESPACE}:<key>, so this value would be ignored. Move it: `pulumi config rm {full_key}` "
+                    f"then `pulumi config set {NAMESPACE}:{key} ...`"
+                )
             continue
         if key not in keys:
             problems.append(
@@ -169,6 +222,16 @@ def settings_from_config(config: Mapping[str, str], secret_keys: frozenset[str] 
             continue  # Pulumi.yaml's default for an unset secret or object
         if _is_secret_field(field) and full_key not in secret_keys:
             problems.append(f"{full_key}: must be a secret; set it with `pulumi config set --secret {key} ...`")
+            continue
+        if full_key in secret_keys and not _is_secret_field(field):
+            # Carrying secretness through would make every derived name, URL and preview [secret];
+            # handling it as plain text would break the promise --secret makes. Refuse instead.
+            secrets = ", ".join(sorted(k for k in keys if _is_secret_field(keys[k])))
+            problems.append(
+                f"{full_key}: is set as a secret, but the program uses it in plain text (resource inputs, "
+                f"previews, outputs), so it would not stay secret; only {secrets} may be secrets. Set it "
+                f"without --secret: `pulumi config set {key} ...` (for a value inside it, without --secret --path)"
+            )
             continue
         if _is_object_field(field):
             try:
@@ -189,6 +252,10 @@ def load_settings() -> StackSettings:
     """Settings of the running stack (inside `pulumi up`/`preview`, or under mocks)."""
     from pulumi.runtime import config as runtime_config
 
+    problems = name_prefix_problems(pulumi.get_project(), pulumi.get_stack())
+    if problems:
+        raise ConfigError("invalid stack configuration:\n  " + "\n  ".join(problems))
+    # Every key the stack sets, in every namespace: lookalikes of ours are refused by name.
     config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     secret_keys = frozenset(runtime_config.get_config_secret_keys_env()) | frozenset(runtime_config._SECRET_KEYS.get())
     return settings_from_config({k: str(v) for k, v in config.items()}, secret_keys)

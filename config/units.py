@@ -14,7 +14,7 @@ _UNITS = {
     "g": 1024**3,
     "gi": 1024**3,
 }
-_SIZE = re.compile(r"^\s*(\d+)\s*([a-zA-Z]{0,2})\s*$")
+_SIZE = re.compile(r"\s*(\d+)\s*([a-zA-Z]{0,2})\s*")
 
 MEMORY_FORMAT_HELP = (
     "a whole number with a binary unit: Ki, Mi or Gi (Docker's k, m, g mean the same), e.g. 512Mi or 2g"
@@ -23,7 +23,7 @@ MEMORY_FORMAT_HELP = (
 
 def parse_memory(text: str) -> int:
     """Bytes in a memory size; units are binary, as Docker reads ``--memory 512m``."""
-    match = _SIZE.match(text)
+    match = _SIZE.fullmatch(text)
     unit = match.group(2).lower() if match else None
     if match is None or unit not in _UNITS or unit in ("", "b"):
         raise ValueError(f"{text!r} is not a memory size; write {MEMORY_FORMAT_HELP}")

@@ -57,7 +57,7 @@ PRODUCTION_TAG = ("environment", "production")
 _SECRET_WORDS = frozenset(
     {"PASSWORD", "PASSWD", "PASS", "SECRET", "SECRETS", "TOKEN", "KEY", "APIKEY", "PASSPHRASE", "SALT", "CREDENTIALS"}
 )
-_SECRET_FLAG = re.compile(r"^--?(requirepass|masterauth|password|passwd|pass|secret|token|api-?key)(=.*)?$", re.I)
+_SECRET_FLAG = re.compile(r"--?(requirepass|masterauth|password|passwd|pass|secret|token|api-?key)(=.*)?", re.I | re.S)
 _WORLD = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 SSH_PORT = 22
 
@@ -209,7 +209,7 @@ def no_plaintext_secrets(resource: Resource) -> list[str]:
             )
     for key in ("command", "entrypoints"):
         for argument in _items(resource.props.get(key)):
-            if _SECRET_FLAG.match(str(argument)):
+            if _SECRET_FLAG.fullmatch(str(argument)):
                 flag = str(argument).split("=", 1)[0]
                 problems.append(
                     f"container {resource.name} passes {flag} on its command line, where `ps` and `docker inspect` "

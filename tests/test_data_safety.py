@@ -67,7 +67,16 @@ def test_volumes_are_retained_on_delete(stack: str) -> None:
 
 def test_letsencrypt_state_is_a_retained_volume_too() -> None:
     run = run_program(
-        {**stack_file_config("dev")[0], "selfhost:tls": "letsencrypt", "selfhost:acmeEmail": "ops@example.com"}
+        {
+            **stack_file_config("dev")[0],
+            "selfhost:tls": "letsencrypt",
+            "selfhost:acmeEmail": "ops@example.com",
+            "selfhost:httpPort": 80,
+            "selfhost:apps": {
+                "blog": {"kind": "wordpress", "hostname": "blog.example.com"},
+                "cloud": {"kind": "nextcloud", "hostname": "cloud.example.com"},
+            },
+        }
     )
     volumes = {r.name: r for r in run.of_type(rules.VOLUME)}
     assert "proxy-acme-state" in volumes

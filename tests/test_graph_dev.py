@@ -368,11 +368,22 @@ def test_wordpress_knows_its_public_url(dev: ProgramRun) -> None:
 
 def test_wordpress_https_url_behind_tls() -> None:
     run = run_stack_file(
-        "dev", {"selfhost:tls": "letsencrypt", "selfhost:acmeEmail": "ops@example.com", "selfhost:httpsPort": 443}
+        "dev",
+        {
+            "selfhost:tls": "letsencrypt",
+            "selfhost:acmeEmail": "ops@example.com",
+            "selfhost:httpPort": 80,
+            "selfhost:httpsPort": 443,
+            # Let's Encrypt cannot issue for *.localhost: the loader refuses it with tls=letsencrypt.
+            "selfhost:apps": {
+                "blog": {"kind": "wordpress", "hostname": "blog.example.com"},
+                "cloud": {"kind": "nextcloud", "hostname": "cloud.example.com"},
+            },
+        },
     )
     running = containers(run)
     assert (
-        "define('WP_HOME', 'https://blog.localhost');" in env(running[f"{PREFIX}-blog-app"])["WORDPRESS_CONFIG_EXTRA"]
+        "define('WP_HOME', 'https://blog.example.com');" in env(running[f"{PREFIX}-blog-app"])["WORDPRESS_CONFIG_EXTRA"]
     )
     assert env(running[f"{PREFIX}-cloud-app"])["OVERWRITEPROTOCOL"] == "https"
 

@@ -15,6 +15,7 @@ from config.hetzner import (
     capacity_problem,
     required_memory,
     smallest_fitting,
+    ssh_key_identity,
 )
 from config.loading import ConfigError, config_keys, settings_from_config
 from config.memory import MemoryBudget
@@ -379,3 +380,30 @@ def test_docs_list_every_hetzner_key() -> None:
     for key in config_keys(HetznerSettings):
         assert f"| `{key}` |" in docs, f"docs/hetzner.md has no row for hetzner.{key}"
     assert "pulumi config set --secret hcloud:token" in docs
+
+
+def test_the_same_key_with_another_comment_is_one_key() -> None:
+    relabelled = ED25519.rsplit(" ", 1)[0] + " laptop-2"
+    assert ssh_key_identity(relabelled) == ssh_key_identity(ED25519)
+    assert ssh_key_identity(ED25519) != ssh_key_identity(ECDSA)
+    message = error_of({**MINIMAL, "sshPublicKeys": [ED25519, ECDSA, relabelled]})
+    assert "selfhost:hetzner.sshPublicKeys: entries 0 and 2 are the same OpenSSH public key" in message
+    assert "with different comments" in message
+
+
+def test_a_key_without_a_comment_and_with_one_are_the_same_key() -> None:
+    bare = " ".join(ED25519.split()[:2])
+    assert "entries 0 and 1 are the same" in error_of({**MINIMAL, "sshPublicKeys": [bare, ED25519]})
+
+
+@pytest.mark.parametrize("port_key", ["httpPort", "httpsPort"])
+def test_ssh_port_is_refused_as_a_public_port_on_hetzner_only(port_key: str) -> None:
+    assert f"selfhost:{port_key}: 22 is SSH's port on the Hetzner server" in error_of(MINIMAL, **{port_key: "22"})
+    assert load(None, host="local", **{port_key: "22"}).host == "local"
+
+
+@pytest.mark.parametrize(
+    "time", ["04:00\n", "\n04:00", "4:00", "04:00 ", "24:00"], ids=["trailing-nl", "leading-nl", "h", "space", "24"]
+)
+def test_reboot_time_must_be_exactly_hh_mm(time: str) -> None:
+    assert "HH:MM in UTC" in error_of({**MINIMAL, "automaticRebootTime": time})

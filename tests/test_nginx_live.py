@@ -80,7 +80,8 @@ def root() -> Path:
 
 def app_routes(blog_host: str = BLOG, cloud_host: str = CLOUD) -> list[ProxyRoute]:
     return [
-        wordpress.route("blog", WordPressApp(kind="wordpress", hostname=blog_host)),
+        # An explicit e-mail: admin@<a 253-character name> is longer than WordPress's 100-character column.
+        wordpress.route("blog", WordPressApp(kind="wordpress", hostname=blog_host, admin_email="admin@example.com")),
         nextcloud.route("cloud", NextcloudApp(kind="nextcloud", hostname=cloud_host)),
     ]
 

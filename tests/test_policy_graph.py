@@ -28,6 +28,7 @@ from pulumi_policy.proxy import unknown_checking_proxy
 
 from policy import pack, rules
 from policy.rules import Resource
+from tests import tls_material
 from tests.engine_view import policy_resources
 from tests.mockstack import PROJECT_DIR, ProgramRun, run_program, run_stack_file, stack_file_config
 
@@ -125,8 +126,20 @@ def test_every_policy_of_the_pack_passes_on_the_shipped_stack(stack: str) -> Non
 
 
 VARIANTS: dict[str, dict[str, Any]] = {
-    "letsencrypt": {"selfhost:tls": "letsencrypt", "selfhost:acmeEmail": "ops@example.com"},
-    "provided": {"selfhost:tls": "provided", "selfhost:tlsCertificate": "CERT", "selfhost:tlsKey": "KEY"},
+    "letsencrypt": {
+        "selfhost:tls": "letsencrypt",
+        "selfhost:acmeEmail": "ops@example.com",
+        "selfhost:httpPort": 80,
+        "selfhost:apps": {
+            "blog": {"kind": "wordpress", "hostname": "blog.example.com"},
+            "cloud": {"kind": "nextcloud", "hostname": "cloud.example.com"},
+        },
+    },
+    "provided": {
+        "selfhost:tls": "provided",
+        "selfhost:tlsCertificate": tls_material.pair().certificate,
+        "selfhost:tlsKey": tls_material.pair().key,
+    },
     "nextcloud-on-mariadb": {
         "selfhost:apps": {"cloud": {"kind": "nextcloud", "hostname": "cloud.localhost", "database": "mariadb"}}
     },

@@ -228,8 +228,19 @@ def test_secret_files_and_ordinary_variables_pass() -> None:
         ({"envs": ["POSTGRES_PASSWORD_FILE=hunter2"]}, "POSTGRES_PASSWORD_FILE must name a file"),
         ({"command": ["redis-server", "--requirepass", "hunter2"]}, "passes --requirepass on its command line"),
         ({"entrypoints": ["app", "--password=hunter2"]}, "passes --password on its command line"),
+        # re.match with "$" stopped at the line break and let a multi-line value through.
+        ({"entrypoints": ["app", "--password=hunter2\nrest"]}, "passes --password on its command line"),
     ],
-    ids=["password", "wordpress-key", "token", "lower-case", "file-holding-a-value", "requirepass", "password-flag"],
+    ids=[
+        "password",
+        "wordpress-key",
+        "token",
+        "lower-case",
+        "file-holding-a-value",
+        "requirepass",
+        "password-flag",
+        "password-flag-multi-line",
+    ],
 )
 def test_plain_text_secrets_fail(props: dict[str, Any], expected: str) -> None:
     [message] = rules.no_plaintext_secrets(container("c", **props))

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from policy import rules
+from tests import tls_material
 from tests.mockstack import (
     PROJECT_DIR,
     SECRET_PLACEHOLDER,
@@ -30,8 +31,10 @@ from tests.mockstack import (
 )
 
 STACK_FILES = sorted(path.name.split(".")[1] for path in PROJECT_DIR.glob("Pulumi.*.yaml"))
-TLS_KEY = "-----BEGIN PRIVATE KEY-----\nsecret-key-material-7d41\n-----END PRIVATE KEY-----\n"
-TLS_CERTIFICATE = "-----BEGIN CERTIFICATE-----\ncertificate-4b7e\n-----END CERTIFICATE-----\n"
+TLS_KEY = tls_material.pair().key
+TLS_CERTIFICATE = tls_material.pair().certificate
+TLS_KEY_MATERIAL = TLS_KEY.splitlines()[1]
+"""A line of the key's base64 body: found wherever the key went, whatever the file around it."""
 SECRETS_DIR = "/run/secrets/"
 
 FILE_VARIABLES = {
@@ -65,7 +68,7 @@ def secrets_of(run: ProgramRun, variant: str) -> set[str]:
     secrets = set(run.generated_passwords())
     secrets.add(SECRET_PLACEHOLDER)
     if variant == "tls=provided":
-        secrets.add("secret-key-material-7d41")
+        secrets.add(TLS_KEY_MATERIAL)
     return secrets
 
 
@@ -106,7 +109,7 @@ def test_secrets_are_found_in_the_graph(stack: str, variant: str) -> None:
     found = {s for r in run.registrations for _, v, _ in walk(r.raw_inputs) for s in secrets if _holds_secret(v, {s})}
     assert run.generated_passwords() <= found, "a generated password reaches no resource"
     if variant == "tls=provided" and run.of_type("selfhost:index:Proxy"):
-        assert "secret-key-material-7d41" in found, "the proxy never gets the TLS key"
+        assert TLS_KEY_MATERIAL in found, "the proxy never gets the TLS key"
 
 
 @pytest.mark.parametrize(("stack", "variant"), RUNS, ids=[f"{s}-{v}" for s, v in RUNS])

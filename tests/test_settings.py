@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -10,13 +11,19 @@ import pulumi
 import pytest
 
 from config.countries import ISO_3166_ALPHA2
-from config.loading import ConfigError, settings_from_config
-from config.settings import NextcloudApp, WordPressApp
+from config.fields import email_problem, is_email_address
+from config.loading import ConfigError, is_namespace_lookalike, name_prefix_problems, settings_from_config
+from config.settings import NextcloudApp, WordPressApp, non_public_suffix
 from config.units import format_memory, parse_memory, php_size
+from tests import tls_material
 
 DEV_APPS = {
     "blog": {"kind": "wordpress", "hostname": "blog.localhost"},
     "cloud": {"kind": "nextcloud", "hostname": "cloud.localhost"},
+}
+PUBLIC_APPS = {
+    "blog": {"kind": "wordpress", "hostname": "blog.example.com"},
+    "cloud": {"kind": "nextcloud", "hostname": "cloud.example.com"},
 }
 
 
@@ -64,7 +71,7 @@ def test_cli_strings_become_typed_values() -> None:
 
 
 def test_https_url_omits_default_port() -> None:
-    settings = load(tls="letsencrypt", acmeEmail="ops@example.com", httpPort="80", httpsPort="443")
+    settings = load(PUBLIC_APPS, tls="letsencrypt", acmeEmail="ops@example.com", httpPort="80", httpsPort="443")
     assert settings.public_url("blog.example.com") == "https://blog.example.com"
 
 
@@ -245,9 +252,10 @@ def test_every_error_reported_at_once() -> None:
 
 
 def test_secret_config_accepted_when_secret() -> None:
-    settings = load(tls="provided", secret_tlsCertificate="CERT", secret_tlsKey="KEY")
-    assert settings.tls_key is not None and settings.tls_key.get_secret_value() == "KEY"
-    assert "KEY" not in repr(settings)
+    tls = tls_material.pair()
+    settings = load(tls="provided", secret_tlsCertificate=tls.certificate, secret_tlsKey=tls.key)
+    assert settings.tls_key is not None and settings.tls_key.get_secret_value() == tls.key
+    assert tls.key not in repr(settings) and tls.key.splitlines()[1] not in repr(settings)
 
 
 def test_other_namespaces_ignored() -> None:
@@ -281,3 +289,261 @@ def test_country_list_matches_debian_iso_codes() -> None:
         pytest.skip("Debian's iso-codes is not installed (package: iso-codes)")
     official = {country["alpha_2"] for country in json.loads(source.read_text())["3166-1"]}
     assert official == ISO_3166_ALPHA2
+
+
+# --- rules shared by every key that holds the same kind of value ------------------------------
+
+ACCEPTED_EMAILS = [
+    "admin@example.com",
+    "a.b-c+d_e%f@sub.example.co",
+    "x@y.zz",
+    "A@EXAMPLE.COM",
+    "a" * 88 + "@example.com",
+]
+REFUSED_EMAILS = [
+    "admin@example.com\n",  # re.match with "$" let it through
+    "a@my_host.com",  # WordPress's is_email(): sub_invalid_chars
+    "a..b@example.com",  # Go's net/mail (Let's Encrypt): not a dot-atom
+    ".a@example.com",
+    "a.@example.com",
+    "a@-x.com",  # is_email(): sub_hyphen_limits
+    "a@x..com",  # is_email(): domain_period_sequence
+    "ops;x@example.com",  # ends nginx's `contact` directive early
+    "o{ps}@example.com",
+    "o ps@example.com",
+    "--exec@example.com",  # wp-cli would read `wp option update admin_email --exec@...` as an option
+    "a@10.0.0.1",
+    "a@b",
+    "a@b.c",  # is_email(): shorter than 6 characters
+    "a" * 89 + "@example.com",  # WordPress's user_email is varchar(100)
+]
+
+
+@pytest.mark.parametrize("address", ACCEPTED_EMAILS)
+def test_email_rule_accepts(address: str) -> None:
+    assert email_problem(address) is None
+
+
+@pytest.mark.parametrize("address", REFUSED_EMAILS)
+def test_email_rule_refuses(address: str) -> None:
+    assert email_problem(address) is not None
+
+
+def test_one_email_rule_for_the_admin_the_acme_contact_and_the_proxy() -> None:
+    bad = "ops;x@example.com"
+    assert "selfhost:apps.blog.adminEmail:" in error_of({"blog": {**DEV_APPS["blog"], "adminEmail": bad}})
+    assert "selfhost:acmeEmail:" in error_of(tls="letsencrypt", httpPort="80", acmeEmail=bad)
+    # The proxy's renderer keeps its own last check, with the same rule.
+    from components import nginx_config
+
+    assert vars(nginx_config)["is_email_address"] is is_email_address
+
+
+def test_default_admin_email_must_be_valid_too() -> None:
+    long_host = "a" * 63 + "." + "b" * 30 + ".com"
+    message = error_of({"blog": {"kind": "wordpress", "hostname": long_host}})
+    assert "selfhost:apps.blog.adminEmail: the default, 'admin@aaa" in message and "set adminEmail" in message
+    settings = load({"blog": {"kind": "wordpress", "hostname": long_host, "adminEmail": "me@example.com"}})
+    assert settings.apps["blog"].admin_email == "me@example.com"
+
+
+@pytest.mark.parametrize(
+    ("kind", "login", "ok"),
+    [
+        ("wordpress", "a" * 60, True),
+        ("wordpress", "a" * 61, False),
+        ("wordpress", "0", False),
+        ("nextcloud", "0", True),
+        ("nextcloud", "a" * 64, True),
+        ("nextcloud", "a" * 65, False),
+        ("nextcloud", "audit.log", False),
+        ("nextcloud", "appdata_oc123", False),
+        ("nextcloud", "files_external", False),
+        ("wordpress", "files_external", True),
+        ("wordpress", "admin\n", False),
+    ],
+)
+def test_admin_logins_follow_each_apps_rules(kind: str, login: str, ok: bool) -> None:
+    apps = {"app": {"kind": kind, "hostname": "app.localhost", "adminUser": login}}
+    if ok:
+        assert load(apps).apps["app"].admin_user == login
+    else:
+        assert "selfhost:apps.app.adminUser:" in error_of(apps)
+
+
+@pytest.mark.parametrize("title", ["--exec=phpinfo();", "-", "- dash", "Line\nbreak", "Tab\there", "\x7f"])
+def test_titles_wp_cli_would_misread_are_refused(title: str) -> None:
+    assert "selfhost:apps.blog.title:" in error_of({"blog": {**DEV_APPS["blog"], "title": title}})
+
+
+@pytest.mark.parametrize("title", ["My blog - notes", "Blog — über alles", "100% --verbose"])
+def test_ordinary_titles_pass(title: str) -> None:
+    assert load({"blog": {**DEV_APPS["blog"], "title": title}}).apps["blog"].title == title
+
+
+@pytest.mark.parametrize(
+    ("kind", "limit", "ok"),
+    [
+        ("wordpress", "2Gi", True),
+        ("wordpress", "2049Mi", False),
+        ("nextcloud", "16Gi", True),
+        ("nextcloud", "16385Mi", False),
+        ("wordpress", "1Mi", True),
+        ("wordpress", "1023Ki", False),
+    ],
+)
+def test_upload_limits_have_bounds_per_kind(kind: str, limit: str, ok: bool) -> None:
+    apps = {"app": {"kind": kind, "hostname": "app.localhost", "uploadLimit": limit}}
+    if ok:
+        assert load(apps).apps["app"].upload_limit == parse_memory(limit)
+    else:
+        assert "selfhost:apps.app.uploadLimit:" in error_of(apps)
+
+
+def test_letsencrypt_needs_port_80_and_accepts_it() -> None:
+    assert "selfhost:httpPort: tls=letsencrypt needs the proxy on port 80" in error_of(
+        PUBLIC_APPS, tls="letsencrypt", acmeEmail="ops@example.com"
+    )
+    assert load(PUBLIC_APPS, tls="letsencrypt", acmeEmail="ops@example.com", httpPort="80").http_port == 80
+
+
+@pytest.mark.parametrize(
+    ("hostname", "suffix"),
+    [
+        ("blog.localhost", "localhost"),
+        ("nas.local", "local"),
+        ("a.b.test", "test"),
+        ("files.corp.internal", "internal"),
+        ("pi.home.arpa", "home.arpa"),
+        ("x.example", "example"),
+        ("10.0.0.1", "1"),
+        ("blog.example.com", None),
+        ("localhost.example.com", None),
+        ("blog.testing", None),
+    ],
+)
+def test_names_no_public_ca_can_validate(hostname: str, suffix: str | None) -> None:
+    assert non_public_suffix(hostname) == suffix
+
+
+def test_letsencrypt_only_for_public_names_but_other_tls_modes_for_any() -> None:
+    assert "selfhost:apps.blog.hostname: 'blog.localhost' is not a public DNS name" in error_of(
+        tls="letsencrypt", acmeEmail="ops@example.com", httpPort="80"
+    )
+    assert load(tls="off").apps["blog"].hostname == "blog.localhost"
+
+
+@pytest.mark.parametrize("key", ["acmeEmail", "httpPort", "apps", "title"])
+def test_a_secret_where_the_program_needs_plain_text_is_refused(key: str) -> None:
+    config = {"selfhost:apps": json.dumps(DEV_APPS), "selfhost:acmeEmail": "ops@example.com", "selfhost:httpPort": "80"}
+    if key == "title":
+        # Not a top-level key: `config set --secret --path apps.blog.title` marks all of `apps` secret.
+        key = "apps"
+    with pytest.raises(ConfigError) as caught:
+        settings_from_config(config, frozenset({f"selfhost:{key}"}))
+    assert f"selfhost:{key}: is set as a secret, but the program uses it in plain text" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("namespace", "lookalike"),
+    [
+        ("selfhots", True),
+        ("selfhst", True),
+        ("self-host", True),
+        ("SelfHost", True),
+        ("selfhost-dev", True),
+        ("selfhosted", True),
+        ("selfhost", False),
+        ("hcloud", False),
+        ("docker", False),
+        ("command", False),
+        ("random", False),
+        ("pulumi", False),
+        ("host", False),
+    ],
+)
+def test_namespace_lookalikes(namespace: str, lookalike: bool) -> None:
+    assert is_namespace_lookalike(namespace) is lookalike
+
+
+def test_a_lookalike_namespace_is_refused_by_its_full_key() -> None:
+    config = {"selfhost:apps": json.dumps(DEV_APPS), "selfhots:httpPort": "80", "hcloud:endpoint": "x"}
+    with pytest.raises(ConfigError) as caught:
+        settings_from_config(config)
+    assert "selfhots:httpPort: namespace 'selfhots' is not this project's" in str(caught.value)
+    assert "hcloud" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("project", "stack", "bad"),
+    [
+        ("selfhost", "dev", []),
+        ("selfhost", "prod_2", []),
+        ("selfhost", "eu.prod", []),
+        ("selfhost", "dev-blog", ["stack"]),
+        ("my-site", "dev", ["project"]),
+        ("my-site", "dev-blog", ["project", "stack"]),
+    ],
+)
+def test_names_with_a_hyphen_could_collide_across_stacks(project: str, stack: str, bad: list[str]) -> None:
+    problems = name_prefix_problems(project, stack)
+    assert [problem.split(" ", 1)[0] for problem in problems] == bad
+    assert all("'-'" in problem for problem in problems)
+
+
+def test_the_collision_the_stack_rule_prevents_is_real() -> None:
+    """Stack dev-blog's app db and stack dev's app blog would own one volume; without '-' they cannot."""
+    from components.app_context import AppContext
+
+    first = AppContext(name_prefix="selfhost-dev-blog", edge_network="e", public_url="http://x", trusted_proxies="")
+    second = AppContext(name_prefix="selfhost-dev", edge_network="e", public_url="http://x", trusted_proxies="")
+    assert first.resource_name("db", "data") == second.resource_name("blog", "db-data")
+    assert name_prefix_problems("selfhost", "dev-blog") and not name_prefix_problems("selfhost", "dev")
+
+
+@pytest.mark.parametrize(
+    "value", ["unix:///var/run/docker.sock\n", "tcp://host:2375 ", "ssh://", "unix:///a\tb"], ids=range(4)
+)
+def test_docker_host_must_be_one_clean_url(value: str) -> None:
+    assert "selfhost:dockerHost:" in error_of(dockerHost=value)
+
+
+@pytest.mark.parametrize("value", ["512Mi\n", " 512Mi", "512 Mi"])
+def test_memory_sizes_tolerate_surrounding_space_by_design(value: str) -> None:
+    """A size is parsed to a number, so blank space around it reaches no file; it stays accepted."""
+    assert parse_memory(value) == 512 * 1024**2
+
+
+def test_the_hetzner_token_must_be_a_secret() -> None:
+    config = {"selfhost:apps": json.dumps(DEV_APPS), "hcloud:token": "plain-token-1f3a"}
+    with pytest.raises(ConfigError) as caught:
+        settings_from_config(config)
+    assert "hcloud:token: is in plain text in the stack file" in str(caught.value)
+    assert "plain-token-1f3a" not in str(caught.value)
+    assert settings_from_config(config, frozenset({"hcloud:token"})).apps
+
+
+def _pattern_uses(tree: ast.AST) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        if node.func.attr == "match":
+            found.append((node.lineno, "`.match(` accepts a trailing newline with `$`: use `.fullmatch(`"))
+        is_re = isinstance(node.func.value, ast.Name) and node.func.value.id == "re"
+        if is_re and node.args and isinstance(node.args[0], ast.Constant) and "$" in str(node.args[0].value):
+            found.append((node.lineno, "`$` also matches before a final newline: use fullmatch or `\\Z`"))
+    return found
+
+
+def test_no_pattern_in_the_program_can_accept_a_trailing_newline() -> None:
+    """`re.match` with `$` let "blog.localhost\\n" through; keep every check a full-string match."""
+    root = Path(__file__).resolve().parent.parent
+    problems = [
+        f"{path.relative_to(root)}:{line}: {why}"
+        for folder in ("config", "components", "policy")
+        for path in sorted((root / folder).rglob("*.py"))
+        for line, why in _pattern_uses(ast.parse(path.read_text()))
+    ]
+    assert not problems, "\n".join(problems)
+    assert _pattern_uses(ast.parse('import re\nre.compile(r"^a$").match(x)')), "the scan finds both forms"

@@ -180,7 +180,10 @@ class HetznerHost(pulumi.ComponentResource):
             name=f"{args.server_name}-ipv4",
             type="ipv4",
             location=args.location,
-            assignee_type="server",
+            # No assignee: the server takes the address through its public_net. assignee_type alone
+            # only warns on every run ("Unused Attribute", terraform-provider-hcloud 1.66
+            # internal/primaryip/resource.go ValidateConfig); unset, assignee_id/assignee_type are
+            # Optional+Computed and read back from the API without a diff.
             # Not deleted with the server: the replacement server takes the same address.
             auto_delete=False,
             delete_protection=args.protect,

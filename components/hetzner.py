@@ -9,6 +9,7 @@ the operator's ssh-agent, so no private key ever enters the config or the state.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ from components.cloud_init import (
     volume_directory,
     volume_directory_script,
 )
+from components.host import engine_provider, refuse_engine_tls_environment
 from config.settings import StackSettings
 
 ANYWHERE = ("0.0.0.0/0", "::/0")
@@ -195,6 +197,7 @@ class HetznerHost(pulumi.ComponentResource):
     def __init__(self, name: str, args: HetznerHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         # Before the host registers anything: without the agent no SSH step can succeed.
         ssh_agent.check_ssh_agent(args.ssh_public_keys, preview=pulumi.runtime.is_dry_run())
+        refuse_engine_tls_environment(f"ssh://root@<{args.server_name}'s address>", os.environ)
         super().__init__("selfhost:index:HetznerHost", name, None, opts)
         labels = {**LABELS, **args.labels}
         child = pulumi.ResourceOptions(parent=self)
@@ -301,11 +304,12 @@ class HetznerHost(pulumi.ComponentResource):
         )
         # Providers ignore depends_on (pulumi/pulumi#8917): the host is derived from the readiness
         # step's output, so the provider cannot connect before Docker answers on the server.
-        self._docker = docker.Provider(
+        # Exactly this server, whatever DOCKER_CONTEXT, DOCKER_CERT_PATH... the shell holds.
+        self._docker = engine_provider(
             f"{name}-docker",
-            host=pulumi.Output.all(ready.stdout, ip.ip_address).apply(lambda values: f"ssh://root@{values[1]}"),
-            ssh_opts=SSH_OPTIONS,
-            opts=child,
+            pulumi.Output.all(ready.stdout, ip.ip_address).apply(lambda values: f"ssh://root@{values[1]}"),
+            SSH_OPTIONS,
+            child,
         )
         self._volume_placement = HetznerVolumePlacement(self, name, connection, ready)
         self.server_ip = ip.ip_address

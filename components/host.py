@@ -50,8 +50,10 @@ terraform-provider-docker v4.5.0 (the version pulumi-docker 5.x bridges),
 SDK itself, ``Provider.__init__``), ``context`` to DOCKER_CONTEXT and *overrides host*
 (``configure``: the endpoint of that context from ~/.docker/contexts), ``cert_path`` to
 DOCKER_CERT_PATH and ``ca_/cert_/key_material`` to DOCKER_*_MATERIAL (TLS to the host,
-``config.go`` ``MakeClient``), ``ssh_opts`` to DOCKER_SSH_OPTS. The client is built without
-``client.FromEnv``, so DOCKER_TLS_VERIFY and DOCKER_API_VERSION are not read at all.
+``config.go`` ``MakeClient``), ``ssh_opts`` to DOCKER_SSH_OPTS. The bridged client is built
+without ``client.FromEnv``, so DOCKER_TLS_VERIFY and DOCKER_API_VERSION reach only the native
+half's throwaway client (see :func:`refuse_engine_tls_environment`), which the program's
+resources do not use.
 """
 
 

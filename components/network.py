@@ -16,7 +16,9 @@ output into ``networks_advanced``, which is ForceNew (``resource_docker_containe
 are deleted first, then the network is replaced, then they are created on the new one.
 Nothing stateful takes an output of a network, so no volume and no password is touched
 (tests/test_networks.py checks the graph; tests/test_networks_live.py the engine's refusals
-and the order on a real engine).
+and the order on a real engine; tests/test_networks_provider_live.py that the real provider
+answers "replace" for a container whose network name is unknown, and reads the network
+back equal to these inputs).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import pulumi_command as command
 import pulumi_docker as docker
 import pulumi_hcloud as hcloud
 
+from components import ssh_agent
 from components.cloud_init import (
     CloudInitOptions,
     readiness_script,
@@ -26,12 +27,29 @@ from components.cloud_init import (
     volume_directory,
     volume_directory_script,
 )
+from components.host import engine_provider, refuse_engine_tls_environment
 from config.settings import StackSettings
 
 ANYWHERE = ("0.0.0.0/0", "::/0")
 KNOWN_HOSTS_FILE = "~/.ssh/selfhost_known_hosts"
 """Host keys of the servers Pulumi has reached, apart from the operator's own known_hosts."""
 LABELS = {"managed-by": "selfhost"}
+
+PER_DIAL_TIMEOUT_SECONDS = 15
+"""pulumi-command's bound on one TCP connect (``ssh.ClientConfig.Timeout``); its default."""
+DIAL_ERROR_LIMIT = 40
+"""Dials pulumi-command tries before it gives up (it used to be -1: forever).
+
+pulumi-command 1.2.1 (``provider/pkg/provider/remote/connection.go``, ``dialWithRetry``)
+counts every failed ``ssh.Dial`` alike: a server still booting (timeout or refused) and an
+authentication failure. Between tries it waits 0.1 s growing by 1.5x up to 5 s
+(pulumi/pulumi ``sdk/go/common/util/retry/until.go``). With a limit of 40 it tries 41 times
+and waits 161 s in all, plus up to 15 s per try that times out: an authentication failure
+fails after about 3 minutes (162 s measured against a real sshd with the real binary,
+tests/test_dial_bound_live.py), an unreachable address after at most 13; a new server
+answers within a minute or two of being created. :func:`dial_budget_seconds` computes the
+bound.
+"""
 
 
 @dataclass(frozen=True)
@@ -118,6 +136,23 @@ depend on the server, so replacing it leaves the provider's configuration unchan
 """
 
 
+def dial_budget_seconds(dial_error_limit: int, per_dial_seconds: float) -> float:
+    """How long pulumi-command keeps dialling when each of ``dial_error_limit`` tries takes ``per_dial_seconds``.
+
+    Its schedule (pulumi/pulumi ``sdk/go/common/util/retry/until.go``, ``Retryer.Until`` with
+    the defaults): after a failed try it waits 100 ms, then 1.5 times longer each time, never
+    more than 5 s. ``dialWithRetry`` gives up once the tries *exceed* the limit
+    (``reachedDialingErrorLimit``: ``dials > limit``): ``limit + 1`` tries, ``limit`` waits.
+    """
+    if dial_error_limit < 1:
+        raise ValueError("a bound needs dial_error_limit >= 1 (-1 dials forever)")
+    waits, delay = 0.0, 0.1
+    for _ in range(dial_error_limit):
+        waits += min(delay, 5.0)
+        delay *= 1.5
+    return waits + (dial_error_limit + 1) * per_dial_seconds
+
+
 def key_digest(public_key: str) -> str:
     """A short name for a key that stays the same when the list is reordered."""
     return hashlib.sha256(public_key.split()[1].encode()).hexdigest()[:10]
@@ -161,6 +196,9 @@ class HetznerHost(pulumi.ComponentResource):
     ssh_command: pulumi.Output[str]
 
     def __init__(self, name: str, args: HetznerHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        # Before the host registers anything: without the agent no SSH step can succeed.
+        ssh_agent.check_ssh_agent(args.ssh_public_keys, preview=pulumi.runtime.is_dry_run())
+        refuse_engine_tls_environment(f"ssh://root@<{args.server_name}'s address>", os.environ)
         super().__init__("selfhost:index:HetznerHost", name, None, opts)
         labels = {**LABELS, **args.labels}
         child = pulumi.ResourceOptions(parent=self)
@@ -180,7 +218,10 @@ class HetznerHost(pulumi.ComponentResource):
             name=f"{args.server_name}-ipv4",
             type="ipv4",
             location=args.location,
-            assignee_type="server",
+            # No assignee: the server takes the address through its public_net. assignee_type alone
+            # only warns on every run ("Unused Attribute", terraform-provider-hcloud 1.66
+            # internal/primaryip/resource.go ValidateConfig); unset, assignee_id/assignee_type are
+            # Optional+Computed and read back from the API without a diff.
             # Not deleted with the server: the replacement server takes the same address.
             auto_delete=False,
             delete_protection=args.protect,
@@ -249,9 +290,10 @@ class HetznerHost(pulumi.ComponentResource):
         connection = command.remote.ConnectionArgs(
             host=ip.ip_address,
             user="root",
-            # A new server takes a minute or two to answer; keep dialling until it does.
-            dial_error_limit=-1,
-            per_dial_timeout=30,
+            # A new server takes a minute or two to answer; an authentication failure never
+            # heals. Both count as dial errors: bounded, see DIAL_ERROR_LIMIT.
+            dial_error_limit=DIAL_ERROR_LIMIT,
+            per_dial_timeout=PER_DIAL_TIMEOUT_SECONDS,
         )
         ready = command.remote.Command(
             f"{name}-ready",
@@ -263,21 +305,16 @@ class HetznerHost(pulumi.ComponentResource):
         )
         # Providers ignore depends_on (pulumi/pulumi#8917): the host is derived from the readiness
         # step's output, so the provider cannot connect before Docker answers on the server.
-        self._docker = docker.Provider(
+        # Exactly this server, whatever DOCKER_CONTEXT, DOCKER_CERT_PATH... the shell holds.
+        self._docker = engine_provider(
             f"{name}-docker",
-            host=pulumi.Output.all(ready.stdout, ip.ip_address).apply(lambda values: f"ssh://root@{values[1]}"),
-            ssh_opts=SSH_OPTIONS,
-            opts=child,
+            pulumi.Output.all(ready.stdout, ip.ip_address).apply(lambda values: f"ssh://root@{values[1]}"),
+            SSH_OPTIONS,
+            child,
         )
         self._volume_placement = HetznerVolumePlacement(self, name, connection, ready)
         self.server_ip = ip.ip_address
         self.ssh_command = ip.ip_address.apply(lambda address: " ".join(["ssh", *HOST_KEY_OPTIONS, f"root@{address}"]))
-        if not os.environ.get("SSH_AUTH_SOCK"):
-            pulumi.log.warn(
-                "SSH_AUTH_SOCK is not set: Pulumi reaches the Hetzner server with the key in your ssh-agent "
-                "(ssh-add ~/.ssh/id_ed25519); without one, connecting to the server will not succeed",
-                resource=self,
-            )
         self.register_outputs({"server_ip": self.server_ip, "ssh_command": self.ssh_command})
 
     @property

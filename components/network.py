@@ -1,4 +1,25 @@
-"""Docker networks: the edge network (proxy to apps) and each app's internal backend."""
+"""Docker networks: the edge network (proxy to apps) and each app's internal backend.
+
+A network can change only by replacement: every ``docker_network`` input is ForceNew
+(terraform-provider-docker v4.5.0 ``internal/provider/resource_docker_network.go``). Pulumi's
+default, create the new one before deleting the old, cannot work here: the name is fixed
+(the engine refuses a second network of that name) and a new subnet may overlap the old one
+(the engine refuses overlapping pools). Deleting first cannot work on its own either: the
+engine refuses to remove a network with containers attached.
+
+So networks are replaced delete-first, and the engine takes the attached containers with
+them: before a delete-before-replace, Pulumi deletes every dependent that the change would
+replace (pulumi/pulumi ``pkg/resource/deploy/step_generator.go``,
+``calculateDependentReplacements``: a dependent whose inputs take an output of the replaced
+resource is diffed with those inputs unknown). Containers take the network's ``name``
+output into ``networks_advanced``, which is ForceNew (``resource_docker_container.go``): they
+are deleted first, then the network is replaced, then they are created on the new one.
+Nothing stateful takes an output of a network, so no volume and no password is touched
+(tests/test_networks.py checks the graph; tests/test_networks_live.py the engine's refusals
+and the order on a real engine; tests/test_networks_provider_live.py that the real provider
+answers "replace" for a container whose network name is unknown, and reads the network
+back equal to these inputs).
+"""
 
 from __future__ import annotations
 
@@ -29,7 +50,7 @@ class Network(pulumi.ComponentResource):
             internal=args.internal,
             ipam_configs=[docker.NetworkIpamConfigArgs(subnet=args.subnet)] if args.subnet else None,
             labels=[docker.NetworkLabelArgs(label="io.selfhost.internal", value=str(args.internal).lower())],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.name = network.name
         self.register_outputs({"name": self.name})

@@ -325,8 +325,8 @@ class StackSettings(ConfigModel):
     docker_host: Annotated[str, AfterValidator(_check_docker_host)] = Field(
         default="",
         description=(
-            "Docker endpoint for host=local (e.g. unix:///var/run/docker.sock); "
-            "empty: DOCKER_HOST or the default socket"
+            "Docker endpoint for host=local (e.g. unix:///run/user/1000/docker.sock); "
+            "empty: the default socket, never DOCKER_HOST or DOCKER_CONTEXT"
         ),
     )
     http_port: Port = Field(default=8080, description="host port where the proxy serves HTTP")

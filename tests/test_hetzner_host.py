@@ -21,7 +21,7 @@ from components.cloud_init import (
     volume_device,
     volume_directory_script,
 )
-from components.hetzner import HetznerHost, HetznerHostArgs, key_digest
+from components.hetzner import DIAL_ERROR_LIMIT, PER_DIAL_TIMEOUT_SECONDS, HetznerHost, HetznerHostArgs, key_digest
 from components.volumes import StatePolicy, data_volume
 from tests.mockstack import MOCK_SERVER_IP, ProgramRun, Registration, mock_id, run_components
 
@@ -115,7 +115,10 @@ def test_data_volume_is_protected_retained_and_formatted(run: ProgramRun) -> Non
 
 def test_primary_ip_outlives_the_server(run: ProgramRun) -> None:
     ip = one(run, "hcloud:index/primaryIp:PrimaryIp")
-    assert ip.inputs["type"] == "ipv4" and ip.inputs["assigneeType"] == "server"
+    assert ip.inputs["type"] == "ipv4"
+    # terraform-provider-hcloud warns "Unused Attribute" on every run for assignee_type without
+    # assignee_id; the server's public_net assigns the address instead.
+    assert "assigneeType" not in ip.inputs and "assigneeId" not in ip.inputs
     assert ip.inputs["autoDelete"] is False
     assert ip.inputs["location"] == "nbg1"
     assert ip.protect and ip.inputs["deleteProtection"] is True  # protect=True in the args
@@ -184,8 +187,14 @@ def test_readiness_waits_for_the_attached_server(run: ProgramRun) -> None:
     assert ready.inputs["create"] == readiness_script(volume_device(volume_id))
     connection = ready.inputs["connection"]
     assert connection["host"] == MOCK_SERVER_IP and connection["user"] == "root"
-    assert connection["dialErrorLimit"] == -1
     assert "privateKey" not in connection and "password" not in connection  # the ssh-agent's key, never in state
+    # No local socket path in the state either: pulumi-command falls back to SSH_AUTH_SOCK.
+    assert "agentSocketPath" not in connection
+    # Bounded: pulumi-command counts a failed login as a dial error, and -1 retried it forever.
+    for command in run.of_type(COMMAND):
+        bounded = command.inputs["connection"]
+        assert bounded["dialErrorLimit"] == DIAL_ERROR_LIMIT > 0, command.name
+        assert bounded["perDialTimeout"] == PER_DIAL_TIMEOUT_SECONDS, command.name
     server, attachment = one(run, SERVER), run.named("host-data-attachment")
     assert ready.inputs["triggers"] == [mock_id(server.type, server.name), mock_id(attachment.type, attachment.name)]
     assert {server.urn, attachment.urn} <= set(ready.dependencies)

@@ -1,0 +1,182 @@
+"""Tier 3: the real Docker provider answers the engine's question for a network replacement.
+
+Before a delete-before-replace of a network, Pulumi asks the provider of each dependent for a
+``Diff`` with the inputs that take the network's outputs set to unknown
+(pulumi/pulumi ``pkg/resource/deploy/step_generator.go``, ``calculateDependentReplacements``);
+a dependent that would be replaced is deleted first. This drives ``pulumi-resource-docker``
+(see tests/test_engine_target_live.py for where the binary comes from) over gRPC against the
+machine's Docker engine: it creates the program's edge network (its registered inputs, with a
+test name and subnet) and a container on it, then asks those Diffs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import shutil
+import subprocess
+import tarfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import struct_pb2
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+from tests.mockstack import run_stack_file
+from tests.test_engine_target_live import BINARY, clean_environ
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+"""How an unknown value travels in a gRPC Struct (pulumi ``sdk/go/common/resource/plugin/rpc.go``)."""
+DIFF_NONE, DIFF_SOME = 1, 2
+BUSYBOX = Path("/bin/busybox")
+
+
+def _docker_ready() -> bool:
+    if shutil.which("docker") is None or not BUSYBOX.exists():
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(
+        BINARY is None or not _docker_ready(),
+        reason="needs the pulumi-resource-docker 5.x binary (see tests/test_engine_target_live.py), "
+        "a Docker engine answering `docker info` and /bin/busybox",
+    ),
+]
+
+
+def _struct(values: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(values)
+    return message
+
+
+@pytest.fixture
+def image() -> Iterator[str]:
+    tag = f"selfhost-test/difftest-{uuid.uuid4().hex[:10]}:local"
+    archive_bytes = io.BytesIO()
+    with tarfile.open(fileobj=archive_bytes, mode="w") as archive:
+        archive.add(BUSYBOX, arcname="bin/busybox")
+        link = tarfile.TarInfo("bin/sleep")
+        link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+        archive.addfile(link)
+    subprocess.run(["docker", "import", "-", tag], input=archive_bytes.getvalue(), capture_output=True, check=True)
+    image_id = subprocess.run(
+        ["docker", "image", "inspect", tag, "--format", "{{.Id}}"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    yield image_id
+    subprocess.run(["docker", "image", "rm", "-f", tag], capture_output=True, check=False)
+
+
+@pytest.fixture
+def provider() -> Iterator[provider_pb2_grpc.ResourceProviderStub]:
+    assert BINARY is not None
+    process = subprocess.Popen(
+        [str(BINARY)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=clean_environ(), text=True
+    )
+    try:
+        assert process.stdout is not None
+        port = process.stdout.readline().strip()
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = provider_pb2_grpc.ResourceProviderStub(channel)
+            config = {key: value for key, value in run_stack_file("dev").named("host-docker").inputs.items()}
+            config["host"] = os.environ.get("SELFHOST_TEST_DOCKER_HOST", "unix:///var/run/docker.sock")
+            urn = "urn:pulumi:dev::selfhost::pulumi:providers:docker::host-docker"
+            checked = stub.CheckConfig(provider_pb2.CheckRequest(urn=urn, news=_struct(config)), timeout=60)
+            stub.Configure(
+                provider_pb2.ConfigureRequest(
+                    args=checked.inputs,
+                    variables={f"docker:config:{key}": value for key, value in config.items()},
+                    acceptSecrets=True,
+                    acceptResources=True,
+                    type="pulumi:providers:docker",
+                ),
+                timeout=60,
+            )
+            yield stub
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def test_containers_on_a_replaced_network_are_replaced_too(
+    provider: provider_pb2_grpc.ResourceProviderStub, image: str
+) -> None:
+    tag = uuid.uuid4().hex[:10]
+    third = random.randrange(0, 256, 2)
+    edge = dict(run_stack_file("dev").named("edge-network").inputs)
+    edge.update(name=f"selfhost-difftest-{tag}-edge", ipamConfigs=[{"subnet": f"10.252.{third}.0/24"}])
+    network_urn = "urn:pulumi:dev::selfhost::docker:index/network:Network::edge-network"
+    container_urn = "urn:pulumi:dev::selfhost::docker:index/container:Container::proxy-container"
+    checked_network = provider.Check(
+        provider_pb2.CheckRequest(urn=network_urn, news=_struct(edge), randomSeed=b"0" * 32), timeout=60
+    )
+    network = provider.Create(
+        provider_pb2.CreateRequest(urn=network_urn, properties=checked_network.inputs), timeout=120
+    )
+    container_inputs = {
+        "name": f"selfhost-difftest-{tag}-app",
+        "image": image,
+        "command": ["sleep", "3600"],
+        "networksAdvanced": [{"name": edge["name"], "aliases": ["app-blog"]}],
+        "restart": "unless-stopped",
+    }
+    checked_container = provider.Check(
+        provider_pb2.CheckRequest(urn=container_urn, news=_struct(container_inputs), randomSeed=b"0" * 32), timeout=60
+    )
+    container = provider.Create(
+        provider_pb2.CreateRequest(urn=container_urn, properties=checked_container.inputs), timeout=120
+    )
+    try:
+
+        def diff_container(news: dict[str, Any]) -> provider_pb2.DiffResponse:
+            response: provider_pb2.DiffResponse = provider.Diff(
+                provider_pb2.DiffRequest(
+                    urn=container_urn,
+                    id=container.id,
+                    olds=container.properties,
+                    news=_struct(news),
+                    old_inputs=checked_container.inputs,
+                ),
+                timeout=60,
+            )
+            return response
+
+        unchanged = diff_container(container_inputs)
+        assert unchanged.changes == DIFF_NONE  # the control: read back equal
+        # The engine's question: networksAdvanced takes the network's name, now unknown.
+        for unknown in (UNKNOWN, [{"name": UNKNOWN, "aliases": ["app-blog"]}]):
+            answer = diff_container({**container_inputs, "networksAdvanced": unknown})
+            assert answer.changes == DIFF_SOME and list(answer.replaces) == ["networksAdvanced"]
+
+        def diff_network(news: dict[str, Any]) -> provider_pb2.DiffResponse:
+            response: provider_pb2.DiffResponse = provider.Diff(
+                provider_pb2.DiffRequest(
+                    urn=network_urn,
+                    id=network.id,
+                    olds=network.properties,
+                    news=_struct(news),
+                    old_inputs=checked_network.inputs,
+                ),
+                timeout=60,
+            )
+            return response
+
+        # The program's network inputs read back equal; a new subnet replaces the network.
+        assert diff_network(edge).changes == DIFF_NONE
+        widened = diff_network({**edge, "ipamConfigs": [{"subnet": f"10.252.{third}.0/23"}]})
+        assert widened.changes == DIFF_SOME and "ipamConfigs" in widened.replaces
+    finally:
+        provider.Delete(
+            provider_pb2.DeleteRequest(urn=container_urn, id=container.id, properties=container.properties), timeout=120
+        )
+        provider.Delete(
+            provider_pb2.DeleteRequest(urn=network_urn, id=network.id, properties=network.properties), timeout=120
+        )

@@ -124,6 +124,28 @@ mountpoint -q {mount}
 """
 
 
+MEMORY_LOW_UNIT = "system.slice"
+"""Where Docker's systemd cgroup driver puts every container (``system.slice/docker-<id>.scope``)."""
+
+
+def memory_protection_script(reserved_bytes: int) -> str:
+    """Let the containers' memory reservations take effect: protect ``system.slice`` by their sum.
+
+    Docker passes a container's ``memory_reservation`` to runc as the scope's ``memory.low``, but
+    the kernel bounds a cgroup's protection by its ancestors' ("Effective low boundary is limited
+    by memory.low values of all ancestor cgroups", Documentation/admin-guide/cgroup-v2.rst), and
+    systemd gives ``system.slice`` none by default: without this the reservations protect
+    nothing. ``systemctl set-property`` applies it at once and keeps it across reboots (a drop-in
+    under /etc/systemd/system.control). Prints the value systemd now holds.
+    """
+    if reserved_bytes <= 0 or reserved_bytes % 1024**2:
+        raise ValueError(f"{reserved_bytes} is not a whole, positive number of MiB")
+    return f"""set -eu
+systemctl set-property {MEMORY_LOW_UNIT} MemoryLow={reserved_bytes // 1024**2}M
+systemctl show --property=MemoryLow --value {MEMORY_LOW_UNIT}
+"""
+
+
 def volume_directory(volume_name: str) -> str:
     return f"{VOLUMES_DIR}/{volume_name}"
 

@@ -21,6 +21,7 @@ import pulumi_hcloud as hcloud
 from components import ssh_agent
 from components.cloud_init import (
     CloudInitOptions,
+    memory_protection_script,
     readiness_script,
     render_user_data,
     volume_device,
@@ -73,6 +74,9 @@ class HetznerHostArgs:
     automatic_reboot_time: str | None = None
     protect: bool = False
     """Protect the primary IP too (the data volume is always protected)."""
+    reserved_memory_bytes: int = 0
+    """The sum of the containers' memory reservations: ``system.slice`` is protected by that much
+    (``memory_protection_script``), or the reservations would protect nothing. 0: not set."""
 
     @classmethod
     def from_settings(cls, settings: StackSettings) -> HetznerHostArgs:
@@ -94,6 +98,7 @@ class HetznerHostArgs:
             labels=dict(hetzner.labels),
             automatic_reboot_time=hetzner.automatic_reboot_time,
             protect=settings.protect,
+            reserved_memory_bytes=sum(budget.reservation for budget in settings.memory_budgets()),
         )
 
 
@@ -303,6 +308,16 @@ class HetznerHost(pulumi.ComponentResource):
             triggers=[server.id, attachment.id],
             opts=child,
         )
+        if args.reserved_memory_bytes:
+            command.remote.Command(
+                f"{name}-memory-protection",
+                connection=connection,
+                create=memory_protection_script(args.reserved_memory_bytes),
+                # Again on a new server; a changed sum changes `create`, which the provider's Update runs
+                # again (pulumi-command v1.2.1, remote/commandController.go).
+                triggers=[server.id],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[ready]),
+            )
         # Providers ignore depends_on (pulumi/pulumi#8917): the host is derived from the readiness
         # step's output, so the provider cannot connect before Docker answers on the server.
         # Exactly this server, whatever DOCKER_CONTEXT, DOCKER_CERT_PATH... the shell holds.

@@ -16,6 +16,7 @@ from components.cloud_init import (
     PACKAGES,
     CloudInitOptions,
     fstab_line,
+    memory_protection_script,
     mount_data_script,
     render_user_data,
     volume_device,
@@ -108,3 +109,14 @@ def test_volume_directory_is_on_the_mount() -> None:
     assert volume_directory("selfhost-prod-blog-db") == "/srv/selfhost/volumes/selfhost-prod-blog-db"
     with pytest.raises(ValueError):
         volume_directory_script("a b; rm -rf /")
+
+
+def test_memory_protection_sets_system_slice_in_mib() -> None:
+    script = memory_protection_script(1696 * 1024**2)
+    assert "systemctl set-property system.slice MemoryLow=1696M" in script.splitlines()
+
+
+@pytest.mark.parametrize("size", [0, -(1024**2), 1024**2 + 1])
+def test_memory_protection_refuses_what_is_not_whole_mib(size: int) -> None:
+    with pytest.raises(ValueError, match="whole, positive number of MiB"):
+        memory_protection_script(size)

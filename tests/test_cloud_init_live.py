@@ -21,6 +21,7 @@ import pytest
 
 from components.cloud_init import (
     CloudInitOptions,
+    memory_protection_script,
     mount_data_script,
     readiness_script,
     render_user_data,
@@ -68,8 +69,9 @@ def test_schema_check_rejects_a_broken_document(tmp_path: Path) -> None:
         readiness_script(volume_device(5)),
         mount_data_script(volume_device(5)),
         volume_directory_script("selfhost-prod-blog-db"),
+        memory_protection_script(1696 * 1024**2),
     ],
-    ids=["readiness", "mount", "volume-directory"],
+    ids=["readiness", "mount", "volume-directory", "memory-protection"],
 )
 def test_scripts_pass_shellcheck(script: str) -> None:
     shellcheck = shutil.which("shellcheck")
@@ -219,3 +221,19 @@ def test_readiness_fails_when_docker_does_not_answer(sandbox: Sandbox) -> None:
     result = sandbox.run(readiness_script(str(sandbox.device), str(sandbox.mount_point)))
     assert result.returncode != 0
     assert "Cannot connect to the Docker daemon" in result.stderr
+
+
+def test_memory_protection_fails_when_systemd_refuses(sandbox: Sandbox) -> None:
+    """set -e: a refused set-property fails the command, so `pulumi up` says so instead of going on."""
+    sandbox.fake_command(
+        "systemctl", 'echo "$*" >>"$SYSTEMCTL_LOG"; [ "$1" != set-property ] || exit "$REFUSE"\necho 1778384896\n'
+    )
+    log = sandbox.root / "systemctl.log"
+    ok = sandbox.run(memory_protection_script(1696 * 1024**2), SYSTEMCTL_LOG=str(log), REFUSE="0")
+    assert ok.returncode == 0, ok.stderr
+    assert log.read_text().splitlines() == [
+        "set-property system.slice MemoryLow=1696M",
+        "show --property=MemoryLow --value system.slice",
+    ]
+    refused = sandbox.run(memory_protection_script(1696 * 1024**2), SYSTEMCTL_LOG=str(log), REFUSE="1")
+    assert refused.returncode != 0

@@ -120,6 +120,13 @@ def test_outputs(prod: ProgramRun) -> None:
     assert outputs["sshCommand"].startswith("ssh ") and outputs["sshCommand"].endswith(f" root@{MOCK_SERVER_IP}")
 
 
+def test_system_slice_is_protected_by_exactly_the_containers_reservations(prod: ProgramRun) -> None:
+    """The sum the server protects is the sum of what every container in the graph reserves."""
+    reserved = sum(int(c.inputs["memoryReservation"]) for c in prod.of_type("docker:index/container:Container"))
+    protection = prod.named("host-memory-protection")
+    assert f"MemoryLow={reserved}M" in protection.inputs["create"]
+
+
 def run_with_hetzner(changes: dict[str, Any], monitors: list[RecordingMonitor]) -> ProgramRun:
     hetzner = {**HETZNER, **changes}
     return run_stack_file_monitored({"selfhost:hetzner": hetzner}, monitors)

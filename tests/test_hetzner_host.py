@@ -7,6 +7,7 @@ derived from the readiness command. Mocks do not prove that Hetzner or Docker ac
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 
 from components.cloud_init import (
     CloudInitOptions,
+    memory_protection_script,
     readiness_script,
     render_user_data,
     volume_device,
@@ -269,3 +271,18 @@ def test_without_reverse_dns_and_unprotected() -> None:
     assert rules == {("tcp", "8080"), ("tcp", "22"), ("icmp", None)}
     assert one(run, SERVER).inputs["backups"] is False
     assert "52selfhost-reboot" not in one(run, SERVER).inputs["userData"]
+
+
+def test_reservations_protect_system_slice_after_readiness() -> None:
+    """Without a MemoryLow on system.slice the kernel grants the containers' memory.low nothing."""
+    run = run_components(lambda: build(dataclasses.replace(ARGS, reserved_memory_bytes=1696 * 1024**2)))
+    protection, ready, server = run.named("host-memory-protection"), run.named("host-ready"), one(run, SERVER)
+    assert protection.type == COMMAND
+    assert protection.inputs["create"] == memory_protection_script(1696 * 1024**2)
+    assert "MemoryLow=1696M" in protection.inputs["create"]
+    assert ready.urn in protection.dependencies
+    assert protection.inputs["triggers"] == [mock_id(server.type, server.name)]
+
+
+def test_no_reservations_no_protection_command(run: ProgramRun) -> None:
+    assert not [r for r in run.of_type(COMMAND) if r.name == "host-memory-protection"]

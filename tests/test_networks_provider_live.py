@@ -22,12 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
-from google.protobuf import struct_pb2
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from tests.mockstack import run_stack_file
+from tests.provider_plugin import configure, running_provider, struct
 from tests.test_engine_target_live import BINARY, clean_environ
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -52,12 +51,6 @@ pytestmark = [
 ]
 
 
-def _struct(values: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(values)
-    return message
-
-
 @pytest.fixture
 def image() -> Iterator[str]:
     tag = f"selfhost-test/difftest-{uuid.uuid4().hex[:10]}:local"
@@ -78,32 +71,11 @@ def image() -> Iterator[str]:
 @pytest.fixture
 def provider() -> Iterator[provider_pb2_grpc.ResourceProviderStub]:
     assert BINARY is not None
-    process = subprocess.Popen(
-        [str(BINARY)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=clean_environ(), text=True
-    )
-    try:
-        assert process.stdout is not None
-        port = process.stdout.readline().strip()
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = provider_pb2_grpc.ResourceProviderStub(channel)
-            config = {key: value for key, value in run_stack_file("dev").named("host-docker").inputs.items()}
-            config["host"] = os.environ.get("SELFHOST_TEST_DOCKER_HOST", "unix:///var/run/docker.sock")
-            urn = "urn:pulumi:dev::selfhost::pulumi:providers:docker::host-docker"
-            checked = stub.CheckConfig(provider_pb2.CheckRequest(urn=urn, news=_struct(config)), timeout=60)
-            stub.Configure(
-                provider_pb2.ConfigureRequest(
-                    args=checked.inputs,
-                    variables={f"docker:config:{key}": value for key, value in config.items()},
-                    acceptSecrets=True,
-                    acceptResources=True,
-                    type="pulumi:providers:docker",
-                ),
-                timeout=60,
-            )
-            yield stub
-    finally:
-        process.kill()
-        process.wait(timeout=10)
+    with running_provider([str(BINARY)], clean_environ()) as stub:
+        config = dict(run_stack_file("dev").named("host-docker").inputs)
+        config["host"] = os.environ.get("SELFHOST_TEST_DOCKER_HOST", "unix:///var/run/docker.sock")
+        configure(stub, "docker", "urn:pulumi:dev::selfhost::pulumi:providers:docker::host-docker", config)
+        yield stub
 
 
 def test_containers_on_a_replaced_network_are_replaced_too(
@@ -116,7 +88,7 @@ def test_containers_on_a_replaced_network_are_replaced_too(
     network_urn = "urn:pulumi:dev::selfhost::docker:index/network:Network::edge-network"
     container_urn = "urn:pulumi:dev::selfhost::docker:index/container:Container::proxy-container"
     checked_network = provider.Check(
-        provider_pb2.CheckRequest(urn=network_urn, news=_struct(edge), randomSeed=b"0" * 32), timeout=60
+        provider_pb2.CheckRequest(urn=network_urn, news=struct(edge), randomSeed=b"0" * 32), timeout=60
     )
     network = provider.Create(
         provider_pb2.CreateRequest(urn=network_urn, properties=checked_network.inputs), timeout=120
@@ -129,7 +101,7 @@ def test_containers_on_a_replaced_network_are_replaced_too(
         "restart": "unless-stopped",
     }
     checked_container = provider.Check(
-        provider_pb2.CheckRequest(urn=container_urn, news=_struct(container_inputs), randomSeed=b"0" * 32), timeout=60
+        provider_pb2.CheckRequest(urn=container_urn, news=struct(container_inputs), randomSeed=b"0" * 32), timeout=60
     )
     container = provider.Create(
         provider_pb2.CreateRequest(urn=container_urn, properties=checked_container.inputs), timeout=120
@@ -142,7 +114,7 @@ def test_containers_on_a_replaced_network_are_replaced_too(
                     urn=container_urn,
                     id=container.id,
                     olds=container.properties,
-                    news=_struct(news),
+                    news=struct(news),
                     old_inputs=checked_container.inputs,
                 ),
                 timeout=60,
@@ -162,7 +134,7 @@ def test_containers_on_a_replaced_network_are_replaced_too(
                     urn=network_urn,
                     id=network.id,
                     olds=network.properties,
-                    news=_struct(news),
+                    news=struct(news),
                     old_inputs=checked_network.inputs,
                 ),
                 timeout=60,

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Docker, nginx, the databases and Redis 8 come from the Debian unstable root that tests/sidroot.py
 # builds with debootstrap (Docker 28 runs in namespaces of its own: tests/dockerd28.py).
 DEBIAN_PACKAGES=(php-cli cloud-init redis-server openssl curl wrk shellcheck apache2-bin iso-codes
-                 iproute2 debootstrap)
+                 iproute2 debootstrap golang-go openssh-client)
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for package in "${DEBIAN_PACKAGES[@]}"; do

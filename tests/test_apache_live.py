@@ -8,8 +8,6 @@ is spelled, and nothing else is refused. Not proven: PHP, or the image's own con
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -18,15 +16,6 @@ from components import wordpress_setup
 from tests import apache_harness
 
 pytestmark = pytest.mark.live
-
-
-def _http_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            status: int = response.status
-            return status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 @pytest.fixture(scope="module")
@@ -51,4 +40,4 @@ def apache() -> Iterator[str]:
     ],
 )
 def test_apache_refuses_the_web_installer_and_nothing_else(apache: str, path: str, status: int) -> None:
-    assert _http_status(apache + path) == status
+    assert apache_harness.status(apache + path) == status

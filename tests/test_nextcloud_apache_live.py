@@ -12,8 +12,6 @@ proven: PHP's own limits (PHP_UPLOAD_LIMIT), which the image writes into its ini
 from __future__ import annotations
 
 import socket
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -39,13 +37,7 @@ def apache(body_limit: str | None) -> Iterator[str]:
 
 
 def post(url: str, size: int) -> int:
-    request = urllib.request.Request(url, data=b"\0" * size, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            status: int = response.status
-            return status
-    except urllib.error.HTTPError as error:
-        return error.code
+    return apache_harness.status(url, b"\0" * size)
 
 
 def announced_upload_status(url: str, size: int) -> str:

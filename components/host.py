@@ -45,12 +45,13 @@ ENGINE_ENVIRONMENT = (
 """What the Docker provider would read from the operator's shell for a setting it is not given
 (and DOCKER_CERT_PATH, which :func:`refuse_engine_tls_environment` handles).
 
-terraform-provider-docker v4.5.0 (the version pulumi-docker 5.x bridges),
-``internal/provider/provider.go``: ``host`` defaults to DOCKER_HOST (so does the pulumi-docker
-SDK itself, ``Provider.__init__``), ``context`` to DOCKER_CONTEXT and *overrides host*
-(``configure``: the endpoint of that context from ~/.docker/contexts), ``cert_path`` to
-DOCKER_CERT_PATH and ``ca_/cert_/key_material`` to DOCKER_*_MATERIAL (TLS to the host,
-``config.go`` ``MakeClient``), ``ssh_opts`` to DOCKER_SSH_OPTS. The bridged client is built
+terraform-provider-docker v4.5.0 ``internal/provider/provider.go`` (the same file in the
+v4.6.0 that pulumi-docker 5.2.0 bridges, docs/provider-readback.md): ``host`` defaults to
+DOCKER_HOST (so does the pulumi-docker SDK itself, ``Provider.__init__``), ``context`` to
+DOCKER_CONTEXT and *overrides host* (``configure``: the endpoint of that context from
+~/.docker/contexts), ``cert_path`` to DOCKER_CERT_PATH and ``ca_/cert_/key_material`` to
+DOCKER_*_MATERIAL (TLS to the host, ``config.go`` ``MakeClient``), ``ssh_opts`` to
+DOCKER_SSH_OPTS. The bridged client is built
 without ``client.FromEnv``, so DOCKER_TLS_VERIFY and DOCKER_API_VERSION reach only the native
 half's throwaway client (see :func:`refuse_engine_tls_environment`), which the program's
 resources do not use.

@@ -11,8 +11,8 @@ old one ran), and rebuilds arrive when asked for: ``pulumi config set imageRefre
 differs, the containers on it; volumes never change.
 
 Why digests in ``name`` and not ``pull_triggers``: the bridged provider
-(kreuzwerker/terraform-provider-docker v4.5.0, bridged by pulumi-docker 5.2;
-internal/provider/resource_docker_image_funcs.go ``findImage``) pulls only when no local image
+(kreuzwerker/terraform-provider-docker internal/provider/resource_docker_image_funcs.go
+``findImage``, the same in v4.5.0 and the v4.6.0 that pulumi-docker 5.2.0 bridges) pulls only when no local image
 answers to ``name``: a changed ``pull_triggers`` replaces the resource, whose create finds the
 tag already on the host and pulls nothing (kreuzwerker/terraform-provider-docker#172,
 pulumi/pulumi-docker#342, both open). A digest that is not on the host is pulled; one that is

@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real binaries for the tier-3 tests (Debian/Ubuntu). Elsewhere those tests skip, and say so.
+# Docker, nginx, the databases and Redis 8 come from the Debian unstable root that tests/sidroot.py
+# builds with debootstrap (Docker 28 runs in namespaces of its own: tests/dockerd28.py).
 DEBIAN_PACKAGES=(php-cli cloud-init redis-server openssl curl wrk shellcheck apache2-bin iso-codes
-                 docker.io busybox-static file iproute2 debootstrap)
+                 iproute2 debootstrap golang-go openssh-client)
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for package in "${DEBIAN_PACKAGES[@]}"; do
@@ -22,13 +24,6 @@ if command -v apt-get >/dev/null 2>&1; then
   fi
 else
   echo "no apt-get: tier-3 tests that need ${DEBIAN_PACKAGES[*]} will skip" >&2
-fi
-
-# The live Docker tests need an engine: start Debian's dockerd when none answers and we may.
-if command -v dockerd >/dev/null 2>&1 && ! docker info >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
-  echo "starting dockerd (log: /tmp/selfhost-dockerd.log)"
-  nohup dockerd >/tmp/selfhost-dockerd.log 2>&1 &
-  for _ in $(seq 1 30); do docker info >/dev/null 2>&1 && break; sleep 1; done
 fi
 
 python3 -m venv .venv

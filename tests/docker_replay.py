@@ -109,12 +109,12 @@ def go_duration_string(ns: int) -> str:
     return text + _decimal(rest, 10**9) + "s"
 
 
-def stand_in_image_tar(busybox: Path) -> bytes:
+def stand_in_image_tar(busybox: Path, extra_applets: Sequence[str] = ()) -> bytes:
     """A rootfs of one static busybox and the applets the probes use, for ``docker import``."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         archive.add(busybox, arcname="bin/busybox")
-        for applet in STAND_IN_APPLETS:
+        for applet in (*STAND_IN_APPLETS, *extra_applets):
             link = tarfile.TarInfo(f"bin/{applet}")
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
             archive.addfile(link)

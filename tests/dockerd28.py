@@ -21,6 +21,7 @@ engine's mount namespace, so it needs nothing from the host. Stopped by its pidf
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -28,7 +29,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,8 +106,9 @@ def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
 
 
-def _launch_script(root: Path, state: Path, cgroup_parent: str) -> str:
+def _launch_script(root: Path, state: Path, cgroup_parent: str, config_file: bool) -> str:
     inner = f"{STATE_MOUNT}"
+    config = f" --config-file {inner}/daemon.json" if config_file else ""
     return (
         f"mount --bind {root} {root}\n"
         f"mount -t proc proc {root}/proc\n"
@@ -121,7 +123,7 @@ def _launch_script(root: Path, state: Path, cgroup_parent: str) -> str:
         "pivot_root . mnt\n"
         "umount -l /mnt\n"
         f"exec dockerd --host unix://{inner}/docker.sock --data-root {inner}/data --exec-root {inner}/exec "
-        f"--pidfile {inner}/docker.pid --cgroup-parent {cgroup_parent} --log-level warn\n"
+        f"--pidfile {inner}/docker.pid --cgroup-parent {cgroup_parent} --log-level warn{config}\n"
     )
 
 
@@ -146,13 +148,18 @@ def _wait_until_gone(pid: int, timeout: float) -> bool:
 
 
 @contextmanager
-def running_engine() -> Iterator[Engine]:
-    """Start Docker 28 (unique names for everything), yield it, stop it and remove what it left."""
+def running_engine(daemon_config: Mapping[str, object] | None = None) -> Iterator[Engine]:
+    """Start Docker 28 (unique names for everything), yield it, stop it and remove what it left.
+
+    ``daemon_config``: a daemon.json for it (e.g. log defaults an operator's engine might have).
+    """
     root = sidroot.ensure_root(PACKAGES)
     tag = uuid.uuid4().hex[:8]
     netns, cgroup_parent = f"selfhost-d28-{tag}", f"selfhost-d28-{tag}"
     state = Path(tempfile.mkdtemp(prefix=f"selfhost-d28-{tag}-"))
     (state / "cli").mkdir()
+    if daemon_config is not None:
+        (state / "daemon.json").write_text(json.dumps(daemon_config))
     log = (state / "dockerd.log").open("wb")
     process: subprocess.Popen[bytes] | None = None
     pid = 0
@@ -170,7 +177,7 @@ def running_engine() -> Iterator[Engine]:
                 f"--net=/run/netns/{netns}",
                 "sh",
                 "-ec",
-                _launch_script(root, state, cgroup_parent),
+                _launch_script(root, state, cgroup_parent, daemon_config is not None),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -22,35 +22,20 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import empty_pb2, struct_pb2
-from pulumi.runtime.proto import engine_pb2_grpc, provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import provider_pb2
 
 from components.hetzner import dial_budget_seconds
 from tests import sidroot
+from tests.provider_plugin import EngineLog, missing_binary_reason, provider_binary, running_provider, struct
 
-
-def provider_binary() -> Path | None:
-    explicit = os.environ.get("SELFHOST_COMMAND_PROVIDER")
-    if explicit:
-        return Path(explicit)
-    on_path = shutil.which("pulumi-resource-command")
-    if on_path:
-        return Path(on_path)
-    installed = sorted(Path.home().glob(".pulumi/plugins/resource-command-v1.*/pulumi-resource-command"))
-    return installed[-1] if installed else None
-
-
-BINARY = provider_binary()
+BINARY = provider_binary("command", 1, "SELFHOST_COMMAND_PROVIDER")
 SKIP = (
-    "the pulumi-resource-command 1.x binary is not installed "
-    "(`pulumi plugin install resource command 1.2.1`, or SELFHOST_COMMAND_PROVIDER=path)"
+    missing_binary_reason("command", "1.2.1", "SELFHOST_COMMAND_PROVIDER")
     if BINARY is None
     else sidroot.skip_reason()
     or (None if shutil.which("ssh-agent") and shutil.which("ssh-keygen") else "OpenSSH client tools missing")
@@ -123,76 +108,42 @@ def agent(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     process.wait(timeout=10)
 
 
-class EngineLog(engine_pb2_grpc.EngineServicer):
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def Log(self, request: Any, context: Any) -> empty_pb2.Empty:  # noqa: N802 - the gRPC method's name
-        self.messages.append(request.message)
-        return empty_pb2.Empty()
-
-
-def _struct(values: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(values)
-    return message
-
-
 def run_command(port: int, dial_error_limit: int, agent_socket: str | None) -> tuple[str, float, list[str]]:
     """Create a remote Command as the engine would; return the outcome, the seconds it took and the status lines."""
     assert BINARY is not None
     engine_log = EngineLog()
-    engine = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    engine_pb2_grpc.add_EngineServicer_to_server(engine_log, engine)
-    engine_port = engine.add_insecure_port("127.0.0.1:0")
-    engine.start()
     environ = {key: value for key, value in os.environ.items() if key != "SSH_AUTH_SOCK"}
     if agent_socket is not None:
         environ["SSH_AUTH_SOCK"] = agent_socket
-    process = subprocess.Popen(
-        [str(BINARY), f"127.0.0.1:{engine_port}"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=environ,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        provider_port = process.stdout.readline().strip()
-        with grpc.insecure_channel(f"127.0.0.1:{provider_port}") as channel:
-            stub = provider_pb2_grpc.ResourceProviderStub(channel)
-            stub.Configure(
-                provider_pb2.ConfigureRequest(
-                    args=_struct({}), acceptSecrets=True, acceptResources=True, type="pulumi:providers:command"
-                ),
-                timeout=30,
-            )
-            urn = "urn:pulumi:prod::selfhost::command:remote:Command::host-ready"
-            connection = {
-                "host": "127.0.0.1",
-                "port": port,
-                "user": "root",
-                "dialErrorLimit": dial_error_limit,
-                "perDialTimeout": 15,
-            }
-            checked = stub.Check(
-                provider_pb2.CheckRequest(
-                    urn=urn, news=_struct({"connection": connection, "create": "echo ready"}), randomSeed=b"0" * 32
-                ),
-                timeout=30,
-            )
-            assert not checked.failures, checked.failures
-            start = time.monotonic()
-            try:
-                created = stub.Create(provider_pb2.CreateRequest(urn=urn, properties=checked.inputs), timeout=600)
-                outcome = f"stdout={dict(created.properties).get('stdout', '').strip()}"
-            except grpc.RpcError as error:
-                outcome = f"error: {error.details()}"
-            return outcome, time.monotonic() - start, engine_log.messages
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-        engine.stop(None)
+    with running_provider([str(BINARY)], environ, engine_log) as stub:
+        stub.Configure(
+            provider_pb2.ConfigureRequest(
+                args=struct({}), acceptSecrets=True, acceptResources=True, type="pulumi:providers:command"
+            ),
+            timeout=30,
+        )
+        urn = "urn:pulumi:prod::selfhost::command:remote:Command::host-ready"
+        connection = {
+            "host": "127.0.0.1",
+            "port": port,
+            "user": "root",
+            "dialErrorLimit": dial_error_limit,
+            "perDialTimeout": 15,
+        }
+        checked = stub.Check(
+            provider_pb2.CheckRequest(
+                urn=urn, news=struct({"connection": connection, "create": "echo ready"}), randomSeed=b"0" * 32
+            ),
+            timeout=30,
+        )
+        assert not checked.failures, checked.failures
+        start = time.monotonic()
+        try:
+            created = stub.Create(provider_pb2.CreateRequest(urn=urn, properties=checked.inputs), timeout=600)
+            outcome = f"stdout={dict(created.properties).get('stdout', '').strip()}"
+        except grpc.RpcError as error:
+            outcome = f"error: {error.details()}"
+        return outcome, time.monotonic() - start, engine_log.messages
 
 
 def test_the_authorised_key_logs_in(sshd: Sshd, agent: tuple[str, subprocess.Popen[bytes]]) -> None:

@@ -457,8 +457,7 @@ def test_healthcheck_durations_read_back_as_written(replayed: Replayed) -> None:
             written = container.inputs["healthcheck"].get(key)
             if written and replay.go_duration_string(held[engine_field]) != written:
                 differing.append(f"{name}.{key}: {written} -> {replay.go_duration_string(held[engine_field])}")
-    if differing:
-        pytest.xfail(f"issue 9 point 1, perpetual diff: {', '.join(differing)}")
+    assert differing == [], "perpetual diff (issue 9 point 1)"
 
 
 def test_resources_read_back_exactly_as_sent(replayed: Replayed) -> None:
@@ -466,24 +465,16 @@ def test_resources_read_back_exactly_as_sent(replayed: Replayed) -> None:
     for name, container in replayed.containers.items():
         expected = replay.expected_resources(container.inputs)
         observed = replay.observed_resources(replayed.inspect[name])
-        if expected["MemorySwap"] is None:
-            del expected["MemorySwap"], observed["MemorySwap"]
         assert observed == expected, name
 
 
 def test_memory_swap_is_set_and_reads_back(replayed: Replayed) -> None:
-    """Without ``memory_swap`` the engine picks twice the memory, which the provider reads back."""
-    unset = []
+    """Without ``memory_swap`` the engine picks twice the memory, which the provider reads back
+    (tests/test_provider_readback_live.py shows it): every container sets it."""
     for name, container in replayed.containers.items():
         expected = replay.expected_resources(container.inputs)
-        seen = replayed.inspect[name]["HostConfig"]
-        if expected["MemorySwap"] is None:
-            assert seen["MemorySwap"] == replay.ENGINE_DEFAULT_SWAP_FACTOR * seen["Memory"], name
-            unset.append(name)
-        else:
-            assert seen["MemorySwap"] == expected["MemorySwap"], name
-    if unset:
-        pytest.xfail(f"issue 9 point 2: no memory_swap, read back as 2 x memory on {', '.join(unset)}")
+        assert expected["MemorySwap"] is not None, f"{name}: no memory_swap (issue 9 point 2)"
+        assert replayed.inspect[name]["HostConfig"]["MemorySwap"] == expected["MemorySwap"], name
 
 
 _CGROUP_FILES = {
@@ -536,8 +527,7 @@ def test_published_ports_answer_on_the_addresses_they_bind(replayed: Replayed) -
                 assert (_listening_page(replayed, "[::1]", port) == name) is ipv6, f"{name}:{port} over IPv6"
                 if not ipv6:
                     ipv4_only.append(f"{name}:{port}")
-    if ipv4_only:
-        pytest.xfail(f"issue 9 point 7: published on IPv4 only: {', '.join(sorted(set(ipv4_only)))}")
+    assert ipv4_only == [], "published on IPv4 only (issue 9 point 7)"
 
 
 def _uploads(replayed: Replayed) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -586,7 +576,8 @@ def test_uploads_land_with_the_owner_group_mode_and_content_the_provider_sends(r
 
 def test_uploads_are_owned_as_the_program_says(replayed: Replayed) -> None:
     """Where the container runs as a ``user``, the engine chowns every upload to it (see
-    ``docker_replay.landed_owner``): a root-owned script becomes the service user's own."""
+    ``docker_replay.landed_owner``): the program must name that user as the owner, or what
+    lands differs from what it says (a root-owned script would become the service user's own)."""
     differing: list[str] = []
 
     def check(name: str, container: Registration) -> None:
@@ -598,8 +589,7 @@ def test_uploads_are_owned_as_the_program_says(replayed: Replayed) -> None:
                 differing.append(f"{name}:{path} {':'.join(wanted)} -> {':'.join(landed[path][:2])}")
 
     _per_container(replayed, check)
-    if differing:
-        pytest.xfail(f"uploads chowned to the container's user by the engine: {', '.join(sorted(differing))}")
+    assert sorted(differing) == [], "uploads chowned to the container's user by the engine"
 
 
 def _readable(

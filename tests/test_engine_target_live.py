@@ -19,7 +19,6 @@ import pwd
 import shlex
 import shutil
 import socketserver
-import subprocess
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -27,26 +26,15 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import struct_pb2
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import provider_pb2
 
 from tests.mockstack import run_stack_file
+from tests.provider_plugin import configure, provider_binary, running_provider, struct
 
 PROVIDER_URN = "urn:pulumi:dev::selfhost::pulumi:providers:docker::host-docker"
 
 
-def provider_binary() -> Path | None:
-    explicit = os.environ.get("SELFHOST_DOCKER_PROVIDER")
-    if explicit:
-        return Path(explicit)
-    on_path = shutil.which("pulumi-resource-docker")
-    if on_path:
-        return Path(on_path)
-    installed = sorted(Path.home().glob(".pulumi/plugins/resource-docker-v5.*/pulumi-resource-docker"))
-    return installed[-1] if installed else None
-
-
-BINARY = provider_binary()
+BINARY = provider_binary("docker", 5, "SELFHOST_DOCKER_PROVIDER")
 pytestmark = [
     pytest.mark.live,
     pytest.mark.skipif(
@@ -110,12 +98,6 @@ def engines(tmp_path: Path) -> Iterator[tuple[FakeEngine, FakeEngine]]:
     elsewhere.close()
 
 
-def _struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(dict(values))
-    return message
-
-
 def configure_and_invoke(config: Mapping[str, str], environ: Mapping[str, str], context_host: str | None) -> str:
     """Start the provider, configure it as the engine would, make it talk to its engine; return the outcome."""
     assert BINARY is not None
@@ -128,46 +110,19 @@ def configure_and_invoke(config: Mapping[str, str], environ: Mapping[str, str], 
             f"mount -t tmpfs tmpfs {shlex.quote(home)} && mkdir -p {shlex.quote(contexts)} && "
             f"printf %s {shlex.quote(meta)} > {shlex.quote(contexts)}/meta.json && exec {command}"
         )
-    process = subprocess.Popen(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=dict(environ),
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        port = process.stdout.readline().strip()
-        assert port.isdigit(), f"provider printed {port!r} instead of its port"
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = provider_pb2_grpc.ResourceProviderStub(channel)
-            try:
-                checked = stub.CheckConfig(
-                    provider_pb2.CheckRequest(urn=PROVIDER_URN, news=_struct(config), olds=_struct({})), timeout=60
-                )
-                assert not checked.failures, checked.failures
-                stub.Configure(
-                    provider_pb2.ConfigureRequest(
-                        args=checked.inputs,
-                        variables={f"docker:config:{key}": value for key, value in config.items()},
-                        acceptSecrets=True,
-                        acceptResources=True,
-                        type="pulumi:providers:docker",
-                    ),
-                    timeout=60,
-                )
-                stub.Invoke(
-                    provider_pb2.InvokeRequest(
-                        tok="docker:index/getNetwork:getNetwork", args=_struct({"name": "selfhost-probe"})
-                    ),
-                    timeout=60,
-                )
-            except grpc.RpcError as error:
-                return f"{error.code().name}: {error.details()}"
-            return "invoked"
-    finally:
-        process.kill()
-        process.wait(timeout=10)
+    wrapper = ["unshare", "--mount", "--propagation", "private", "sh", "-c", command]
+    with running_provider(wrapper, environ) as stub:
+        try:
+            configure(stub, "docker", PROVIDER_URN, config)
+            stub.Invoke(
+                provider_pb2.InvokeRequest(
+                    tok="docker:index/getNetwork:getNetwork", args=struct({"name": "selfhost-probe"})
+                ),
+                timeout=60,
+            )
+        except grpc.RpcError as error:
+            return f"{error.code().name}: {error.details()}"
+        return "invoked"
 
 
 def clean_environ() -> dict[str, str]:

@@ -14,58 +14,23 @@ program used to send) draws the "Unused Attribute" warning of terraform-provider
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
-from concurrent import futures
-from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
-from google.protobuf import empty_pb2, struct_pb2
-from pulumi.runtime.proto import engine_pb2_grpc, provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from tests.mockstack import run_stack_file
+from tests.provider_plugin import EngineLog, configure, missing_binary_reason, provider_binary, running_provider, struct
 
-
-def provider_binary() -> Path | None:
-    explicit = os.environ.get("SELFHOST_HCLOUD_PROVIDER")
-    if explicit:
-        return Path(explicit)
-    on_path = shutil.which("pulumi-resource-hcloud")
-    if on_path:
-        return Path(on_path)
-    installed = sorted(Path.home().glob(".pulumi/plugins/resource-hcloud-v1.*/pulumi-resource-hcloud"))
-    return installed[-1] if installed else None
-
-
-BINARY = provider_binary()
+BINARY = provider_binary("hcloud", 1, "SELFHOST_HCLOUD_PROVIDER")
 pytestmark = [
     pytest.mark.live,
     pytest.mark.skipif(
         BINARY is None,
-        reason="the pulumi-resource-hcloud binary is not installed "
-        "(`pulumi plugin install resource hcloud 1.43.3`, or SELFHOST_HCLOUD_PROVIDER=path)",
+        reason=missing_binary_reason("hcloud", "1.43.3", "SELFHOST_HCLOUD_PROVIDER"),
     ),
 ]
-
-
-class EngineLog(engine_pb2_grpc.EngineServicer):
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def Log(self, request: Any, context: Any) -> empty_pb2.Empty:  # noqa: N802 - the gRPC method's name
-        self.messages.append(request.message)
-        return empty_pb2.Empty()
-
-
-def _struct(values: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(values)
-    return message
 
 
 class Provider:
@@ -77,50 +42,20 @@ class Provider:
         self.log.messages.clear()
         urn = f"urn:pulumi:prod::selfhost::{type_token}::{name}"
         response = self.stub.Check(
-            provider_pb2.CheckRequest(urn=urn, news=_struct(inputs), olds=_struct({}), randomSeed=b"0" * 32),
+            provider_pb2.CheckRequest(urn=urn, news=struct(inputs), olds=struct({}), randomSeed=b"0" * 32),
             timeout=60,
         )
-        time.sleep(0.2)  # logs travel on their own RPC
-        return [failure.reason for failure in response.failures], list(self.log.messages)
+        return [failure.reason for failure in response.failures], self.log.settled()
 
 
 @pytest.fixture(scope="module")
 def provider() -> Iterator[Provider]:
     assert BINARY is not None
     log = EngineLog()
-    engine = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    engine_pb2_grpc.add_EngineServicer_to_server(log, engine)
-    engine_port = engine.add_insecure_port("127.0.0.1:0")
-    engine.start()
-    process = subprocess.Popen(
-        [str(BINARY), f"127.0.0.1:{engine_port}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert process.stdout is not None
-        port = process.stdout.readline().strip()
-        assert port.isdigit(), f"provider printed {port!r} instead of its port"
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = provider_pb2_grpc.ResourceProviderStub(channel)
-            token = "0" * 64  # the shape of a token; Check never calls the API
-            urn = "urn:pulumi:prod::selfhost::pulumi:providers:hcloud::default"
-            checked = stub.CheckConfig(
-                provider_pb2.CheckRequest(urn=urn, news=_struct({"token": token}), olds=_struct({})), timeout=60
-            )
-            stub.Configure(
-                provider_pb2.ConfigureRequest(
-                    args=checked.inputs,
-                    variables={"hcloud:config:token": token},
-                    acceptSecrets=True,
-                    acceptResources=True,
-                    type="pulumi:providers:hcloud",
-                ),
-                timeout=60,
-            )
-            yield Provider(stub, log)
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-        engine.stop(None)
+    with running_provider([str(BINARY)], engine_log=log) as stub:
+        token = "0" * 64  # the shape of a token; Check never calls the API
+        configure(stub, "hcloud", "urn:pulumi:prod::selfhost::pulumi:providers:hcloud::default", {"token": token})
+        yield Provider(stub, log)
 
 
 def test_every_hcloud_input_checks_without_a_warning(provider: Provider) -> None:

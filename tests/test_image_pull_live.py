@@ -5,8 +5,9 @@ The image policy (components/images.py, docs/apps.md) rests on the provider's ``
 ``name`` on the engine and pulls only when that finds nothing. This test makes the same API
 calls the provider makes (``GET /images/<name>/json``, then ``POST /images/create`` with
 ``fromImage=<repository>&tag=<digest>``, which is how the Go client sends a ``tag@digest``
-reference) against the local engine and a real registry (Debian's ``docker-registry``,
-distribution 2.8, from the unstable root, on loopback), after "upstream" rebuilt a tag:
+reference) against this run's Docker 28 (tests/dockerd28.py) and a real registry (Debian's
+``docker-registry``, distribution 2.8, from the unstable root, on the engine's loopback),
+after "upstream" rebuilt a tag:
 
 - a tag alone answers with the stale local image: a ``pull_triggers`` replacement pulls nothing;
 - ``tag@<new digest>`` is not found locally, so it is pulled, and then answers with the new image;
@@ -36,42 +37,25 @@ from pathlib import Path
 import pytest
 
 from tests import sidroot
+from tests.dockerd28 import Engine
 
 pytestmark = pytest.mark.live
 
-DOCKER_SOCKET = "/var/run/docker.sock"
-BUSYBOX = Path("/bin/busybox")
-
-
-def _skip_reason() -> str | None:
-    if shutil.which("docker") is None:
-        return "docker CLI not installed (apt-get install docker.io)"
-    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        return "no Docker engine answers `docker info` (start dockerd)"
-    if not Path(DOCKER_SOCKET).is_socket():
-        return f"the engine does not listen on {DOCKER_SOCKET}"
-    if not BUSYBOX.exists():
-        return "no busybox at /bin/busybox (apt-get install busybox-static)"
-    return sidroot.skip_reason()
-
-
-REASON = _skip_reason()
-if REASON is not None:
-    pytest.skip(REASON, allow_module_level=True)
-
 
 class _EngineConnection(http.client.HTTPConnection):
-    def __init__(self) -> None:
+    def __init__(self, socket_path: Path) -> None:
         super().__init__("localhost", timeout=120)
+        self.socket_path = socket_path
 
     def connect(self) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(120)
-        self.sock.connect(DOCKER_SOCKET)
+        self.sock.connect(str(self.socket_path))
 
 
-def _engine(method: str, path: str) -> tuple[int, bytes]:
-    connection = _EngineConnection()
+def _api(engine: Engine, method: str, path: str) -> tuple[int, bytes]:
+    """One Docker API call, as the provider makes it, on the engine's socket (its host path)."""
+    connection = _EngineConnection(engine.state / "docker.sock")
     try:
         connection.request(method, path)
         response = connection.getresponse()
@@ -80,9 +64,9 @@ def _engine(method: str, path: str) -> tuple[int, bytes]:
         connection.close()
 
 
-def inspect_id(name: str) -> str | None:
+def inspect_id(engine: Engine, name: str) -> str | None:
     """What the provider's searchLocalImages asks: the local image answering to ``name``, if any."""
-    status, body = _engine("GET", f"/images/{urllib.parse.quote(name, safe=':/@')}/json")
+    status, body = _api(engine, "GET", f"/images/{urllib.parse.quote(name, safe=':/@')}/json")
     if status == 404:
         return None
     assert status == 200, body
@@ -90,28 +74,23 @@ def inspect_id(name: str) -> str | None:
     return image_id
 
 
-def pull_by_digest(repository: str, digest: str) -> None:
+def pull_by_digest(engine: Engine, repository: str, digest: str) -> None:
     """The Go client's ImagePull of ``repository:tag@digest``: fromImage=repository, tag=digest."""
     query = urllib.parse.urlencode({"fromImage": repository, "tag": digest})
-    status, body = _engine("POST", f"/images/create?{query}")
+    status, body = _api(engine, "POST", f"/images/create?{query}")
     assert status == 200 and b'"error"' not in body, body
 
 
-def _docker(*args: str, stdin: bytes | None = None) -> str:
-    done = subprocess.run(["docker", *args], input=stdin, capture_output=True, check=True, timeout=120)
-    return done.stdout.decode().strip()
-
-
-def _image(content: str) -> str:
+def _image(engine: Engine, content: str) -> str:
     """A one-file image (busybox and /version), imported: no pull needed."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
-        archive.add(BUSYBOX, arcname="bin/busybox")
+        archive.add(engine.root / "usr/bin/busybox", arcname="bin/busybox")
         data = content.encode()
         info = tarfile.TarInfo("version")
         info.size = len(data)
         archive.addfile(info, io.BytesIO(data))
-    return _docker("import", "-", stdin=buffer.getvalue())
+    return engine.docker("import", "-", input=buffer.getvalue()).stdout.strip()
 
 
 def _free_port() -> int:
@@ -122,8 +101,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def registry() -> Iterator[str]:
-    """A registry on a free loopback port (127.0.0.0/8 is an insecure registry by default); yields host:port."""
+def registry(docker28: Engine) -> Iterator[str]:
+    """A registry on a free port of the engine's loopback (127.0.0.0/8 is an insecure registry by
+    default); yields host:port."""
     root = sidroot.ensure_root(["docker-registry"])
     work = Path(root, "tmp", f"selfhost-registry-{uuid.uuid4().hex[:8]}")
     work.mkdir(parents=True)
@@ -135,23 +115,19 @@ def registry() -> Iterator[str]:
         f"http: {{addr: '127.0.0.1:{port}'}}\n"
     )
     server = subprocess.Popen(
-        sidroot.chroot_command(root, "docker-registry", "serve", f"{inside}/config.yml"),
+        docker28.in_engine("docker-registry", "serve", f"{inside}/config.yml"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 20
         while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(
-                        f"registry did not start: {server.stderr.read() if server.stderr else ''!r}"
-                    ) from None
-                time.sleep(0.2)
+            probe = docker28.run_in_namespace("curl", "--silent", "--fail", f"http://127.0.0.1:{port}/v2/")
+            if probe.returncode == 0:
+                break
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"registry did not start: {server.stderr.read() if server.stderr else ''!r}")
+            time.sleep(0.2)
         yield f"127.0.0.1:{port}"
     finally:
         server.terminate()
@@ -159,54 +135,57 @@ def registry() -> Iterator[str]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _push(image_id: str, ref: str) -> str:
+def _push(engine: Engine, image_id: str, ref: str) -> str:
     """Tag and push; the registry's digest of ``ref`` now."""
-    _docker("tag", image_id, ref)
-    _docker("push", ref)
+    engine.docker("tag", image_id, ref)
+    engine.docker("push", ref)
     repository = ref.rsplit(":", 1)[0]
-    digests: list[str] = json.loads(_docker("image", "inspect", "--format", "{{json .RepoDigests}}", image_id))
+    inspected = engine.docker("image", "inspect", "--format", "{{json .RepoDigests}}", image_id).stdout
+    digests: list[str] = json.loads(inspected)
     (digest,) = [d.split("@", 1)[1] for d in digests if d.startswith(repository + "@")]
     return digest
 
 
 @pytest.fixture
-def rebuilt_upstream(registry: str) -> Iterator[tuple[str, str, str, str, str]]:
+def rebuilt_upstream(docker28: Engine, registry: str) -> Iterator[tuple[str, str, str, str, str]]:
     """The host has the old build of ``repo:1.0``; the registry has a new one. (ref, old id, old digest, new digest)."""
     repository = f"{registry}/selfhost-probe-{uuid.uuid4().hex[:12]}"
     ref = f"{repository}:1.0"
-    old = _image(f"build 1 {uuid.uuid4()}")
-    old_digest = _push(old, ref)
-    new = _image(f"build 2 {uuid.uuid4()}")
-    new_digest = _push(new, ref)
+    old = _image(docker28, f"build 1 {uuid.uuid4()}")
+    old_digest = _push(docker28, old, ref)
+    new = _image(docker28, f"build 2 {uuid.uuid4()}")
+    new_digest = _push(docker28, new, ref)
     # Forget the new build locally; the host's repo:1.0 is the old one again, as on a server that pulled it once.
-    _docker("image", "rm", "--force", new)
-    _docker("tag", old, ref)
+    docker28.docker("image", "rm", "--force", new)
+    docker28.docker("tag", old, ref)
     try:
         yield ref, repository, old, old_digest, new_digest
     finally:
         for name in (ref, f"{repository}@{new_digest}", f"{repository}@{old_digest}", old):
-            subprocess.run(["docker", "image", "rm", "--force", name], capture_output=True)
+            docker28.docker("image", "rm", "--force", name, check=False)
 
 
-def test_a_tag_answers_with_the_stale_local_image(rebuilt_upstream: tuple[str, str, str, str, str]) -> None:
+def test_a_tag_answers_with_the_stale_local_image(
+    docker28: Engine, rebuilt_upstream: tuple[str, str, str, str, str]
+) -> None:
     ref, _, old, _, new_digest = rebuilt_upstream
-    assert inspect_id(ref) == old, "findImage would return this and pull nothing, whatever pull_triggers say"
-    assert inspect_id(f"{ref}@{new_digest}") is None
+    assert inspect_id(docker28, ref) == old, "findImage would return this and pull nothing, whatever pull_triggers say"
+    assert inspect_id(docker28, f"{ref}@{new_digest}") is None
 
 
 def test_a_new_digest_is_pulled_and_then_answers_with_the_new_image(
-    rebuilt_upstream: tuple[str, str, str, str, str],
+    docker28: Engine, rebuilt_upstream: tuple[str, str, str, str, str]
 ) -> None:
     ref, repository, old, _, new_digest = rebuilt_upstream
     pinned = f"{ref}@{new_digest}"
-    assert inspect_id(pinned) is None
-    pull_by_digest(repository, new_digest)
-    pulled = inspect_id(pinned)
+    assert inspect_id(docker28, pinned) is None
+    pull_by_digest(docker28, repository, new_digest)
+    pulled = inspect_id(docker28, pinned)
     assert pulled is not None and pulled != old
 
 
 def test_the_recorded_digest_of_a_local_image_answers_without_a_pull(
-    rebuilt_upstream: tuple[str, str, str, str, str],
+    docker28: Engine, rebuilt_upstream: tuple[str, str, str, str, str]
 ) -> None:
     ref, _, old, old_digest, _ = rebuilt_upstream
-    assert inspect_id(f"{ref}@{old_digest}") == old
+    assert inspect_id(docker28, f"{ref}@{old_digest}") == old

@@ -11,49 +11,27 @@ components/network.py rests on three refusals of the engine and one sequence:
 Also the read-back: ``IPAM.Config`` holds exactly the subnet the program sends (no gateway
 added), so the provider reads the network back equal to its inputs.
 
-The engine is the machine's own (``docker`` CLI); names carry a uuid and are removed after.
+The engine is this run's Docker 28 (tests/dockerd28.py); names carry a uuid and are removed after.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import random
-import shutil
-import subprocess
-import tarfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests import docker_replay as replay
+from tests.dockerd28 import Engine
+
 pytestmark = pytest.mark.live
-
-BUSYBOX = Path("/bin/busybox")
-
-
-def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=120)
-
-
-def _skip_reason() -> str | None:
-    if shutil.which("docker") is None:
-        return "docker CLI not installed (apt-get install docker.io)"
-    if docker("info", check=False).returncode != 0:
-        return "no Docker engine answers `docker info` (start dockerd)"
-    if not BUSYBOX.exists():
-        return "no static busybox at /bin/busybox (apt-get install busybox-static)"
-    return None
-
-
-REASON = _skip_reason()
-if REASON is not None:
-    pytest.skip(REASON, allow_module_level=True)
 
 
 class Names:
-    def __init__(self) -> None:
+    def __init__(self, engine: Engine) -> None:
+        self.docker = engine.docker
         tag = uuid.uuid4().hex[:10]
         self.image = f"selfhost-test/net-{tag}:local"
         self.network = f"selfhost-nettest-{tag}-edge"
@@ -67,18 +45,11 @@ class Names:
 
 
 @pytest.fixture
-def names() -> Iterator[Names]:
-    names = Names()
-    archive_bytes = io.BytesIO()
-    with tarfile.open(fileobj=archive_bytes, mode="w") as archive:
-        archive.add(BUSYBOX, arcname="bin/busybox")
-        for applet in ("sh", "sleep", "cat", "echo", "ip"):
-            link = tarfile.TarInfo(f"bin/{applet}")
-            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
-            archive.addfile(link)
-    subprocess.run(
-        ["docker", "import", "-", names.image], input=archive_bytes.getvalue(), capture_output=True, check=True
-    )
+def names(docker28: Engine) -> Iterator[Names]:
+    names = Names(docker28)
+    busybox = docker28.root / "usr/bin/busybox"
+    docker28.docker("import", "-", names.image, input=replay.stand_in_image_tar(busybox, extra_applets=("ip",)))
+    docker = names.docker
     try:
         yield names
     finally:
@@ -90,19 +61,20 @@ def names() -> Iterator[Names]:
 
 
 def start_app(names: Names) -> None:
-    docker(
+    names.docker(
         "run", "-d", "--pull=never", "--name", names.container, "--network", names.network,
         "-v", f"{names.volume}:/data", names.image, "sleep", "3600",
     )  # fmt: skip
 
 
-def ipam_config(network: str) -> object:
-    return json.loads(docker("network", "inspect", network, "--format", "{{json .IPAM.Config}}").stdout)
+def ipam_config(names: Names, network: str) -> object:
+    return json.loads(names.docker("network", "inspect", network, "--format", "{{json .IPAM.Config}}").stdout)
 
 
 def test_network_replacement_needs_its_containers_gone_first(names: Names) -> None:
+    docker = names.docker
     docker("network", "create", "--driver", "bridge", "--subnet", names.subnet, names.network)
-    assert ipam_config(names.network) == [{"Subnet": names.subnet}]  # read back as sent
+    assert ipam_config(names, names.network) == [{"Subnet": names.subnet}]  # read back as sent
     docker("volume", "create", names.volume)
     docker("run", "--rm", "--pull=never", "-v", f"{names.volume}:/data", names.image, "sh", "-c", "echo kept > /data/f")
     start_app(names)
@@ -125,4 +97,4 @@ def test_network_replacement_needs_its_containers_gone_first(names: Names) -> No
     address = docker("exec", names.container, "ip", "-4", "-o", "addr", "show", "eth0").stdout
     assert f"10.251.{names.widened.split('.')[2]}." in address
     assert docker("exec", names.container, "cat", "/data/f").stdout == "kept\n"
-    assert ipam_config(names.network) == [{"Subnet": names.widened}]
+    assert ipam_config(names, names.network) == [{"Subnet": names.widened}]

@@ -4,106 +4,56 @@ Before a delete-before-replace of a network, Pulumi asks the provider of each de
 ``Diff`` with the inputs that take the network's outputs set to unknown
 (pulumi/pulumi ``pkg/resource/deploy/step_generator.go``, ``calculateDependentReplacements``);
 a dependent that would be replaced is deleted first. This drives ``pulumi-resource-docker``
-(see tests/test_engine_target_live.py for where the binary comes from) over gRPC against the
-machine's Docker engine: it creates the program's edge network (its registered inputs, with a
-test name and subnet) and a container on it, then asks those Diffs.
+(see tests/test_engine_target_live.py for where the binary comes from) over gRPC against this
+run's Docker 28 (tests/dockerd28.py, through its socket's host path): it creates the program's
+edge network (its registered inputs, with a test name and subnet) and a container on it, then
+asks those Diffs.
 """
 
 from __future__ import annotations
 
-import io
-import os
 import random
-import shutil
-import subprocess
-import tarfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
-from google.protobuf import struct_pb2
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
+from tests import docker_replay as replay
+from tests.dockerd28 import Engine
 from tests.mockstack import run_stack_file
+from tests.provider_plugin import configure, running_provider, struct
 from tests.test_engine_target_live import BINARY, clean_environ
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 """How an unknown value travels in a gRPC Struct (pulumi ``sdk/go/common/resource/plugin/rpc.go``)."""
 DIFF_NONE, DIFF_SOME = 1, 2
-BUSYBOX = Path("/bin/busybox")
-
-
-def _docker_ready() -> bool:
-    if shutil.which("docker") is None or not BUSYBOX.exists():
-        return False
-    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
-
-
 pytestmark = [
     pytest.mark.live,
     pytest.mark.skipif(
-        BINARY is None or not _docker_ready(),
-        reason="needs the pulumi-resource-docker 5.x binary (see tests/test_engine_target_live.py), "
-        "a Docker engine answering `docker info` and /bin/busybox",
+        BINARY is None,
+        reason="needs the pulumi-resource-docker 5.x binary (see tests/test_engine_target_live.py)",
     ),
 ]
 
 
-def _struct(values: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(values)
-    return message
-
-
 @pytest.fixture
-def image() -> Iterator[str]:
+def image(docker28: Engine) -> Iterator[str]:
     tag = f"selfhost-test/difftest-{uuid.uuid4().hex[:10]}:local"
-    archive_bytes = io.BytesIO()
-    with tarfile.open(fileobj=archive_bytes, mode="w") as archive:
-        archive.add(BUSYBOX, arcname="bin/busybox")
-        link = tarfile.TarInfo("bin/sleep")
-        link.type, link.linkname = tarfile.SYMTYPE, "busybox"
-        archive.addfile(link)
-    subprocess.run(["docker", "import", "-", tag], input=archive_bytes.getvalue(), capture_output=True, check=True)
-    image_id = subprocess.run(
-        ["docker", "image", "inspect", tag, "--format", "{{.Id}}"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    yield image_id
-    subprocess.run(["docker", "image", "rm", "-f", tag], capture_output=True, check=False)
+    docker28.docker("import", "-", tag, input=replay.stand_in_image_tar(docker28.root / "usr/bin/busybox"))
+    yield docker28.docker("image", "inspect", tag, "--format", "{{.Id}}").stdout.strip()
+    docker28.docker("image", "rm", "-f", tag, check=False)
 
 
 @pytest.fixture
-def provider() -> Iterator[provider_pb2_grpc.ResourceProviderStub]:
+def provider(docker28: Engine) -> Iterator[provider_pb2_grpc.ResourceProviderStub]:
     assert BINARY is not None
-    process = subprocess.Popen(
-        [str(BINARY)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=clean_environ(), text=True
-    )
-    try:
-        assert process.stdout is not None
-        port = process.stdout.readline().strip()
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = provider_pb2_grpc.ResourceProviderStub(channel)
-            config = {key: value for key, value in run_stack_file("dev").named("host-docker").inputs.items()}
-            config["host"] = os.environ.get("SELFHOST_TEST_DOCKER_HOST", "unix:///var/run/docker.sock")
-            urn = "urn:pulumi:dev::selfhost::pulumi:providers:docker::host-docker"
-            checked = stub.CheckConfig(provider_pb2.CheckRequest(urn=urn, news=_struct(config)), timeout=60)
-            stub.Configure(
-                provider_pb2.ConfigureRequest(
-                    args=checked.inputs,
-                    variables={f"docker:config:{key}": value for key, value in config.items()},
-                    acceptSecrets=True,
-                    acceptResources=True,
-                    type="pulumi:providers:docker",
-                ),
-                timeout=60,
-            )
-            yield stub
-    finally:
-        process.kill()
-        process.wait(timeout=10)
+    with running_provider([str(BINARY)], clean_environ()) as stub:
+        config = dict(run_stack_file("dev").named("host-docker").inputs)
+        config["host"] = f"unix://{docker28.state / 'docker.sock'}"
+        configure(stub, "docker", "urn:pulumi:dev::selfhost::pulumi:providers:docker::host-docker", config)
+        yield stub
 
 
 def test_containers_on_a_replaced_network_are_replaced_too(
@@ -116,7 +66,7 @@ def test_containers_on_a_replaced_network_are_replaced_too(
     network_urn = "urn:pulumi:dev::selfhost::docker:index/network:Network::edge-network"
     container_urn = "urn:pulumi:dev::selfhost::docker:index/container:Container::proxy-container"
     checked_network = provider.Check(
-        provider_pb2.CheckRequest(urn=network_urn, news=_struct(edge), randomSeed=b"0" * 32), timeout=60
+        provider_pb2.CheckRequest(urn=network_urn, news=struct(edge), randomSeed=b"0" * 32), timeout=60
     )
     network = provider.Create(
         provider_pb2.CreateRequest(urn=network_urn, properties=checked_network.inputs), timeout=120
@@ -129,7 +79,7 @@ def test_containers_on_a_replaced_network_are_replaced_too(
         "restart": "unless-stopped",
     }
     checked_container = provider.Check(
-        provider_pb2.CheckRequest(urn=container_urn, news=_struct(container_inputs), randomSeed=b"0" * 32), timeout=60
+        provider_pb2.CheckRequest(urn=container_urn, news=struct(container_inputs), randomSeed=b"0" * 32), timeout=60
     )
     container = provider.Create(
         provider_pb2.CreateRequest(urn=container_urn, properties=checked_container.inputs), timeout=120
@@ -142,7 +92,7 @@ def test_containers_on_a_replaced_network_are_replaced_too(
                     urn=container_urn,
                     id=container.id,
                     olds=container.properties,
-                    news=_struct(news),
+                    news=struct(news),
                     old_inputs=checked_container.inputs,
                 ),
                 timeout=60,
@@ -162,7 +112,7 @@ def test_containers_on_a_replaced_network_are_replaced_too(
                     urn=network_urn,
                     id=network.id,
                     olds=network.properties,
-                    news=_struct(news),
+                    news=struct(news),
                     old_inputs=checked_network.inputs,
                 ),
                 timeout=60,

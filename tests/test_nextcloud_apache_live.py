@@ -11,23 +11,16 @@ proven: PHP's own limits (PHP_UPLOAD_LIMIT), which the image writes into its ini
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
 from components.app_context import AppContext
 from components.nextcloud import UPLOAD_ENVELOPE_BYTES, apache_body_limit, nextcloud_env
 from config.settings import NextcloudApp
-from tests.scripttools import require
+from tests import apache_harness
 
 pytestmark = pytest.mark.live
 
@@ -35,72 +28,16 @@ IMAGE_DIRECTIVE = "LimitRequestBody ${APACHE_BODY_LIMIT}\n"
 IMAGE_DEFAULT = "1073741824"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def apache(body_limit: str | None) -> Iterator[str]:
     """Apache serving one static file, the image's directive included, APACHE_BODY_LIMIT as given."""
-    binary = require("apache2")
-    modules = Path("/usr/lib/apache2/modules")
-    with tempfile.TemporaryDirectory(prefix="selfhost-nc-apache-") as directory:
-        work = Path(directory)
-        (work / "html").mkdir()
-        (work / "html" / "status.php").write_text("ok\n")
-        (work / "apache-limits.conf").write_text(IMAGE_DIRECTIVE)
-        port = _free_port()
-        config = work / "httpd.conf"
-        config.write_text(
-            f"""ServerRoot {work}
-LoadModule mpm_event_module {modules}/mod_mpm_event.so
-LoadModule authz_core_module {modules}/mod_authz_core.so
-Listen 127.0.0.1:{port}
-ServerName localhost
-PidFile {work}/httpd.pid
-ErrorLog {work}/error.log
-DocumentRoot {work}/html
-User nobody
-Group nogroup
-<Directory {work}/html>
-    Require all granted
-</Directory>
-Include {work}/apache-limits.conf
-"""
-        )
-        work.chmod(0o755)
-        for path in work.rglob("*"):
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        env = {**os.environ, "APACHE_BODY_LIMIT": body_limit or IMAGE_DEFAULT}
-        check = subprocess.run([binary, "-t", "-f", str(config)], env=env, capture_output=True, text=True)
-        assert check.returncode == 0, check.stderr
-        subprocess.run([binary, "-f", str(config), "-k", "start"], env=env, check=True)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    urllib.request.urlopen(base + "/status.php", timeout=5).close()
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline, "Apache did not start"
-                    time.sleep(0.1)
-            yield base
-        finally:
-            subprocess.run([binary, "-f", str(config), "-k", "stop"], env=env, check=False)
+    environ = {"APACHE_BODY_LIMIT": body_limit or IMAGE_DEFAULT}
+    with apache_harness.apache(["status.php"], IMAGE_DIRECTIVE, environ, prefix="selfhost-nc-apache-") as base:
+        yield base
 
 
 def post(url: str, size: int) -> int:
-    request = urllib.request.Request(url, data=b"\0" * size, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            status: int = response.status
-            return status
-    except urllib.error.HTTPError as error:
-        return error.code
+    return apache_harness.status(url, b"\0" * size)
 
 
 def announced_upload_status(url: str, size: int) -> str:

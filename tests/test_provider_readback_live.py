@@ -12,27 +12,23 @@ no change for these inputs. The two "partial" tests show what the old inputs did
 
 Not proven here: pulumi-docker's own translation of inputs into API calls (the Docker CLI
 sends the same fields), and images' behaviour. dockerd runs in its own network and mount
-namespace, pivoted into the root (``--bridge=none --iptables=false``), and is stopped after.
+namespace, pivoted into the root (``tests/dockerd28.py``), and is stopped after.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import shutil
-import subprocess
-import tarfile
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.durations import format_nanoseconds
-from tests import sidroot
+from tests import docker_replay as replay
+from tests import dockerd28
+from tests.dockerd28 import Engine
 from tests.mockstack import ProgramRun, Registration, run_stack_file
 
 pytestmark = pytest.mark.live
@@ -52,123 +48,24 @@ DAEMON_LOG_DEFAULTS = {
     },
 }
 """Defaults an operator's engine might have; none of them may show up in a container's read-back."""
-IMAGE = "selfhost-readback/busybox:local"
-APPLETS = ("sh", "sleep", "httpd", "true", "mkdir", "echo")
-
-REASON = sidroot.skip_reason()
-if REASON is None and shutil.which("ip") is None:
-    REASON = "iproute2 not installed"
-if REASON is None and shutil.which("nsenter") is None:
-    REASON = "nsenter not installed (util-linux)"
+REASON = dockerd28.skip_reason()
 
 
-@dataclass
-class Engine:
-    root: Path
-    run_dir: str
-    """Inside the root: socket, data, exec root, pidfile."""
-    netns: str
-    process: subprocess.Popen[bytes]
-    """nsenter, which execs unshare, which execs sh, which execs dockerd: the same process."""
-
-    def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        command = ["chroot", str(self.root), "docker", "-H", f"unix://{self.run_dir}/docker.sock", *args]
-        return subprocess.run(command, capture_output=True, text=True, check=check, timeout=120)
-
-    def inspect(self, name: str) -> dict[str, Any]:
-        document: list[dict[str, Any]] = json.loads(self.docker("inspect", name).stdout)
-        return document[0]
-
-
-def _start_engine(root: Path) -> Engine:
-    token = uuid.uuid4().hex[:10]
-    netns = f"shrb{token}"
-    run_dir = f"/tmp/selfhost-readback-{token}"
-    host_dir = root / run_dir.lstrip("/")
-    (host_dir / "old").mkdir(parents=True)
-    (host_dir / "daemon.json").write_text(json.dumps(DAEMON_LOG_DEFAULTS))
-    subprocess.run(["ip", "netns", "add", netns], check=True)
-    subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"], check=True)
-    # nsenter, not `ip netns exec`: that remounts /sys, hiding the host's cgroup hierarchies.
-    script = (
-        f"mount --bind {root} {root} && mount -t proc proc {root}/proc && mount -t sysfs sysfs {root}/sys && "
-        f"mount --rbind /sys/fs/cgroup {root}/sys/fs/cgroup && mount --rbind /dev {root}/dev && "
-        f"mount -t tmpfs tmpfs {root}/run && cd {root} && pivot_root . {run_dir.lstrip('/')}/old && "
-        f"umount -l {run_dir}/old && exec dockerd -H unix://{run_dir}/docker.sock --data-root {run_dir}/data "
-        f"--exec-root {run_dir}/exec --pidfile {run_dir}/docker.pid --config-file {run_dir}/daemon.json "
-        f"--cgroup-parent /{netns} --bridge=none --iptables=false --ip6tables=false >{run_dir}/dockerd.log 2>&1"
-    )
-    process = subprocess.Popen(
-        [
-            "nsenter",
-            f"--net=/var/run/netns/{netns}",
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-ec",
-            script,
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    engine = Engine(root=root, run_dir=run_dir, netns=netns, process=process)
-    deadline = time.monotonic() + 30
-    while engine.docker("version", check=False).returncode != 0:
-        if time.monotonic() > deadline:
-            log = (host_dir / "dockerd.log").read_text() if (host_dir / "dockerd.log").exists() else ""
-            _stop_engine(engine)
-            raise RuntimeError(f"dockerd 28 did not start: {log[-1500:]}")
-        time.sleep(0.2)
-    return engine
-
-
-def _stop_engine(engine: Engine) -> None:
-    host_dir = engine.root / engine.run_dir.lstrip("/")
-    engine.process.terminate()
-    try:
-        engine.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        engine.process.kill()
-        engine.process.wait(timeout=30)
-    subprocess.run(["ip", "netns", "del", engine.netns], check=False)
-    if not any(engine.run_dir in line for line in Path("/proc/mounts").read_text().splitlines()):
-        shutil.rmtree(host_dir, ignore_errors=True)
-
-
-def _import_busybox(engine: Engine) -> None:
-    busybox = engine.root / "bin/busybox"
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        archive.add(busybox, arcname="bin/busybox")
-        for applet in APPLETS:
-            link = tarfile.TarInfo(f"bin/{applet}")
-            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
-            archive.addfile(link)
-        for directory in ("tmp", "www"):
-            info = tarfile.TarInfo(directory)
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            archive.addfile(info)
-    image_tar = engine.root / engine.run_dir.lstrip("/") / "image.tar"
-    image_tar.write_bytes(buffer.getvalue())
-    engine.docker("import", f"{engine.run_dir}/image.tar", IMAGE)
+def _inspect(engine: Engine, name: str) -> dict[str, Any]:
+    document: list[dict[str, Any]] = json.loads(engine.docker("inspect", name).stdout)
+    return document[0]
 
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Engine]:
+    """A Docker 28 of its own (tests/dockerd28.py), started with the log defaults above."""
     if REASON is not None:
         pytest.skip(REASON)
-    root = sidroot.ensure_root(["docker.io", "docker-cli", "busybox-static"])
-    started = _start_engine(root)
-    try:
-        _import_busybox(started)
+    with dockerd28.running_engine(daemon_config=DAEMON_LOG_DEFAULTS) as started:
+        busybox = started.root / "usr/bin/busybox"
+        started.docker("import", "-", replay.STAND_IN_IMAGE, input=replay.stand_in_image_tar(busybox))
         started.docker("network", "create", "edge-readback")
         yield started
-    finally:
-        _stop_engine(started)
 
 
 @pytest.fixture(scope="module")
@@ -259,7 +156,9 @@ def _sent(inputs: dict[str, Any]) -> dict[str, Any]:
 
 def _create(engine: Engine, flags: list[str], command: list[str]) -> str:
     name = f"readback-{uuid.uuid4().hex[:8]}"
-    engine.docker("run", "--detach", "--name", name, "--network", "edge-readback", *flags, IMAGE, *command)
+    engine.docker(
+        "run", "--detach", "--name", name, "--network", "edge-readback", *flags, replay.STAND_IN_IMAGE, *command
+    )
     return name
 
 
@@ -272,27 +171,23 @@ def test_container_inputs_read_back_as_sent(
 ) -> None:
     run: ProgramRun = request.getfixturevalue(stack)
     inputs = _container(run, suffix).inputs
-    serve = ["sh", "-c", "echo ok > /www/index.html && exec httpd -f -p 80 -h /www"]
+    serve = ["sh", "-c", "echo ok > /tmp/index.html && exec httpd -f -p 80 -h /tmp"]
     name = _create(engine, _run_flags(inputs), serve)
     try:
-        assert _read_back(engine.inspect(name)) == _sent(inputs)
+        assert _read_back(_inspect(engine, name)) == _sent(inputs)
     finally:
         engine.docker("rm", "--force", name, check=False)
 
 
 def test_proxy_answers_on_ipv4_and_ipv6(engine: Engine, dev: ProgramRun) -> None:
     inputs = _container(dev, "-proxy").inputs
-    name = _create(engine, _run_flags(inputs), ["sh", "-c", "echo ok > /www/index.html && exec httpd -f -p 80 -h /www"])
+    name = _create(engine, _run_flags(inputs), ["sh", "-c", "echo ok > /tmp/index.html && exec httpd -f -p 80 -h /tmp"])
     try:
         port = int(inputs["ports"][0]["external"])
         for url in (f"http://127.0.0.1:{port}/", f"http://[::1]:{port}/"):
             answer = ""
             for _ in range(50):
-                result = subprocess.run(
-                    ["nsenter", f"--net=/var/run/netns/{engine.netns}", "curl", "-s", "--max-time", "2", url],
-                    capture_output=True,
-                    text=True,
-                )
+                result = engine.run_in_namespace("curl", "-s", "--max-time", "2", url)
                 answer = result.stdout.strip()
                 if answer == "ok":
                     break
@@ -305,10 +200,12 @@ def test_proxy_answers_on_ipv4_and_ipv6(engine: Engine, dev: ProgramRun) -> None
 def test_partial_log_opts_read_back_merged_with_the_daemon_defaults(engine: Engine) -> None:
     """The old inputs: the provider would see keys it never sent, and replace the container."""
     name = _create(
-        engine, ["--log-driver", "json-file", "--log-opt", "max-file=3", "--log-opt", "max-size=10m"], ["true"]
+        engine,
+        ["--log-driver", "json-file", "--log-opt", "max-file=3", "--log-opt", "max-size=10m"],
+        ["sh", "-c", "true"],
     )
     try:
-        read = engine.inspect(name)["HostConfig"]["LogConfig"]["Config"]
+        read = _inspect(engine, name)["HostConfig"]["LogConfig"]["Config"]
         assert read != {"max-file": "3", "max-size": "10m"}
         assert read["compress"] == "true" and read["mode"] == "non-blocking" and read["cache-max-size"] == "30m"
     finally:
@@ -316,9 +213,9 @@ def test_partial_log_opts_read_back_merged_with_the_daemon_defaults(engine: Engi
 
 
 def test_memory_without_swap_reads_back_twice_the_memory(engine: Engine) -> None:
-    name = _create(engine, ["--memory", "64m"], ["true"])
+    name = _create(engine, ["--memory", "64m"], ["sh", "-c", "true"])
     try:
-        assert engine.inspect(name)["HostConfig"]["MemorySwap"] == 2 * 64 * 1024**2
+        assert _inspect(engine, name)["HostConfig"]["MemorySwap"] == 2 * 64 * 1024**2
     finally:
         engine.docker("rm", "--force", name, check=False)
 
@@ -332,7 +229,7 @@ def test_docker_stop_waits_the_stop_timeout(engine: Engine) -> None:
         engine.docker("stop", name)
         waited = time.monotonic() - started
         assert 3 <= waited < 8, waited
-        assert engine.inspect(name)["State"]["ExitCode"] == 137, "killed after the timeout"
+        assert _inspect(engine, name)["State"]["ExitCode"] == 137, "killed after the timeout"
     finally:
         engine.docker("rm", "--force", name, check=False)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import cast
 
 import pulumi
 import pulumi_docker as docker
@@ -158,6 +159,14 @@ class DigestPins:
 
 
 def _checked_digest(ref: str, digest: object) -> str:
+    if digest is None and pulumi.runtime.is_dry_run():
+        # A preview before the host exists: the host's provider has an unknown ``host`` (it
+        # derives from the server's readiness), so the engine does not configure it and
+        # answers every invoke through it with an empty map (pulumi/pulumi
+        # sdk/go/common/resource/plugin/provider_plugin.go, ``Configure`` with unknown
+        # inputs leaves ``known`` unset; ``Invoke`` then returns no properties). Not an
+        # answer to refuse: the digest is unknown until ``pulumi up`` configures the provider.
+        return cast(str, pulumi.UNKNOWN)
     if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
         raise pulumi.RunError(f"the registry answered {digest!r} for {ref}, which is not a sha256 digest")
     return digest

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import json
 import runpy
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,8 @@ def _digest(*parts: str) -> str:
 
 def _remote_image(args: mocks.MockResourceArgs) -> dict[str, Any]:
     name = unwrap(args.inputs["name"])  # a secret name is a defect the tests report, not a crash here
+    if not isinstance(name, str):
+        return {}  # unknown in a preview: so are the image's outputs
     tag, _, digest = name.partition("@")
     return {
         "imageId": "sha256:" + _digest(name),
@@ -178,8 +180,17 @@ class StackMocks(pulumi.runtime.Mocks):
     holding a secret (pulumi/pulumi pkg/resource/deploy/builtins.go, ``readStackReference``).
     """
 
-    def __init__(self, previous_outputs: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, previous_outputs: Mapping[str, Any] | None = None, unconfigured_providers: Collection[str] = ()
+    ) -> None:
         self.previous_outputs = dict(previous_outputs or {})
+        self.unconfigured_providers = frozenset(unconfigured_providers)
+        """Names of providers whose config the engine sees unknown (a preview before their host exists).
+
+        The engine configures no such provider and answers each invoke through it with an empty
+        map (pulumi/pulumi sdk/go/common/resource/plugin/provider_plugin.go, ``Configure``
+        leaves ``known`` unset, ``Invoke``: "not fully configured, return an empty property map").
+        """
         self.registry_lookups: list[str] = []
         self.registry_lookup_providers: list[str] = []
         """The provider reference (``<urn>::<id>``) of each registry look-up."""
@@ -202,6 +213,8 @@ class StackMocks(pulumi.runtime.Mocks):
         if args.token == REGISTRY_IMAGE:
             self.registry_lookups.append(args.args["name"])
             self.registry_lookup_providers.append(args.provider)
+            if args.provider.split("::")[-2] in self.unconfigured_providers:
+                return {}, []
             return {"name": args.args["name"], "sha256Digest": registry_digest(args.args["name"])}, []
         return {}, []
 
@@ -351,6 +364,7 @@ def run_program(
     monitors: list[RecordingMonitor] | None = None,
     previous_outputs: Mapping[str, Any] | None = None,
     preview: bool = False,
+    unconfigured_providers: Collection[str] = (),
 ) -> ProgramRun:
     """Run the program once with ``config`` (keys ``selfhost:<key>``, YAML-typed values).
 
@@ -367,6 +381,7 @@ def run_program(
         monitors=monitors,
         previous_outputs=previous_outputs,
         preview=preview,
+        unconfigured_providers=unconfigured_providers,
     )
 
 
@@ -384,8 +399,9 @@ def _run(
     monitors: list[RecordingMonitor] | None,
     previous_outputs: Mapping[str, Any] | None = None,
     preview: bool = False,
+    unconfigured_providers: Collection[str] = (),
 ) -> ProgramRun:
-    stack_mocks = StackMocks(previous_outputs)
+    stack_mocks = StackMocks(previous_outputs, unconfigured_providers)
     monitor = RecordingMonitor(stack_mocks)
     if monitors is not None:
         monitors.append(monitor)
@@ -438,6 +454,7 @@ def run_stack_file(
     *,
     previous_outputs: Mapping[str, Any] | None = None,
     preview: bool = False,
+    unconfigured_providers: Collection[str] = (),
 ) -> ProgramRun:
     """Run the program with the real ``Pulumi.<stack>.yaml``."""
     values, secret_keys = stack_file_config(stack)
@@ -447,4 +464,5 @@ def run_stack_file(
         secret_keys=secret_keys,
         previous_outputs=previous_outputs,
         preview=preview,
+        unconfigured_providers=unconfigured_providers,
     )

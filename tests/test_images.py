@@ -15,7 +15,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import pulumi
 import pytest
+from pulumi.output import Unknown
 
 from components import images
 from policy import rules
@@ -163,3 +165,24 @@ def test_pins_are_tags_upstream_still_builds_in_a_consistent_set() -> None:
         assert retired not in {pin.ref for pin in images.ALL}, f"{retired} is no longer rebuilt upstream"
     for pin in images.ALL:
         assert DIGEST.pattern not in pin.ref and "@" not in pin.ref, "pins are tags; digests live in the record"
+
+
+def test_first_prod_preview_previews_the_pulls_with_digests_unknown() -> None:
+    """Before the server exists the host's provider is unconfigured: the engine answers its invokes with nothing.
+
+    The provider's ``host`` derives from the readiness command's output, unknown in the first
+    preview, so the engine does not configure it and ``getRegistryImage`` through it returns
+    an empty map (pulumi/pulumi provider_plugin.go ``Invoke``). That is no registry answer to
+    refuse: the pulls preview with their names unknown, and ``pulumi up`` resolves the tags
+    once the provider is configured.
+    """
+    run = run_stack_file("prod", preview=True, unconfigured_providers={"host-docker"})
+    assert run.registry_lookups
+    raw_names = [r.raw_inputs.get("name") for r in run.of_type(IMAGE)]
+    assert raw_names and all(isinstance(name, Unknown) for name in raw_names), raw_names
+
+
+def test_an_empty_registry_answer_outside_a_preview_is_refused() -> None:
+    """An update whose look-up comes back without a digest stops, naming the tag."""
+    with pytest.raises(pulumi.RunError, match=r"the registry answered None for \S+, which is not a sha256 digest"):
+        run_stack_file("prod", unconfigured_providers={"host-docker"})

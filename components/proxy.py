@@ -52,6 +52,11 @@ class ProxyArgs:
     """``httpPort``: host port mapped to the container's 80."""
     https_port: int = 8443
     """``httpsPort``: host port mapped to the container's 443 (tls not off)."""
+    publish_ipv6: bool = True
+    """``publishIpv6``: each port on ``::`` too. Off where the engine cannot bind it: with
+    ``userland-proxy: false`` Docker 28 silently drops the ``::`` binding (moby v28.5.2
+    port_mapping_linux.go maps IPv6 to an IPv4-only network only through the userland proxy),
+    so ``ports``, a ForceNew list, would read back shorter and replace the proxy on every run."""
     tls: TlsMode = "off"
     acme_email: str = ""
     """``acmeEmail`` (tls=letsencrypt)."""
@@ -95,14 +100,16 @@ ends the connection: nginx sees IPv6 clients as the edge gateway's address (meas
 
 
 def published_ports(args: ProxyArgs) -> list[docker.ContainerPortArgs]:
-    """Container port 80 (and 443 with TLS) on ``httpPort``/``httpsPort`` of every host address."""
+    """Container port 80 (and 443 with TLS) on ``httpPort``/``httpsPort`` of every host address
+    (IPv4 only with ``publish_ipv6`` off)."""
+    addresses = BIND_ADDRESSES if args.publish_ipv6 else BIND_ADDRESSES[:1]
     mapping = [(80, args.http_port)]
     if args.tls != "off":
         mapping.append((443, args.https_port))
     return [
         docker.ContainerPortArgs(internal=internal, external=external, ip=address, protocol="tcp")
         for internal, external in sorted(mapping)
-        for address in BIND_ADDRESSES
+        for address in addresses
     ]
 
 

@@ -40,6 +40,7 @@ def proxy_args(
         memory_reservation_bytes=settings.proxy_reserved,
         http_port=settings.http_port,
         https_port=settings.https_port,
+        publish_ipv6=settings.publish_ipv6,
         tls=settings.tls,
         acme_email=settings.acme_email,
         acme_staging=settings.acme_staging,

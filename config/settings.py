@@ -335,6 +335,13 @@ class StackSettings(ConfigModel):
         default="172.30.0.0/24",
         description="fixed subnet of the proxy-to-apps network; apps trust proxies from it",
     )
+    publish_ipv6: bool = Field(
+        default=True,
+        description=(
+            "publish the proxy's ports on the host's IPv6 addresses (::) too; false on an engine with "
+            "userland-proxy: false or a kernel without IPv6, which cannot bind them"
+        ),
+    )
     protect: bool = Field(
         default=False, description="protect stateful resources from deletion (set true in production)"
     )

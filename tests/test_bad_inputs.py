@@ -447,6 +447,7 @@ CATALOGUE = [
     Bad("edge-subnet-no-prefix-bits", {"edgeSubnet": "10.0.0.0/33"}, "edgeSubnet", "is not a CIDR network"),
     Bad("edge-subnet-garbage", {"edgeSubnet": "lan"}, "edgeSubnet", "is not a CIDR network"),
     Bad("protect-not-a-boolean", {"protect": "maybe"}, "protect", "should be a valid boolean"),
+    Bad("publish-ipv6-not-a-boolean", {"publishIpv6": "v4"}, "publishIpv6", "should be a valid boolean"),
     Bad("tls-on", {"tls": "on"}, "tls", "should be 'off', 'letsencrypt' or 'provided'"),
     Bad("tls-letsencrypt-without-email", {**ACME, "acmeEmail": OMIT}, "acmeEmail", "needs a contact e-mail"),
     Bad("tls-letsencrypt-bad-email", {**ACME, "acmeEmail": "ops"}, "acmeEmail", EMAIL_RULE),

@@ -15,7 +15,7 @@ import pytest
 
 from components.apps import proxy_routes
 from components.nginx_config import PublicPorts, TlsSettings, render_nginx_config
-from components.proxy import ProxyArgs, check_proxy_args
+from components.proxy import ProxyArgs, check_proxy_args, published_ports
 from config.settings import NextcloudApp, WordPressApp
 from tests.mockstack import ProgramRun, Registration, run_program, walk
 
@@ -94,6 +94,14 @@ def test_publishes_http_and_https_only_when_tls_is_on(tls: str, ports: list[tupl
     expected = [(internal, external, ip) for internal, external in ports for ip in ("0.0.0.0", "::")]
     assert [(int(p["internal"]), int(p["external"]), p["ip"]) for p in published] == expected
     assert {p["protocol"] for p in published} == {"tcp"}
+
+
+def test_publishes_ipv4_only_when_told_the_engine_cannot_bind_ipv6() -> None:
+    """With userland-proxy: false Docker drops the :: binding: sending it would diff on every run."""
+    both = ProxyArgs(routes=[], edge_network="edge", container_name="p", memory_bytes=128 * 1024**2)
+    ipv4 = ProxyArgs(routes=[], edge_network="edge", container_name="p", memory_bytes=128 * 1024**2, publish_ipv6=False)
+    assert [p.ip for p in published_ports(both)] == ["0.0.0.0", "::"]
+    assert [(p.internal, p.external, p.ip) for p in published_ports(ipv4)] == [(80, 8080, "0.0.0.0")]
 
 
 def test_uploads_the_rendered_config(tmp_path: Path) -> None:

@@ -80,7 +80,8 @@ fi
 if command -v pulumi >/dev/null; then
   echo "using the Pulumi CLI on PATH: $(command -v pulumi)"
 else
-  local_pulumi_is_pinned || install_pinned_pulumi
+  # (an if, not ||: set -e must stay in force inside install_pinned_pulumi)
+  if ! local_pulumi_is_pinned; then install_pinned_pulumi; fi
   # The language hosts (pulumi-language-python) sit beside the CLI; Pulumi finds them on PATH.
   export PATH="$local_bin:$PATH"
   # Plugins, credentials and the update check's state go here, not to ~/.pulumi

@@ -254,6 +254,27 @@ def test_a_wrong_checksum_aborts_and_installs_nothing(machine: Machine, release:
     assert machine.leftovers() == []
 
 
+def archive_without_pulumi() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        archive.addfile(tarfile.TarInfo("pulumi/README"), io.BytesIO(b""))
+    return buffer.getvalue()
+
+
+@needs_linux_x64
+@pytest.mark.parametrize("body", [b"not a tarball", archive_without_pulumi()], ids=["garbage", "no-pulumi"])
+def test_an_archive_that_matches_the_pin_but_is_unusable_installs_nothing(
+    machine: Machine, release: Release, body: bytes
+) -> None:
+    release.body = body
+    machine.install_script(sha256=release.sha256)
+    result = machine.run(release, "--yes")
+    assert result.returncode != 0
+    assert not (machine.project / ".pulumi").exists()
+    assert machine.pulumi_calls() == []
+    assert machine.leftovers() == []
+
+
 @needs_linux_x64
 def test_an_install_of_the_pinned_version_is_reused_without_download(machine: Machine, release: Release) -> None:
     machine.install_script(sha256=release.sha256)

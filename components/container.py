@@ -237,12 +237,13 @@ def _env_list(envs: Mapping[str, pulumi.Input[str]]) -> list[pulumi.Input[str]]:
     return [pulumi.Output.concat(key, "=", value) for key, value in sorted(envs.items())]
 
 
-def memory_mib(memory_bytes: int) -> int:
-    """The provider's ``memory``/``memory_swap`` unit: MiB (it multiplies by 1024*1024 and reads
-    back ``HostConfig.Memory/1024/1024``), so a limit is whole MiB; at least Docker's 6 MiB."""
+def memory_mib(memory_bytes: int, what: str = "memory limit") -> int:
+    """The provider's ``memory``/``memory_swap``/``memory_reservation`` unit: MiB (it multiplies
+    by 1024*1024 and reads back ``HostConfig.Memory/1024/1024``, likewise the others), so a
+    size is whole MiB; at least Docker's 6 MiB (moby's minimum for a limit and a reservation)."""
     mib, rest = divmod(memory_bytes, 1024**2)
     if rest or mib < 6:
-        raise ValueError(f"memory limit {memory_bytes} bytes: Docker needs whole MiB, at least 6")
+        raise ValueError(f"{what} {memory_bytes} bytes: Docker needs whole MiB, at least 6")
     return mib
 
 
@@ -305,7 +306,9 @@ def service_container(
         memory=memory,
         memory_swap=memory,
         # MiB, like memory; the provider updates it in place and reads it back in MiB (0 when unset).
-        memory_reservation=spec.memory_reservation_bytes // 1024**2 if spec.memory_reservation_bytes else None,
+        memory_reservation=(
+            memory_mib(spec.memory_reservation_bytes, "memory reservation") if spec.memory_reservation_bytes else None
+        ),
         log_driver=LOG_DRIVER,
         log_opts=dict(LOG_OPTIONS),
         stop_timeout=spec.stop_grace_seconds,

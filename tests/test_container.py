@@ -112,6 +112,8 @@ def test_memory_is_whole_mib() -> None:
         memory_mib(512 * 1024**2 + 1)
     with pytest.raises(ValueError):
         memory_mib(5 * 1024**2)
+    with pytest.raises(ValueError, match="memory reservation 1 bytes"):
+        memory_mib(1, "memory reservation")
 
 
 def test_only_init_errors_force_a_replacement_beyond_the_schema() -> None:

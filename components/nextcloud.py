@@ -33,7 +33,7 @@ from components.nextcloud_hooks import (
     post_installation,
     post_upgrade,
 )
-from components.routes import ProxyRoute
+from components.routes import UPLOAD_ENVELOPE_BYTES, ProxyRoute
 from components.secrets import generated_password
 from components.upgrades import check_nextcloud_upgrade, previous_deployed_majors
 from components.volumes import data_volume
@@ -104,10 +104,6 @@ def hook_files(app: NextcloudApp, context: AppContext) -> list[FileUpload]:
         hook(POST_INSTALLATION, post_installation()),
         hook(POST_UPGRADE, post_upgrade()),
     ]
-
-
-UPLOAD_ENVELOPE_BYTES = 1024**2
-"""Room for a multipart form's boundaries and fields around the largest allowed file."""
 
 
 def apache_body_limit(upload_limit: int) -> str:

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+UPLOAD_ENVELOPE_BYTES = 1024**2
+"""Room for a multipart form's boundaries and fields around the largest allowed file: what a
+request body may exceed an app's upload limit by (the proxy's body limit, Nextcloud's Apache)."""
+
 
 @dataclass(frozen=True)
 class ProxyRoute:

@@ -24,7 +24,7 @@ from components.container import (
 )
 from components.database import HOST_ALIAS as DB_HOST
 from components.php import php_defines, php_ini
-from components.routes import ProxyRoute
+from components.routes import UPLOAD_ENVELOPE_BYTES, ProxyRoute
 from components.secrets import generated_password
 from components.volumes import data_volume
 from components.wordpress_setup import (
@@ -58,8 +58,7 @@ def route(app_name: str, app: WordPressApp) -> ProxyRoute:
         server_name=app.hostname,
         upstream_host=edge_alias(app_name),
         upstream_port=EDGE_PORT,
-        # Room for the multipart envelope around the largest allowed file.
-        max_body_bytes=app.upload_limit + 1024**2,
+        max_body_bytes=app.upload_limit + UPLOAD_ENVELOPE_BYTES,
         read_timeout_seconds=120,
         request_buffering=True,
         dav_redirects=False,

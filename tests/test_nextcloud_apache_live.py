@@ -18,7 +18,8 @@ from contextlib import contextmanager
 import pytest
 
 from components.app_context import AppContext
-from components.nextcloud import UPLOAD_ENVELOPE_BYTES, apache_body_limit, nextcloud_env
+from components.nextcloud import apache_body_limit, nextcloud_env
+from components.routes import UPLOAD_ENVELOPE_BYTES
 from config.settings import NextcloudApp
 from tests import apache_harness
 

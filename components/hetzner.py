@@ -29,6 +29,7 @@ from components.cloud_init import (
     volume_directory_script,
 )
 from components.host import engine_provider, refuse_engine_tls_environment
+from config.memory import total_reservation
 from config.settings import StackSettings
 
 ANYWHERE = ("0.0.0.0/0", "::/0")
@@ -98,7 +99,7 @@ class HetznerHostArgs:
             labels=dict(hetzner.labels),
             automatic_reboot_time=hetzner.automatic_reboot_time,
             protect=settings.protect,
-            reserved_memory_bytes=sum(budget.reservation for budget in settings.memory_budgets()),
+            reserved_memory_bytes=total_reservation(settings.memory_budgets()),
         )
 
 

@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from config.fields import DNS_LABEL, ConfigModel, HostName, MemorySize
-from config.memory import MemoryBudget
+from config.memory import MemoryBudget, total_reservation
 from config.units import format_memory
 
 GiB = 1024**3
@@ -324,7 +324,7 @@ def smallest_fitting(required_bytes: int, current: ServerType) -> ServerType | N
 
 def required_memory(budgets: Sequence[MemoryBudget], reserve_bytes: int) -> int:
     """Memory a server needs: every reservation, the OS reserve, and room for the largest single burst."""
-    return sum(b.reservation for b in budgets) + reserve_bytes + max((b.burst for b in budgets), default=0)
+    return total_reservation(budgets) + reserve_bytes + max((b.burst for b in budgets), default=0)
 
 
 def _fix(server: ServerType, needed: int, lower: str) -> str:
@@ -353,7 +353,7 @@ def capacity_problem(server: ServerType, reserve_bytes: int, budgets: Sequence[M
     needed = required_memory(budgets, reserve_bytes)
     if needed <= server.memory_bytes:
         return None
-    reserved = sum(b.reservation for b in budgets)
+    reserved = total_reservation(budgets)
     if reserved + reserve_bytes > server.memory_bytes:
         groups: dict[str, int] = {}
         for budget in budgets:

@@ -139,6 +139,12 @@ def app_budgets(app_name: str, limits: BaseModel, reservations: BaseModel) -> li
     ]
 
 
+def total_reservation(budgets: Iterable[MemoryBudget]) -> int:
+    """What the containers reserve together: the capacity check's floor, and what the Hetzner host
+    protects for them (components/cloud_init.py ``memory_protection_script``)."""
+    return sum(b.reservation for b in budgets)
+
+
 def reservation_problem(budgets: Iterable[MemoryBudget]) -> str | None:
     """Reservations above their limits (Docker refuses them), or None."""
     over = [b for b in budgets if b.reservation > b.limit]

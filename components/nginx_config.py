@@ -33,7 +33,7 @@ import jinja2
 import pulumi
 
 from components.routes import ProxyRoute
-from config.fields import is_email_address
+from config.fields import APP_NAME, is_email_address, is_hostname
 from config.settings import port_suffix
 
 TlsMode = Literal["off", "letsencrypt", "provided"]
@@ -78,9 +78,7 @@ _ENV = jinja2.Environment(
     keep_trailing_newline=True,
 )
 
-_HOSTNAME = re.compile(r"(?=.{1,253}\Z)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+")
 _UPSTREAM_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
-_APP_NAME = re.compile(r"[a-z][a-z0-9]{0,19}")
 _PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
 _FILE_PATH = re.compile(r"[A-Za-z0-9._/-]+")
 _STATIC_EXTENSIONS = "css|js|mjs|map|png|jpe?g|gif|webp|avif|svg|ico|woff2?|ttf|otf|eot|mp4|webm|mp3|ogg|pdf"
@@ -173,9 +171,9 @@ def nginx_size(size: int) -> str:
 def _check_route(route: ProxyRoute) -> None:
     """Everything that lands in the file verbatim: no value may smuggle in ``;`` or ``{``."""
     key = f"selfhost:apps.{route.app}"
-    if not _APP_NAME.fullmatch(route.app):
+    if not APP_NAME.fullmatch(route.app):
         raise pulumi.RunError(f"selfhost:apps: app name {route.app!r} cannot name an nginx upstream")
-    if not _HOSTNAME.fullmatch(route.server_name):
+    if not is_hostname(route.server_name):
         raise pulumi.RunError(f"{key}.hostname: {route.server_name!r} is not a lower-case DNS host name")
     if not _UPSTREAM_HOST.fullmatch(route.upstream_host) or not 0 < route.upstream_port < 65536:
         raise pulumi.RunError(

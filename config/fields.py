@@ -68,9 +68,21 @@ def is_email_address(value: str) -> bool:
     return email_problem(value) is None
 
 
-def _check_hostname(value: str) -> str:
+APP_NAME = re.compile(r"[a-z][a-z0-9]{0,19}")
+"""An app's name in config: it becomes part of container, volume and network names and of nginx
+upstream names (checked with fullmatch in config.settings and components/nginx_config.py)."""
+
+
+def is_hostname(value: str) -> bool:
+    """A lower-case DNS name of two or more labels, 1-63 characters each, at most 253 in all."""
     labels = value.split(".")
-    if len(value) > MAX_HOSTNAME_LENGTH or len(labels) < 2 or not all(DNS_LABEL.fullmatch(label) for label in labels):
+    if len(value) > MAX_HOSTNAME_LENGTH or len(labels) < 2:
+        return False
+    return all(DNS_LABEL.fullmatch(label) for label in labels)
+
+
+def _check_hostname(value: str) -> str:
+    if not is_hostname(value):
         raise ValueError(
             f"{value!r} is not a host name: write a lower-case DNS name of two or more labels "
             f"(letters, digits, inner hyphens; 1-63 characters each, {MAX_HOSTNAME_LENGTH} in all), "

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
 from config.countries import ISO_3166_ALPHA2
-from config.fields import ConfigModel, EmailAddress, HostName, MemorySize, email_problem
+from config.fields import APP_NAME, ConfigModel, EmailAddress, HostName, MemorySize, email_problem
 from config.hetzner import HetznerSettings, capacity_problem
 from config.memory import (
     PROXY_MEMORY_LIMIT,
@@ -33,7 +33,6 @@ from config.units import MEMORY_FORMAT_HELP, format_memory, parse_memory
 # Re-exported: they used to live here.
 __all__ = ["ConfigModel", "EmailAddress", "HostName", "MemorySize", "NextcloudMemory", "WordPressMemory"]
 
-_APP_NAME = re.compile(r"[a-z][a-z0-9]{0,19}")
 _USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 _DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://")
 SSH_PORT = 22
@@ -73,7 +72,7 @@ first-character rule or the ``appdata_`` check below already refuse)."""
 
 
 def _check_app_name(value: str) -> str:
-    if not _APP_NAME.fullmatch(value):
+    if not APP_NAME.fullmatch(value):
         raise ValueError(
             f"app name {value!r} is not allowed: use 1-20 lower-case letters and digits, "
             "starting with a letter (it becomes part of container, volume and network names)"

@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -220,3 +221,49 @@ def running_engine(daemon_config: Mapping[str, object] | None = None) -> Iterato
         _remove_cgroups(cgroup_parent)
         # Overlay and shm mounts lived in the engine's mount namespace, gone with it.
         shutil.rmtree(state, ignore_errors=True)
+
+
+REGISTRY_PACKAGE = "docker-registry"
+"""Debian's distribution registry (2.8), in the root: what a RemoteImage pulls from in these tests."""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_registry(engine: Engine) -> Iterator[str]:
+    """A registry on a free port of ``engine``'s loopback (127.0.0.0/8 is an insecure registry by
+    default), storing in a directory of its own under the root's /tmp; yields ``host:port``."""
+    root = sidroot.ensure_root([REGISTRY_PACKAGE])
+    work = Path(root, "tmp", f"selfhost-registry-{uuid.uuid4().hex[:8]}")
+    work.mkdir(parents=True)
+    port = _free_port()
+    inside = "/" + str(work.relative_to(root))
+    (work / "config.yml").write_text(
+        "version: 0.1\n"
+        f"storage: {{filesystem: {{rootdirectory: {inside}/data}}, delete: {{enabled: true}}}}\n"
+        f"http: {{addr: '127.0.0.1:{port}'}}\n"
+    )
+    server = subprocess.Popen(
+        engine.in_engine(REGISTRY_PACKAGE, "serve", f"{inside}/config.yml"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            probe = engine.run_in_namespace("curl", "--silent", "--fail", f"http://127.0.0.1:{port}/v2/")
+            if probe.returncode == 0:
+                break
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"registry did not start: {server.stderr.read() if server.stderr else ''!r}")
+            time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)

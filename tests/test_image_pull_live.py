@@ -23,11 +23,8 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import shutil
 import socket
-import subprocess
 import tarfile
-import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -36,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import sidroot
+from tests import dockerd28
 from tests.dockerd28 import Engine
 
 pytestmark = pytest.mark.live
@@ -93,46 +90,11 @@ def _image(engine: Engine, content: str) -> str:
     return engine.docker("import", "-", input=buffer.getvalue()).stdout.strip()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def registry(docker28: Engine) -> Iterator[str]:
-    """A registry on a free port of the engine's loopback (127.0.0.0/8 is an insecure registry by
-    default); yields host:port."""
-    root = sidroot.ensure_root(["docker-registry"])
-    work = Path(root, "tmp", f"selfhost-registry-{uuid.uuid4().hex[:8]}")
-    work.mkdir(parents=True)
-    port = _free_port()
-    inside = "/" + str(work.relative_to(root))
-    (work / "config.yml").write_text(
-        "version: 0.1\n"
-        f"storage: {{filesystem: {{rootdirectory: {inside}/data}}, delete: {{enabled: true}}}}\n"
-        f"http: {{addr: '127.0.0.1:{port}'}}\n"
-    )
-    server = subprocess.Popen(
-        docker28.in_engine("docker-registry", "serve", f"{inside}/config.yml"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            probe = docker28.run_in_namespace("curl", "--silent", "--fail", f"http://127.0.0.1:{port}/v2/")
-            if probe.returncode == 0:
-                break
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"registry did not start: {server.stderr.read() if server.stderr else ''!r}")
-            time.sleep(0.2)
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        shutil.rmtree(work, ignore_errors=True)
+    """A registry on the engine's loopback (``tests/dockerd28.py``); yields host:port."""
+    with dockerd28.running_registry(docker28) as address:
+        yield address
 
 
 def _push(engine: Engine, image_id: str, ref: str) -> str:

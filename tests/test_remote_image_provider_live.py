@@ -13,20 +13,16 @@ HTTPS only (``authentication_helpers.go``) and so cannot ask a plain-HTTP test r
 from __future__ import annotations
 
 import json
-import subprocess
-import time
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
-import grpc
 import pytest
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from tests import dockerd28, sidroot
+from tests import dockerd28
 from tests.docker_replay import STAND_IN_IMAGE, stand_in_image_tar
 from tests.mockstack import run_stack_file
+from tests.provider_plugin import configure, running_provider, struct
 from tests.test_engine_target_live import BINARY, clean_environ
 
 pytestmark = [
@@ -39,84 +35,31 @@ DIFF_NONE, DIFF_SOME = 1, 2
 IMAGE_URN = "urn:pulumi:dev::selfhost::docker:index/remoteImage:RemoteImage::proxy-image"
 
 
-def _struct(values: dict[str, object]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(values)
-    return message
-
-
 @pytest.fixture(scope="module")
 def pushed() -> Iterator[tuple[dockerd28.Engine, str, str]]:
     """A Docker 28 engine and ``(ref, digest)`` of an image that is in its registry but not on the engine."""
     reason = dockerd28.skip_reason()
     if reason is not None:
         pytest.skip(reason)
-    root = sidroot.ensure_root([*dockerd28.PACKAGES, "docker-registry"])
-    with dockerd28.running_engine() as engine:
-        work = Path(root, "tmp", f"selfhost-registry-{uuid.uuid4().hex[:8]}")
-        work.mkdir(parents=True)
-        inside = "/" + str(work.relative_to(root))
-        (work / "config.yml").write_text(
-            "version: 0.1\n"
-            f"storage: {{filesystem: {{rootdirectory: {inside}/data}}}}\n"
-            "http: {addr: '127.0.0.1:5000'}\n"
-        )
-        registry = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{engine.netns}", "chroot", str(root), "docker-registry", "serve",
-             f"{inside}/config.yml"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 20
-            while engine.run_in_namespace("curl", "-sf", "http://127.0.0.1:5000/v2/").returncode != 0:
-                assert registry.poll() is None and time.monotonic() < deadline, "the registry did not start"
-                time.sleep(0.2)
-            engine.docker("import", "-", STAND_IN_IMAGE, input=stand_in_image_tar(engine.root / "bin/busybox"))
-            ref = "127.0.0.1:5000/selfhost/probe:1.0"
-            engine.docker("tag", STAND_IN_IMAGE, ref)
-            engine.docker("push", ref)
-            (repo_digest,) = json.loads(
-                engine.docker("image", "inspect", "--format", "{{json .RepoDigests}}", ref).stdout
-            )
-            engine.docker("image", "rm", "--force", ref, STAND_IN_IMAGE)
-            yield engine, ref, repo_digest.split("@", 1)[1]
-        finally:
-            registry.terminate()
-            registry.wait(timeout=10)
-            subprocess.run(["rm", "-rf", str(work)], check=False)
+    with dockerd28.running_engine() as engine, dockerd28.running_registry(engine) as registry:
+        engine.docker("import", "-", STAND_IN_IMAGE, input=stand_in_image_tar(engine.root / "bin/busybox"))
+        ref = f"{registry}/selfhost/probe:1.0"
+        engine.docker("tag", STAND_IN_IMAGE, ref)
+        engine.docker("push", ref)
+        (repo_digest,) = json.loads(engine.docker("image", "inspect", "--format", "{{json .RepoDigests}}", ref).stdout)
+        engine.docker("image", "rm", "--force", ref, STAND_IN_IMAGE)
+        yield engine, ref, repo_digest.split("@", 1)[1]
 
 
 @pytest.fixture(scope="module")
 def provider(pushed: tuple[dockerd28.Engine, str, str]) -> Iterator[provider_pb2_grpc.ResourceProviderStub]:
     engine = pushed[0]
     assert BINARY is not None
-    process = subprocess.Popen(
-        [str(BINARY)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=clean_environ(), text=True
-    )
-    try:
-        assert process.stdout is not None
-        port = process.stdout.readline().strip()
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = provider_pb2_grpc.ResourceProviderStub(channel)
-            config = dict(run_stack_file("dev").named("host-docker").inputs)
-            config["host"] = f"unix://{engine.state}/docker.sock"
-            urn = "urn:pulumi:dev::selfhost::pulumi:providers:docker::host-docker"
-            checked = stub.CheckConfig(provider_pb2.CheckRequest(urn=urn, news=_struct(config)), timeout=60)
-            stub.Configure(
-                provider_pb2.ConfigureRequest(
-                    args=checked.inputs,
-                    variables={f"docker:config:{key}": value for key, value in config.items()},
-                    acceptSecrets=True,
-                    acceptResources=True,
-                    type="pulumi:providers:docker",
-                ),
-                timeout=60,
-            )
-            yield stub
-    finally:
-        process.kill()
-        process.wait(timeout=10)
+    config = dict(run_stack_file("dev").named("host-docker").inputs)
+    config["host"] = f"unix://{engine.state}/docker.sock"
+    with running_provider([str(BINARY)], env=clean_environ()) as stub:
+        configure(stub, "docker", "urn:pulumi:dev::selfhost::pulumi:providers:docker::host-docker", config)
+        yield stub
 
 
 def test_a_tag_at_a_digest_is_pulled_found_and_read_back(
@@ -129,7 +72,7 @@ def test_a_tag_at_a_digest_is_pulled_found_and_read_back(
     ]
     inputs = {**registered.inputs, "name": f"{ref}@{digest}"}
     checked = provider.Check(
-        provider_pb2.CheckRequest(urn=IMAGE_URN, news=_struct(inputs), randomSeed=b"0" * 32), timeout=60
+        provider_pb2.CheckRequest(urn=IMAGE_URN, news=struct(inputs), randomSeed=b"0" * 32), timeout=60
     )
     assert list(checked.failures) == []
     created = provider.Create(provider_pb2.CreateRequest(urn=IMAGE_URN, properties=checked.inputs), timeout=300)
@@ -146,7 +89,7 @@ def test_a_tag_at_a_digest_is_pulled_found_and_read_back(
                 urn=IMAGE_URN,
                 id=created.id,
                 olds=olds,
-                news=_struct({**inputs, "name": name}),
+                news=struct({**inputs, "name": name}),
                 old_inputs=checked.inputs,
             ),
             timeout=60,

@@ -2,8 +2,8 @@
 
 import pulumi
 
-from components.stack import build_stack
 from config.loading import load_settings
+from stack import build_stack
 
 settings = load_settings()
 outputs = build_stack(settings, name_prefix=f"{pulumi.get_project()}-{pulumi.get_stack()}")

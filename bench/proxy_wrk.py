@@ -33,8 +33,8 @@ from pathlib import Path, PurePosixPath
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.nginx_config import PublicPorts, TlsSettings, UpstreamMode, render_nginx_config
-from components.routes import ProxyRoute
+from components.edge.nginx.config import PublicPorts, TlsSettings, UpstreamMode, render_nginx_config
+from components.edge.routes import ProxyRoute
 from tests.dns_stub import DnsStub
 from tests.nginx_harness import (
     DNS_ADDRESS,

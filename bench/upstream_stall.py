@@ -17,7 +17,7 @@ stays in use for the whole interval.
 A client sends ``--rate`` requests a second (each on a new connection, 30 s client timeout)
 and the script prints how long nginx used the old address, what the requests sent there
 got and how long each took, for the values before (valid=10s, proxy_connect_timeout 5s)
-and after (the values components/nginx_config.py renders now).
+and after (the values components/edge/nginx/config.py renders now).
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.nginx_config import (
+from components.edge.nginx.config import (
     RESOLVE_VALID_SECONDS,
     UPSTREAM_CONNECT_TIMEOUT_SECONDS,
     PublicPorts,
     TlsSettings,
     render_nginx_config,
 )
-from components.routes import ProxyRoute
+from components.edge.routes import ProxyRoute
 from tests.dns_stub import DnsStub
 from tests.nginx_harness import (
     DNS_ADDRESS,

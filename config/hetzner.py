@@ -21,9 +21,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from config.fields import DNS_LABEL, ConfigModel, HostName, MemorySize
+from components.core.fields import DNS_LABEL, ConfigModel, HostName, MemorySize
+from components.core.units import format_memory
 from config.memory import MemoryBudget, total_reservation
-from config.units import format_memory
 
 GiB = 1024**3
 

@@ -10,7 +10,7 @@ capacity check (``config.hetzner.capacity_problem``) budgets the server with it.
 
 A reservation left unset takes the default below, but never more than that service's limit
 (a stack that lowered a limit keeps validating); Redis's follows its limit, because a cache
-fills up to its ``maxmemory`` (3/4 of the limit, ``components/cache.py``) and stays there. A
+fills up to its ``maxmemory`` (3/4 of the limit, ``components/services/cache.py``) and stays there. A
 reservation set explicitly above its limit is refused: Docker refuses it too ("Minimum memory
 limit can not be less than memory reservation limit", moby daemon/daemon_unix.go, v28.5.2).
 
@@ -39,8 +39,8 @@ from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, Field
 
-from config.fields import ConfigModel, MemorySize
-from config.units import format_memory
+from components.core.fields import ConfigModel, MemorySize
+from components.core.units import format_memory
 
 MiB = 1024**2
 
@@ -141,7 +141,7 @@ def app_budgets(app_name: str, limits: BaseModel, reservations: BaseModel) -> li
 
 def total_reservation(budgets: Iterable[MemoryBudget]) -> int:
     """What the containers reserve together: the capacity check's floor, and what the Hetzner host
-    protects for them (components/cloud_init.py ``memory_protection_script``)."""
+    protects for them (components/hosts/hetzner/cloud_init.py ``memory_protection_script``)."""
     return sum(b.reservation for b in budgets)
 
 

@@ -12,8 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
-from config.countries import ISO_3166_ALPHA2
-from config.fields import APP_NAME, ConfigModel, EmailAddress, HostName, MemorySize, email_problem
+from components.apps.nextcloud.countries import ISO_3166_ALPHA2
+from components.core.fields import APP_NAME, ConfigModel, EmailAddress, HostName, MemorySize, email_problem
+from components.core.units import MEMORY_FORMAT_HELP, format_memory, parse_memory
 from config.hetzner import HetznerSettings, capacity_problem
 from config.memory import (
     PROXY_MEMORY_LIMIT,
@@ -28,7 +29,6 @@ from config.memory import (
     reservation_problem,
 )
 from config.pem import tls_pair_problem
-from config.units import MEMORY_FORMAT_HELP, format_memory, parse_memory
 
 # Re-exported: they used to live here.
 __all__ = ["ConfigModel", "EmailAddress", "HostName", "MemorySize", "NextcloudMemory", "WordPressMemory"]

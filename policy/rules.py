@@ -48,7 +48,7 @@ BACKING_IMAGES = {
 BACKING_ROLES = frozenset(BACKING_IMAGES.values())
 
 STATE_LABEL = "io.selfhost.state"
-"""Set by ``components.volumes.data_volume``, the one helper that also sets ``retain_on_delete``."""
+"""Set by ``components.core.volumes.data_volume``, the one helper that also sets ``retain_on_delete``."""
 
 DEFAULT_PRODUCTION_STACKS = ("prod", "production")
 PRODUCTION_TAG = ("environment", "production")
@@ -238,7 +238,8 @@ def stateful_resources_kept(resource: Resource, production: bool) -> list[str]:
     problems = []
     if resource.type == VOLUME and _labels(resource).get(STATE_LABEL) != "true":
         problems.append(
-            f"volume {resource.name} was not made by components.volumes.data_volume (no {STATE_LABEL}=true label): "
+            f"volume {resource.name} was not made by components.core.volumes.data_volume "
+            f"(no {STATE_LABEL}=true label): "
             "make it with data_volume, which sets retain_on_delete so `pulumi destroy` keeps the data"
         )
     if resource.type == HCLOUD_PRIMARY_IP and resource.props.get("autoDelete") is True:

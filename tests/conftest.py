@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from components import ssh_agent
+from components.hosts.hetzner import ssh_agent
 from tests import dockerd28
 
 
@@ -28,7 +28,7 @@ REAL_AGENT_PROBLEM = ssh_agent.agent_problem
 def _operator_agent_holds_the_key() -> Iterator[None]:
     """Mock runs of host=hetzner stand for ``pulumi up`` on a machine whose ssh-agent holds the key.
 
-    Without this every such run would stop at the agent check (components/ssh_agent.py), which
+    Without this every such run would stop at the agent check (components/hosts/hetzner/ssh_agent.py), which
     its own tests exercise against real and fake agents. Session scope: module-scoped program
     runs start before any function-scoped fixture.
     """

@@ -45,7 +45,7 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
-from components.nginx_config import Runtime
+from components.edge.nginx.config import Runtime
 from tests import sidroot
 
 LISTEN_ADDRESS = "127.0.0.1"

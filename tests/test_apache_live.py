@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from components import wordpress_setup
+from components.apps.wordpress import setup as wordpress_setup
 from tests import apache_harness
 
 pytestmark = pytest.mark.live

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from components import nextcloud_hooks, wordpress_setup
-from components.nextcloud_hooks import NextcloudSettings
-from components.wordpress import config_extra
-from components.wordpress_setup import SiteSettings, site_script
+from components.apps.nextcloud import hooks as nextcloud_hooks
+from components.apps.nextcloud.hooks import NextcloudSettings
+from components.apps.wordpress import setup as wordpress_setup
+from components.apps.wordpress.component import config_extra
+from components.apps.wordpress.setup import SiteSettings, site_script
 from tests.mockstack import ProgramRun, run_stack_file
 from tests.scripttools import (
     install_stub,

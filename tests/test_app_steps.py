@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
-from components import images, nextcloud_hooks, wordpress_setup
-from components.app_context import AppContext
-from components.nextcloud import hook_settings
-from components.wordpress_setup import SiteSettings, site_script
+from components.apps.context import AppContext
+from components.apps.nextcloud import hooks as nextcloud_hooks
+from components.apps.nextcloud.component import hook_settings
+from components.apps.wordpress import setup as wordpress_setup
+from components.apps.wordpress.setup import SiteSettings, site_script
+from components.core import images
 from config.settings import NextcloudApp
 from tests.mockstack import ProgramRun, Registration, is_secret, run_stack_file, unwrap
 

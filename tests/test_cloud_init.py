@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.cloud_init import (
+from components.hosts.hetzner.cloud_init import (
     DATA_MOUNT,
     PACKAGES,
     CloudInitOptions,

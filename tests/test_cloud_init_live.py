@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from components.cloud_init import (
+from components.hosts.hetzner.cloud_init import (
     CloudInitOptions,
     memory_protection_script,
     mount_data_script,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from components.container import (
+from components.core.container import (
     CONTAINER_INPUTS,
     INIT_ERROR,
     LOG_OPTIONS,
@@ -24,7 +24,7 @@ from components.container import (
     secret_file,
     service_container,
 )
-from components.durations import go_duration, parse_duration
+from components.core.durations import go_duration, parse_duration
 from tests.mockstack import ProgramRun, Registration, run_stack_file
 
 CONTAINER = "docker:index/container:Container"

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from components import database, nextcloud
+from components.apps.nextcloud import component as nextcloud
+from components.services import database
 from tests.rootservers import RootServer, ensure
 
 pytestmark = pytest.mark.live

@@ -6,7 +6,7 @@ Create of a ``command:remote:Command``, with a small engine stand-in that receiv
 lines. OpenSSH's sshd runs from the Debian unstable root on a free loopback port, and an
 ssh-agent holds either the authorised key or another one.
 
-Proves what components/hetzner.py relies on: an authentication failure is a dial error,
+Proves what components/hosts/hetzner/host.py relies on: an authentication failure is a dial error,
 retried ``dial_error_limit`` times and then reported as ``after N failed attempts: ssh:
 handshake failed: ssh: unable to authenticate``; the time it takes is what
 :func:`dial_budget_seconds` computes (limit + 1 handshakes, ``limit`` growing waits). A small
@@ -29,7 +29,7 @@ import grpc
 import pytest
 from pulumi.runtime.proto import provider_pb2
 
-from components.hetzner import dial_budget_seconds
+from components.hosts.hetzner.host import dial_budget_seconds
 from tests import sidroot
 from tests.provider_plugin import EngineLog, missing_binary_reason, provider_binary, running_provider, struct
 

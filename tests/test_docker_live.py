@@ -39,7 +39,7 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
-from components.cloud_init import DATA_MOUNT
+from components.hosts.hetzner.cloud_init import DATA_MOUNT
 from tests import docker_replay as replay
 from tests.dockerd28 import Engine
 from tests.mockstack import SECRET_PLACEHOLDER, ProgramRun, Registration, run_stack_file

@@ -1,4 +1,4 @@
-"""Tier 3: ``components.durations`` against Go's own ``time`` package.
+"""Tier 3: ``components.core.durations`` against Go's own ``time`` package.
 
 A stdlib-only Go program (written here, run with the installed ``go``, no module or network
 needed) parses and prints the same values; the provider does exactly this with healthcheck
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from components.durations import format_nanoseconds, parse_duration
+from components.core.durations import format_nanoseconds, parse_duration
 
 pytestmark = pytest.mark.live
 

@@ -145,13 +145,14 @@ def test_apps_answer_through_the_proxy(stack: tuple[auto.Stack, int]) -> None:
 def test_second_preview_shows_no_changes(stack: tuple[auto.Stack, int]) -> None:
     created, _ = stack
     preview = created.preview(diff=True)
-    # The StackReference to the stack's own last outputs (components/upgrades.py) is a read each run, not a change.
+    # The StackReference to the stack's own last outputs (components/apps/nextcloud/upgrades.py)
+    # is a read each run, not a change.
     changes = {op: count for op, count in preview.change_summary.items() if op not in ("same", "read")}
     assert changes == {}, preview.stdout
 
 
 def test_the_deployed_nextcloud_major_is_recorded_for_the_next_deploy(stack: tuple[auto.Stack, int]) -> None:
-    from components import images
+    from components.core import images
 
     created, _ = stack
     recorded = created.outputs()["nextcloudVersions"].value
@@ -159,7 +160,7 @@ def test_the_deployed_nextcloud_major_is_recorded_for_the_next_deploy(stack: tup
 
 
 def test_the_images_run_at_the_digests_the_stack_recorded(stack: tuple[auto.Stack, int]) -> None:
-    """The next deploy pulls these again (components/images.py): each must be the image the engine has."""
+    """The next deploy pulls these again (components/core/images.py): each must be the image the engine has."""
     created, _ = stack
     recorded = created.outputs()["imageDigests"].value
     assert recorded["refresh"] == "" and recorded["digests"]

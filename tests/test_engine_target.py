@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.host import (
+from components.hosts.local import (
     ENGINE_ENVIRONMENT,
     EngineEnvironmentError,
     default_engine_endpoint,

@@ -170,7 +170,7 @@ def test_without_the_pinned_settings_the_context_wins(engines: tuple[FakeEngine,
 def test_docker_cert_path_breaks_configure_whatever_the_config(
     engines: tuple[FakeEngine, FakeEngine], tmp_path: Path
 ) -> None:
-    """Why the program refuses DOCKER_CERT_PATH (components/host.py refuse_engine_tls_environment)."""
+    """Why the program refuses DOCKER_CERT_PATH (components/hosts/local.py refuse_engine_tls_environment)."""
     target, elsewhere = engines
     environ = {**clean_environ(), "DOCKER_CERT_PATH": str(tmp_path / "no-certs")}
     outcome = configure_and_invoke(program_config(target.endpoint), environ, context_host=None)

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from components import images
-from components.container import LOG_OPTIONS
+from components.core import images
+from components.core.container import LOG_OPTIONS
 from config.loading import ConfigError
 from tests.mockstack import (
     ProgramRun,
@@ -189,7 +189,7 @@ def test_images_pinned_and_containers_use_image_id(dev: ProgramRun) -> None:
     pulled = {i.urn: i for i in dev.of_type(IMAGE)}
     pinned = {pin.ref for pin in images.ALL}
     for image in pulled.values():
-        # Each tag at its digest (components/images.py); tests/test_images.py covers where the digest comes from.
+        # Each tag at its digest (components/core/images.py); tests/test_images.py covers where the digest comes from.
         tag, digest = image.inputs["name"].split("@")
         assert tag in pinned and re.fullmatch(r"sha256:[0-9a-f]{64}", digest), image.inputs["name"]
         assert image.inputs["keepLocally"] is True
@@ -482,7 +482,7 @@ def test_bad_config_registers_nothing() -> None:
 
 
 def test_redis_healthcheck_is_the_command_proven_live(dev: ProgramRun) -> None:
-    from components.cache import healthcheck_command
+    from components.services.cache import healthcheck_command
 
     for app in ("blog", "cloud"):
         redis = containers(dev)[f"{PREFIX}-{app}-redis"]

@@ -15,7 +15,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.cloud_init import (
+from components.core.volumes import StatePolicy, data_volume
+from components.hosts.hetzner.cloud_init import (
     CloudInitOptions,
     memory_protection_script,
     readiness_script,
@@ -23,8 +24,13 @@ from components.cloud_init import (
     volume_device,
     volume_directory_script,
 )
-from components.hetzner import DIAL_ERROR_LIMIT, PER_DIAL_TIMEOUT_SECONDS, HetznerHost, HetznerHostArgs, key_digest
-from components.volumes import StatePolicy, data_volume
+from components.hosts.hetzner.host import (
+    DIAL_ERROR_LIMIT,
+    PER_DIAL_TIMEOUT_SECONDS,
+    HetznerHost,
+    HetznerHostArgs,
+    key_digest,
+)
 from tests.mockstack import MOCK_SERVER_IP, ProgramRun, Registration, mock_id, run_components
 
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOaW+RC+QOf2afHJ49m0fCOSutw+QwSy0BSjPujBglUU admin@example.com"

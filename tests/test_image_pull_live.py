@@ -1,6 +1,6 @@
 """Tier 3: what a Docker engine does with the names the provider hands it, against a real registry.
 
-The image policy (components/images.py, docs/apps.md) rests on the provider's ``findImage``
+The image policy (components/core/images.py, docs/apps.md) rests on the provider's ``findImage``
 (kreuzwerker/terraform-provider-docker v4.5.0, resource_docker_image_funcs.go): it inspects
 ``name`` on the engine and pulls only when that finds nothing. This test makes the same API
 calls the provider makes (``GET /images/<name>/json``, then ``POST /images/create`` with

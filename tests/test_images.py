@@ -1,4 +1,4 @@
-"""Image policy (components/images.py): tags upstream rebuilds, run at digests the stack records.
+"""Image policy (components/core/images.py): tags upstream rebuilds, run at digests the stack records.
 
 Tier 1: the record's reader. Tier 2, under mocks (tests/mockstack.py's registry answers a
 digest per tag and build, ``REGISTRY_BUILDS`` stands for upstream rebuilds): every pull names
@@ -19,7 +19,7 @@ import pulumi
 import pytest
 from pulumi.output import Unknown
 
-from components import images
+from components.core import images
 from policy import rules
 from tests import mockstack
 from tests.mockstack import ProgramRun, is_secret, registry_digest, run_stack_file
@@ -85,7 +85,7 @@ def test_every_pull_names_its_tag_at_a_digest_and_the_stack_records_them(stack: 
     record = run.outputs[images.DIGESTS_OUTPUT]
     assert not is_secret(record)
     assert record == {"refresh": "", "digests": {n.split("@")[0]: n.split("@")[1] for n in names(run).values()}}
-    # The provider's pull_triggers cannot make it pull (see components/images.py): not relied on.
+    # The provider's pull_triggers cannot make it pull (see components/core/images.py): not relied on.
     assert not any("pullTriggers" in r.inputs for r in run.of_type(IMAGE))
     # Looked up through the host's own provider (never a default one configured from the environment).
     image_providers = {r.provider for r in run.of_type(IMAGE)}

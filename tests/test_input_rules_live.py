@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from config.fields import is_email_address
+from components.core.fields import is_email_address
 from config.pem import tls_pair_problem
 from config.settings import WordPressApp
 from tests import sidroot, tls_material

@@ -1,7 +1,7 @@
 """Tier 2: a network change (``edgeSubnet``, or any other network input) can be rolled out.
 
 Every docker_network input forces replacement. The program answers with delete-before-replace
-(components/network.py), which works only if the engine finds every attached container as a
+(components/core/network.py), which works only if the engine finds every attached container as a
 dependent to delete first, and nothing stateful among the dependents. Pulumi's rule
 (pulumi/pulumi ``pkg/resource/deploy/step_generator.go``, ``calculateDependentReplacements``):
 a resource whose *property dependencies* include a replaced resource is diffed with those

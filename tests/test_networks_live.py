@@ -1,6 +1,6 @@
 """Tier 3: on a real Docker engine, why networks are replaced delete-first and that the order works.
 
-components/network.py rests on three refusals of the engine and one sequence:
+components/core/network.py rests on three refusals of the engine and one sequence:
 - a second network with the same name is refused, so create-before-delete cannot keep the name;
 - a network is not removed while a container is attached, so delete-first alone fails mid-deploy;
 - a subnet overlapping an existing network's is refused, so even a renamed network could not

@@ -17,9 +17,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from components.app_context import AppContext
-from components.nextcloud import apache_body_limit, nextcloud_env
-from components.routes import UPLOAD_ENVELOPE_BYTES
+from components.apps.context import AppContext
+from components.apps.nextcloud.component import apache_body_limit, nextcloud_env
+from components.edge.routes import UPLOAD_ENVELOPE_BYTES
 from config.settings import NextcloudApp
 from tests import apache_harness
 

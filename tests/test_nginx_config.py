@@ -17,8 +17,8 @@ import crossplane
 import pulumi
 import pytest
 
-from components.apps import proxy_routes
-from components.nginx_config import (
+from components.apps.registry import proxy_routes
+from components.edge.nginx.config import (
     LETSENCRYPT_DIRECTORY,
     LETSENCRYPT_STAGING_DIRECTORY,
     PublicPorts,
@@ -26,7 +26,7 @@ from components.nginx_config import (
     TlsSettings,
     render_nginx_config,
 )
-from components.routes import ProxyRoute
+from components.edge.routes import ProxyRoute
 from config.settings import NextcloudApp, WordPressApp
 
 Directive = dict[str, Any]

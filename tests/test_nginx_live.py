@@ -35,8 +35,9 @@ from typing import Any
 
 import pytest
 
-from components import nextcloud, wordpress
-from components.nginx_config import (
+from components.apps.nextcloud import component as nextcloud
+from components.apps.wordpress import component as wordpress
+from components.edge.nginx.config import (
     LOGIN_BURST,
     PRODUCTION,
     PublicPorts,
@@ -44,7 +45,7 @@ from components.nginx_config import (
     acme_issuer_name,
     render_nginx_config,
 )
-from components.routes import ProxyRoute
+from components.edge.routes import ProxyRoute
 from config.settings import NextcloudApp, WordPressApp
 from tests import nginx_harness
 from tests.dns_stub import DnsStub

@@ -264,7 +264,7 @@ def test_data_volumes_pass_unprotected_in_dev_and_protected_in_production() -> N
 
 def test_volume_not_made_by_data_volume_fails() -> None:
     [message] = rules.stateful_resources_kept(volume(labels=[]), production=False)
-    assert "not made by components.volumes.data_volume" in message
+    assert "not made by components.core.volumes.data_volume" in message
 
 
 def test_unprotected_volume_in_production_fails() -> None:

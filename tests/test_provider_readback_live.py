@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from components.durations import format_nanoseconds
+from components.core.durations import format_nanoseconds
 from tests import docker_replay as replay
 from tests import dockerd28
 from tests.dockerd28 import Engine

@@ -13,9 +13,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.apps import proxy_routes
-from components.nginx_config import PublicPorts, TlsSettings, render_nginx_config
-from components.proxy import ProxyArgs, check_proxy_args, published_ports
+from components.apps.registry import proxy_routes
+from components.edge.nginx.config import PublicPorts, TlsSettings, render_nginx_config
+from components.edge.proxy import ProxyArgs, check_proxy_args, published_ports
 from config.settings import NextcloudApp, WordPressApp
 from tests.mockstack import ProgramRun, Registration, run_program, walk
 
@@ -28,9 +28,9 @@ ROUTES = proxy_routes(
 
 PROGRAM = """
 import pulumi
-from components.apps import proxy_routes
-from components.proxy import Proxy, ProxyArgs
-from components.volumes import StatePolicy
+from components.apps.registry import proxy_routes
+from components.edge.proxy import Proxy, ProxyArgs
+from components.core.volumes import StatePolicy
 from config.settings import NextcloudApp, WordPressApp
 
 routes = proxy_routes({{

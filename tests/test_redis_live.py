@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from components import nextcloud
-from components.cache import EvictionPolicy, healthcheck_command, redis_config
+from components.apps.nextcloud import component as nextcloud
+from components.services.cache import EvictionPolicy, healthcheck_command, redis_config
 from tests.rootservers import RootServer, ensure
 
 pytestmark = pytest.mark.live
@@ -25,7 +25,8 @@ pytestmark = pytest.mark.live
 PASSWORD = "Zx9kq2TESTpassword0123456789abcd"
 MAX_MEMORY = 4 * 1024**2
 CONF = "/run/selfhost-test/redis.conf"
-"""Where the rendered file goes in the root's private /run (the container's is components.cache.CONFIG_FILE)."""
+"""Where the rendered file goes in the root's private /run
+(the container's is components.services.cache.CONFIG_FILE)."""
 PASSWORD_FILE = "/run/selfhost-test/redis_password"
 """The healthcheck's password file (the container's is /run/secrets/redis_password)."""
 

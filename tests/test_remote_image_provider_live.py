@@ -1,6 +1,6 @@
 """Tier 3: the real Docker provider pulls, finds and reads back a RemoteImage named ``tag@digest``.
 
-The stack rewrites every RemoteImage's ``name`` to ``<tag>@<digest>`` (components/images.py).
+The stack rewrites every RemoteImage's ``name`` to ``<tag>@<digest>`` (components/core/images.py).
 This drives ``pulumi-resource-docker`` (see tests/test_engine_target_live.py for where the
 binary comes from) over gRPC against Docker Engine 28 (tests/dockerd28.py), with a registry
 (Debian's ``docker-registry``) on the engine's own loopback, where the image was pushed and then

@@ -10,11 +10,11 @@ from typing import Any
 import pulumi
 import pytest
 
-from config.countries import ISO_3166_ALPHA2
-from config.fields import email_problem, is_email_address
+from components.apps.nextcloud.countries import ISO_3166_ALPHA2
+from components.core.fields import email_problem, is_email_address
+from components.core.units import format_memory, parse_memory, php_size
 from config.loading import ConfigError, is_namespace_lookalike, name_prefix_problems, settings_from_config
 from config.settings import NextcloudApp, WordPressApp, non_public_suffix
-from config.units import format_memory, parse_memory, php_size
 from tests import tls_material
 
 DEV_APPS = {
@@ -334,7 +334,7 @@ def test_one_email_rule_for_the_admin_the_acme_contact_and_the_proxy() -> None:
     assert "selfhost:apps.blog.adminEmail:" in error_of({"blog": {**DEV_APPS["blog"], "adminEmail": bad}})
     assert "selfhost:acmeEmail:" in error_of(tls="letsencrypt", httpPort="80", acmeEmail=bad)
     # The proxy's renderer keeps its own last check, with the same rule.
-    from components import nginx_config
+    from components.edge.nginx import config as nginx_config
 
     assert vars(nginx_config)["is_email_address"] is is_email_address
 
@@ -493,7 +493,7 @@ def test_names_with_a_hyphen_could_collide_across_stacks(project: str, stack: st
 
 def test_the_collision_the_stack_rule_prevents_is_real() -> None:
     """Stack dev-blog's app db and stack dev's app blog would own one volume; without '-' they cannot."""
-    from components.app_context import AppContext
+    from components.apps.context import AppContext
 
     first = AppContext(name_prefix="selfhost-dev-blog", edge_network="e", public_url="http://x", trusted_proxies="")
     second = AppContext(name_prefix="selfhost-dev", edge_network="e", public_url="http://x", trusted_proxies="")

@@ -1,4 +1,4 @@
-"""The ssh-agent check (components/ssh_agent.py) and the bounded dialling of the readiness command.
+"""The ssh-agent check (components/hosts/hetzner/ssh_agent.py) and the bounded dialling of the readiness command.
 
 Tier 1 against a fake agent speaking the agent protocol, tier 3 against OpenSSH's real
 ``ssh-agent``/``ssh-add``, and tier 2: the whole prod program under mocks, which must stop
@@ -19,9 +19,9 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components import ssh_agent
-from components.hetzner import DIAL_ERROR_LIMIT, PER_DIAL_TIMEOUT_SECONDS, dial_budget_seconds
-from components.ssh_agent import SshAgentError, agent_key_blobs, check_ssh_agent, fingerprint, key_blob
+from components.hosts.hetzner import ssh_agent
+from components.hosts.hetzner.host import DIAL_ERROR_LIMIT, PER_DIAL_TIMEOUT_SECONDS, dial_budget_seconds
+from components.hosts.hetzner.ssh_agent import SshAgentError, agent_key_blobs, check_ssh_agent, fingerprint, key_blob
 from tests.conftest import REAL_AGENT_PROBLEM
 from tests.mockstack import RecordingMonitor, run_program, stack_file_config
 

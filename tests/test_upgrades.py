@@ -17,14 +17,14 @@ import pytest
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from components import images
-from components.upgrades import (
+from components.apps.nextcloud.upgrades import (
     DEPLOYED_MAJORS_OUTPUT,
     UpgradeError,
     check_nextcloud_upgrade,
     deployed_major,
     nextcloud_upgrade_problem,
 )
+from components.core import images
 from tests.mockstack import (
     STACK_REFERENCE,
     ProgramRun,

@@ -57,7 +57,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from components.shell import shell_literal
+from components.core.shell import shell_literal
 
 SCRIPT_PATH = "/usr/local/share/selfhost/wp-site.sh"
 REDIS_CHECK_PATH = "/usr/local/share/selfhost/redis-check.php"
@@ -163,7 +163,7 @@ converge() {
     if ! wp core is-installed; then
         log "installing WordPress at $SITE_URL"
         # The password is core install's default in its own wp-cli config file: never in argv,
-        # the environment, a prompt or the output (see components/wordpress_setup.py).
+        # the environment, a prompt or the output (see components/apps/wordpress/setup.py).
         WP_CLI_CONFIG_PATH="$ADMIN_INSTALL_CONFIG" wp core install --url="$SITE_URL" --title="$SITE_TITLE" \
             --admin_user="$ADMIN_USER" --admin_email="$ADMIN_EMAIL" --skip-email
     fi
@@ -244,7 +244,7 @@ def site_script(
     header = [
         "#!/bin/sh",
         "# selfhost: keeps this WordPress site installed and configured, then runs its due WP-cron events.",
-        "# Rendered by components/wordpress_setup.py; runs as www-data (33:33) in the wp-cli container.",
+        "# Rendered by components/apps/wordpress/setup.py; runs as www-data (33:33) in the wp-cli container.",
         "#   sh wp-site.sh run       converge until that succeeds, then run due WP-cron events every minute",
         "#   sh wp-site.sh converge  install if needed and apply the settings below, once (idempotent)",
         "#   sh wp-site.sh health    succeed once converged and while WP-cron runs keep succeeding",

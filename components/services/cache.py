@@ -26,9 +26,9 @@ from typing import Literal
 
 import pulumi
 
-from components import images
-from components.container import Attachment, FileUpload, Healthcheck, ServiceSpec, secret_file, service_container
-from components.secrets import generated_password
+from components.core import images
+from components.core.container import Attachment, FileUpload, Healthcheck, ServiceSpec, secret_file, service_container
+from components.core.secrets import generated_password
 
 EvictionPolicy = Literal["noeviction", "allkeys-lru"]
 SERVICE_UID = 999

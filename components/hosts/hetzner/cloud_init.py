@@ -223,6 +223,6 @@ def render_user_data(options: CloudInitOptions) -> str:
     body = yaml.dump(cloud_config(options), Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=False)
     return (
         "#cloud-config\n"
-        "# selfhost Docker host, rendered by components/cloud_init.py. The server ignores later changes\n"
+        "# selfhost Docker host, rendered by components/hosts/hetzner/cloud_init.py. The server ignores later changes\n"
         "# to this text; docs/hetzner.md says how to roll one out.\n" + body
     )

@@ -16,7 +16,7 @@ from typing import Protocol
 import pulumi
 import pulumi_docker as docker
 
-from components.volumes import EngineDefaultPlacement, VolumePlacement
+from components.core.volumes import EngineDefaultPlacement, VolumePlacement
 
 
 class DockerHost(Protocol):

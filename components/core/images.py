@@ -51,7 +51,7 @@ class ImagePin:
 
 # Tags checked against docker-library/official-images library/<name> (2026-08-21): each is
 # listed there, so upstream rebuilds it. A major or minor bump is an edit here (Nextcloud:
-# one major per deploy, components/upgrades.py); a rebuild of the same tag is imageRefresh.
+# one major per deploy, components/apps/nextcloud/upgrades.py); a rebuild of the same tag is imageRefresh.
 WORDPRESS = ImagePin("wordpress", "7.1-php8.4-apache")
 WORDPRESS_CLI = ImagePin("wordpress", "cli-2.12-php8.4")
 """WP-CLI (Alpine); keep its PHP version equal to WORDPRESS's: both run the same site code."""
@@ -81,7 +81,7 @@ def pull(
     """Pull ``pin`` on the parent's Docker host; containers use its ``image_id``.
 
     The stack pins the tag to a digest (``DigestPins.transformation``, installed by
-    components/stack.py on every resource of the host). ``keep_locally`` leaves the image on
+    stack.py on every resource of the host). ``keep_locally`` leaves the image on
     the host at destroy or replacement: other stacks may share it, and a container keeps
     running on its image while its replacement is pulled. ``after``: an output that must
     resolve first (e.g. a version check that may fail); the pull, and every container on the

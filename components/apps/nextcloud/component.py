@@ -6,14 +6,19 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components import images
-from components.app_context import EDGE_PORT, AppContext, edge_alias
-from components.backing import BackingArgs, backing_services
-from components.cache import HOST_ALIAS as REDIS_HOST
-from components.cache import PASSWORD_FILE as REDIS_PASSWORD_FILE
-from components.cache import PORT as REDIS_PORT
-from components.cache import EvictionPolicy
-from components.container import (
+from components.apps.context import EDGE_PORT, AppContext, edge_alias
+from components.apps.nextcloud.hooks import (
+    BEFORE_STARTING,
+    POST_INSTALLATION,
+    POST_UPGRADE,
+    NextcloudSettings,
+    before_starting,
+    post_installation,
+    post_upgrade,
+)
+from components.apps.nextcloud.upgrades import check_nextcloud_upgrade, previous_deployed_majors
+from components.core import images
+from components.core.container import (
     Attachment,
     FileUpload,
     Healthcheck,
@@ -23,22 +28,17 @@ from components.container import (
     secret_file,
     service_container,
 )
-from components.database import HOST_ALIAS as DB_HOST
-from components.nextcloud_hooks import (
-    BEFORE_STARTING,
-    POST_INSTALLATION,
-    POST_UPGRADE,
-    NextcloudSettings,
-    before_starting,
-    post_installation,
-    post_upgrade,
-)
-from components.routes import UPLOAD_ENVELOPE_BYTES, ProxyRoute
-from components.secrets import generated_password
-from components.upgrades import check_nextcloud_upgrade, previous_deployed_majors
-from components.volumes import data_volume
+from components.core.secrets import generated_password
+from components.core.units import php_size
+from components.core.volumes import data_volume
+from components.edge.routes import UPLOAD_ENVELOPE_BYTES, ProxyRoute
+from components.services.backing import BackingArgs, backing_services
+from components.services.cache import HOST_ALIAS as REDIS_HOST
+from components.services.cache import PASSWORD_FILE as REDIS_PASSWORD_FILE
+from components.services.cache import PORT as REDIS_PORT
+from components.services.cache import EvictionPolicy
+from components.services.database import HOST_ALIAS as DB_HOST
 from config.settings import NextcloudApp
-from config.units import php_size
 
 WWW_DATA_UID = 33
 DB_PASSWORD_FILE = "/run/secrets/db_password"
@@ -48,7 +48,7 @@ DATA_PATH = "/var/www/html/data"
 DATABASE_NAME = "nextcloud"
 DATABASE_USER = "nextcloud"
 REDIS_EVICTION_POLICY: EvictionPolicy = "noeviction"
-"""Locks must never be evicted; a full Redis refuses new locks instead (components/cache.py)."""
+"""Locks must never be evicted; a full Redis refuses new locks instead (components/services/cache.py)."""
 MARIADB_SERVER_ARGS = ("--transaction-isolation=READ-COMMITTED", "--binlog-format=ROW")
 """Nextcloud's documented MariaDB settings."""
 
@@ -190,7 +190,7 @@ class Nextcloud(pulumi.ComponentResource):
                 cache_memory_bytes=app.memory.cache,
                 database_memory_reservation_bytes=app.reserved.database,
                 cache_memory_reservation_bytes=app.reserved.cache,
-                # Nextcloud keeps its file locks there, each with a TTL: evict nothing (components/cache.py).
+                # Nextcloud keeps its file locks there, each with a TTL: evict nothing (components/services/cache.py).
                 eviction_policy=REDIS_EVICTION_POLICY,
                 server_args=MARIADB_SERVER_ARGS if app.database == "mariadb" else (),
             ),
@@ -259,7 +259,7 @@ class Nextcloud(pulumi.ComponentResource):
         self.volumes = pulumi.Output.all(html.name, data.name, database.volume_name).apply(lambda names: sorted(names))
         # Known only once the app container's create (or replace) has returned, and with
         # wait=True the provider returns only after the container reported healthy: a deploy that
-        # fails there never records the new major (see components/upgrades.py). A property, not
+        # fails there never records the new major (see components/apps/nextcloud/upgrades.py). A property, not
         # `id`: when the engine reports the resource failed (`up --continue-on-error`) the SDK
         # resolves its properties as unknown but may still hand back an id.
         self.image_major = app_container.image.apply(lambda _: pin.major)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.volumes import StatePolicy
+from components.core.volumes import StatePolicy
 
 EDGE_PORT = 80
 """Apps listen on port 80 inside the edge network; only the proxy publishes ports."""

@@ -6,28 +6,8 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components import images
-from components.app_context import EDGE_PORT, AppContext, edge_alias
-from components.backing import BackingArgs, backing_services
-from components.cache import HOST_ALIAS as REDIS_HOST
-from components.cache import PASSWORD_FILE as REDIS_PASSWORD_FILE
-from components.cache import PORT as REDIS_PORT
-from components.container import (
-    Attachment,
-    FileUpload,
-    Healthcheck,
-    Mount,
-    ServiceSpec,
-    http_healthcheck,
-    secret_file,
-    service_container,
-)
-from components.database import HOST_ALIAS as DB_HOST
-from components.php import php_defines, php_ini
-from components.routes import UPLOAD_ENVELOPE_BYTES, ProxyRoute
-from components.secrets import generated_password
-from components.volumes import data_volume
-from components.wordpress_setup import (
+from components.apps.context import EDGE_PORT, AppContext, edge_alias
+from components.apps.wordpress.setup import (
     ADMIN_INSTALL_CONFIG,
     APACHE_NO_INSTALLER,
     APACHE_NO_INSTALLER_CONF,
@@ -40,8 +20,28 @@ from components.wordpress_setup import (
     healthcheck_test,
     site_script,
 )
+from components.core import images
+from components.core.container import (
+    Attachment,
+    FileUpload,
+    Healthcheck,
+    Mount,
+    ServiceSpec,
+    http_healthcheck,
+    secret_file,
+    service_container,
+)
+from components.core.php import php_defines, php_ini
+from components.core.secrets import generated_password
+from components.core.units import php_size
+from components.core.volumes import data_volume
+from components.edge.routes import UPLOAD_ENVELOPE_BYTES, ProxyRoute
+from components.services.backing import BackingArgs, backing_services
+from components.services.cache import HOST_ALIAS as REDIS_HOST
+from components.services.cache import PASSWORD_FILE as REDIS_PASSWORD_FILE
+from components.services.cache import PORT as REDIS_PORT
+from components.services.database import HOST_ALIAS as DB_HOST
 from config.settings import WordPressApp
-from config.units import php_size
 
 WWW_DATA_UID = 33
 DB_PASSWORD_FILE = "/run/secrets/db_password"
@@ -191,7 +191,7 @@ class WordPress(pulumi.ComponentResource):
                 envs={**site_envs, "HOME": "/tmp"},
                 files=[
                     *site_secrets,
-                    # The admin password as wp-cli's `core install` default (components/wordpress_setup.py).
+                    # The admin password as wp-cli's `core install` default (components/apps/wordpress/setup.py).
                     secret_file(ADMIN_INSTALL_CONFIG, self.admin_password.apply(admin_install_config), WWW_DATA_UID),
                     FileUpload(SCRIPT_PATH, site_script(site), mode="0555"),
                     FileUpload(REDIS_CHECK_PATH, REDIS_CHECK_PHP),

@@ -18,8 +18,8 @@ import pulumi_command as command
 import pulumi_docker as docker
 import pulumi_hcloud as hcloud
 
-from components import ssh_agent
-from components.cloud_init import (
+from components.hosts.hetzner import ssh_agent
+from components.hosts.hetzner.cloud_init import (
     CloudInitOptions,
     memory_protection_script,
     readiness_script,
@@ -28,7 +28,7 @@ from components.cloud_init import (
     volume_directory,
     volume_directory_script,
 )
-from components.host import engine_provider, refuse_engine_tls_environment
+from components.hosts.local import engine_provider, refuse_engine_tls_environment
 from config.memory import total_reservation
 from config.settings import StackSettings
 

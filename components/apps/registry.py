@@ -11,9 +11,10 @@ from typing import Any, Protocol
 
 import pulumi
 
-from components import nextcloud, wordpress
-from components.app_context import AppContext
-from components.routes import ProxyRoute
+from components.apps.context import AppContext
+from components.apps.nextcloud import component as nextcloud
+from components.apps.wordpress import component as wordpress
+from components.edge.routes import ProxyRoute
 from config.settings import AppSettings, NextcloudApp, WordPressApp
 
 

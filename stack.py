@@ -5,16 +5,16 @@ from __future__ import annotations
 import pulumi
 from pydantic import SecretStr
 
-from components import images
-from components.app_context import AppContext
-from components.apps import App, build_app, proxy_routes
-from components.hetzner import HetznerHost, HetznerHostArgs
-from components.host import DockerHost, LocalDockerHost, LocalDockerHostArgs
-from components.network import Network, NetworkArgs
-from components.nextcloud import Nextcloud
-from components.proxy import Proxy, ProxyArgs
-from components.upgrades import DEPLOYED_MAJORS_OUTPUT, own_stack_name
-from components.volumes import StatePolicy
+from components.apps.context import AppContext
+from components.apps.nextcloud.component import Nextcloud
+from components.apps.nextcloud.upgrades import DEPLOYED_MAJORS_OUTPUT, own_stack_name
+from components.apps.registry import App, build_app, proxy_routes
+from components.core import images
+from components.core.network import Network, NetworkArgs
+from components.core.volumes import StatePolicy
+from components.edge.proxy import Proxy, ProxyArgs
+from components.hosts.hetzner.host import HetznerHost, HetznerHostArgs
+from components.hosts.local import DockerHost, LocalDockerHost, LocalDockerHostArgs
 from config.settings import StackSettings
 
 
@@ -56,7 +56,7 @@ def image_digests(settings: StackSettings, provider: pulumi.ProviderResource) ->
     reference = pulumi.StackReference("image-digests", stack_name=own_stack_name())
     return images.DigestPins(
         refresh=settings.image_refresh,
-        # Secret only if the engine says this output is (see components/upgrades.py).
+        # Secret only if the engine says this output is (see components/apps/nextcloud/upgrades.py).
         recorded=reference.get_output(images.DIGESTS_OUTPUT),
         provider=provider,
     )
@@ -66,7 +66,7 @@ def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.I
     """Register every resource; return the stack outputs."""
     host = build_host(settings, name_prefix)
     digests = image_digests(settings, host.provider)
-    # Every RemoteImage on the host runs its tag at the stack's recorded digest (components/images.py).
+    # Every RemoteImage on the host runs its tag at the stack's recorded digest (components/core/images.py).
     on_host = pulumi.ResourceOptions(providers=[host.provider], transformations=[digests.transformation])
     state = StatePolicy(placement=host.placement, protect=settings.protect)
     edge = Network(
@@ -92,7 +92,7 @@ def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.I
         "adminUsers": {name: app.admin_user for name, app in apps.items()},
         "adminPasswords": pulumi.Output.secret({name: app.admin_password for name, app in apps.items()}),
         "volumes": {name: app.volumes for name, app in apps.items()},
-        # Read back by the next deploy (components/upgrades.py): one Nextcloud major at a time.
+        # Read back by the next deploy (components/apps/nextcloud/upgrades.py): one Nextcloud major at a time.
         DEPLOYED_MAJORS_OUTPUT: {name: app.image_major for name, app in apps.items() if isinstance(app, Nextcloud)},
         # Read back by the next deploy: the same digests until imageRefresh changes.
         images.DIGESTS_OUTPUT: digests.record(),

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.app_context import AppContext
-from components.cache import Cache, CacheArgs, EvictionPolicy
-from components.database import Database, DatabaseArgs, Engine
-from components.network import Network, NetworkArgs
+from components.apps.context import AppContext
+from components.core.network import Network, NetworkArgs
+from components.services.cache import Cache, CacheArgs, EvictionPolicy
+from components.services.database import Database, DatabaseArgs, Engine
 
 
 @dataclass(frozen=True)

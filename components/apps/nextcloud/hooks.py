@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.shell import shell_literal
+from components.core.shell import shell_literal
 
 HOOKS_DIR = "/docker-entrypoint-hooks.d"
 BEFORE_STARTING = f"{HOOKS_DIR}/before-starting/50-selfhost-settings.sh"
@@ -85,7 +85,7 @@ def before_starting(settings: NextcloudSettings) -> str:
     lines = [
         "#!/bin/sh",
         "# selfhost: settings that must hold on every start (before-starting hook, runs as www-data).",
-        "# Rendered by components/nextcloud_hooks.py from the stack's config; every command is idempotent.",
+        "# Rendered by components/apps/nextcloud/hooks.py from the stack's config; every command is idempotent.",
         _PRELUDE,
         "# The stack runs a cron container (/cron.sh): background jobs must not wait for page visits.",
         "occ background:cron",

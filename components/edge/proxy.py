@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from components import images
-from components.container import Attachment, FileUpload, Healthcheck, Mount, ServiceSpec, service_container
-from components.nginx_config import (
+from components.core import images
+from components.core.container import Attachment, FileUpload, Healthcheck, Mount, ServiceSpec, service_container
+from components.core.volumes import StatePolicy, data_volume
+from components.edge.nginx.config import (
     HEALTH_PATH,
     PRODUCTION,
     PublicPorts,
@@ -25,8 +26,7 @@ from components.nginx_config import (
     TlsSettings,
     render_nginx_config,
 )
-from components.routes import ProxyRoute
-from components.volumes import StatePolicy, data_volume
+from components.edge.routes import ProxyRoute
 
 CONFIG_PATH = "/etc/nginx/nginx.conf"
 HEALTHCHECK = Healthcheck(
@@ -40,7 +40,7 @@ class ProxyArgs:
     """Everything the proxy needs; the stack fills it from StackSettings and the app routes."""
 
     routes: Sequence[ProxyRoute]
-    """One per app (``components.apps.proxy_routes(settings.apps)``)."""
+    """One per app (``components.apps.registry.proxy_routes(settings.apps)``)."""
     edge_network: pulumi.Input[str]
     """Name of the network the apps' containers join under their aliases."""
     container_name: str

@@ -32,8 +32,8 @@ from typing import Literal
 import jinja2
 import pulumi
 
-from components.routes import ProxyRoute
-from config.fields import APP_NAME, is_email_address, is_hostname
+from components.core.fields import APP_NAME, is_email_address, is_hostname
+from components.edge.routes import ProxyRoute
 from config.settings import port_suffix
 
 TlsMode = Literal["off", "letsencrypt", "provided"]
@@ -68,7 +68,7 @@ terminating pointer, i.e. 272 bytes for a 253-character name on 64-bit); the def
 the CPU's cache line (64 bytes: names of up to 46 characters). 512 fits the longest legal
 DNS name; nginx allocates only what the names use, so the size costs nothing."""
 
-_TEMPLATES = Path(__file__).parent / "templates"
+_TEMPLATES = Path(__file__).parent
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(_TEMPLATES),
     undefined=jinja2.StrictUndefined,

@@ -8,10 +8,10 @@ from typing import Literal
 
 import pulumi
 
-from components import images
-from components.container import Attachment, Healthcheck, Mount, ServiceSpec, secret_file, service_container
-from components.secrets import generated_password
-from components.volumes import StatePolicy, data_volume
+from components.core import images
+from components.core.container import Attachment, Healthcheck, Mount, ServiceSpec, secret_file, service_container
+from components.core.secrets import generated_password
+from components.core.volumes import StatePolicy, data_volume
 
 Engine = Literal["mariadb", "postgres"]
 SERVICE_UID = 999

@@ -21,7 +21,7 @@ from typing import Final, Literal
 import pulumi
 import pulumi_docker as docker
 
-from components.durations import MILLISECOND, DurationInput, go_duration, nanoseconds
+from components.core.durations import MILLISECOND, DurationInput, go_duration, nanoseconds
 
 SERVICE_LABEL: Final = "io.selfhost.service"
 """On every container: its name. Also the one label each log line carries (``docker logs --details``)."""

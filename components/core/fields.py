@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from config.units import MEMORY_FORMAT_HELP, parse_memory
+from components.core.units import MEMORY_FORMAT_HELP, parse_memory
 
 DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 """One label of a host name, lower case: also the rule for Hetzner server names.
@@ -23,7 +23,7 @@ accepts a trailing newline (``$`` matches before a final ``\\n``), which then la
 
 MAX_HOSTNAME_LENGTH = 253
 """RFC 1035's limit for a whole name (labels of at most 63). The one length rule for host names:
-nginx sizes its server-names hash from the names it is given (components/nginx_config.py)."""
+nginx sizes its server-names hash from the names it is given (components/edge/nginx/config.py)."""
 
 EMAIL_MAX_LENGTH = 100
 """WordPress keeps ``user_email`` in a ``varchar(100)`` (wp-admin/includes/schema.php, 7.1)."""
@@ -70,7 +70,7 @@ def is_email_address(value: str) -> bool:
 
 APP_NAME = re.compile(r"[a-z][a-z0-9]{0,19}")
 """An app's name in config: it becomes part of container, volume and network names and of nginx
-upstream names (checked with fullmatch in config.settings and components/nginx_config.py)."""
+upstream names (checked with fullmatch in config.settings and components/edge/nginx/config.py)."""
 
 
 def is_hostname(value: str) -> bool:

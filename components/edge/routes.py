@@ -44,3 +44,6 @@ class ProxyRoute:
     """Path prefixes (``/wp-content/``) under which static files (css, js, images, fonts) are
     public: the proxy adds a browser cache lifetime when the app sent no Cache-Control.
     Leave empty for apps whose private files have static-looking URLs (Nextcloud)."""
+    websocket: bool = False
+    """The app upgrades connections to WebSocket (Rocket.Chat, some containers): the proxy passes
+    ``Upgrade``/``Connection`` through and keeps an idle connection open for the read timeout."""

@@ -1,0 +1,217 @@
+"""An app as plain data: what a kind's ``spec()`` returns and the generic App component registers.
+
+Every kind is a pure function ``spec(app_name, settings, site) -> AppSpec``: no Pulumi
+resource, no output, no I/O, so a spec is tested by comparing data. The App component
+(components/apps/app.py) turns roles into resources and names:
+
+- container ``<prefix>-<app>-<role>``, resource ``<app>-container`` for the service of role
+  ``app`` and ``<app>-<role>`` for the others (the names the stack has always used);
+- volume ``<prefix>-<app>-<role>``, resource ``<app>-<role>``; retained, protected with the stack;
+- backing service ``<prefix>-<app>-<role>``, resource ``<app>-<role>``, on the app's internal
+  network ``<prefix>-<app>-backend`` (made only when the app has backing services);
+- generated secret: resource ``<app>-<role>`` (pulumi-random, protected with the volumes).
+
+Contract between the kinds and the App component: change it only additively, and say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import SecretStr
+
+from components.core.container import Healthcheck
+from components.core.images import ImagePin
+from components.edge.routes import ProxyRoute
+
+
+@dataclass(frozen=True)
+class Site:
+    """What the stack derives once for an app from its host name and the proxy's settings."""
+
+    app: str
+    """App name from config (``blog``)."""
+    hostname: str
+    """Public host name (``blog.example.com``)."""
+    public_url: str
+    """What users type: ``https://blog.example.com`` or ``http://blog.localhost:8080``."""
+    scheme: Literal["http", "https"]
+    public_host: str
+    """The host with the port when it is not the scheme's default (``blog.localhost:8080``)."""
+    trusted_proxies: str
+    """The edge network's subnet: requests from it carry trustworthy X-Forwarded-* headers."""
+
+
+# --- secrets: where a secret file's value comes from ---------------------------------------
+
+
+@dataclass(frozen=True)
+class AppSecret:
+    """A password generated for this app (``GeneratedSecret`` of the same role)."""
+
+    role: str
+
+
+@dataclass(frozen=True)
+class ServiceSecret:
+    """The password of one of this app's backing services (``Backing.role``)."""
+
+    role: str
+
+
+@dataclass(frozen=True)
+class ConfigSecret:
+    """A value the operator set with ``pulumi config set --secret``."""
+
+    value: SecretStr
+    key: str
+    """The config key it came from (``apps.chat.secrets.SMTP_PASSWORD``), for messages."""
+
+
+SecretSource = AppSecret | ServiceSecret | ConfigSecret
+
+
+@dataclass(frozen=True)
+class GeneratedSecret:
+    role: str
+    """``admin-password`` -> resource ``<app>-admin-password``."""
+    protect: bool = True
+    """Protected with the volumes when the stack protects state: data on them depends on it."""
+
+
+# --- files and mounts ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class File:
+    """A file written into the container before it starts (root-owned unless ``owner`` says otherwise)."""
+
+    path: str
+    content: str = ""
+    content_base64: str | None = None
+    """Binary content, base64: then ``content`` is ignored."""
+    owner: int = 0
+    group: int = 0
+    mode: str = "0444"
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    """A secret as a file readable only by ``owner`` (mode 0400), never as a variable."""
+
+    path: str
+    source: SecretSource
+    owner: int
+    render: Callable[[str], str] | None = None
+    """Wraps the secret's value into the file's content (e.g. a config file holding it); pure."""
+
+
+@dataclass(frozen=True)
+class Volume:
+    role: str
+    """``html``, ``data`` -> volume ``<prefix>-<app>-<role>``."""
+    holds: str
+    """What is on it, in a few words (docs, backups)."""
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    volume: str
+    """The role of one of the app's volumes."""
+    path: str
+    read_only: bool = False
+
+
+EdgeAttachment = Literal["none", "outbound", "routed"]
+"""On the edge network: not at all; for outbound traffic only; or as the proxy's upstream,
+with the app's alias (``edge_alias``). At most one service of an app is ``routed``."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """One long-lived container of the app."""
+
+    role: str
+    image: ImagePin
+    memory: int
+    """Limit, bytes."""
+    healthcheck: Healthcheck
+    memory_reservation: int | None = None
+    edge: EdgeAttachment = "none"
+    backend: bool = True
+    """On the app's internal network (when it has one)."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    files: tuple[File | SecretFile, ...] = ()
+    mounts: tuple[VolumeMount, ...] = ()
+    command: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    user: str | None = None
+    wait_timeout_seconds: int = 120
+    stop_grace_seconds: int = 30
+    depends_on: tuple[str, ...] = ()
+    """Roles of this app's services or backing services that must be up (healthy) first."""
+
+
+# --- backing services ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backing:
+    """A backing service the app asks for; the services registry (components/services) builds it
+    and tells the app how to reach it (``Connection``)."""
+
+    role: str
+    """``db``, ``redis``, ``mongo``: its container, resource and host alias."""
+    kind: Literal["mariadb", "postgres", "redis", "mongodb"]
+    memory: int
+    memory_reservation: int | None = None
+    database: str | None = None
+    user: str | None = None
+    options: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
+    """Per kind: ``server_args`` (mariadb), ``eviction_policy`` (redis), ``replica_set`` (mongodb)..."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How an app's containers reach one backing service: pure facts, known before any resource."""
+
+    host: str
+    port: int
+    user: str | None
+    database: str | None
+    password: ServiceSecret
+    """Mount it as a ``SecretFile`` where the client reads its password file."""
+
+
+# --- the app ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpgradeGuard:
+    """A version the stack records after a healthy deploy and checks before the next one pulls.
+
+    ``check(previous_record)`` raises ``pulumi.RunError`` to refuse (e.g. Nextcloud skipping a
+    major); the pull of ``gates``' image waits for it. The stack output ``output`` maps app names
+    to ``value``, recorded once the ``gates`` service is healthy.
+    """
+
+    output: str
+    value: int
+    gates: str
+    check: Callable[[object], None]
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    kind: str
+    services: tuple[Service, ...]
+    route: ProxyRoute
+    backing: tuple[Backing, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    secrets: tuple[GeneratedSecret, ...] = ()
+    admin_user: str | None = None
+    admin_password: str | None = None
+    """The role of the generated secret that is the admin's password, exported as a secret."""
+    upgrade_guard: UpgradeGuard | None = None

@@ -15,13 +15,48 @@ from components.core.volumes import StatePolicy
 from components.edge.proxy import Proxy, ProxyArgs
 from components.hosts.hetzner.host import HetznerHost, HetznerHostArgs
 from components.hosts.local import DockerHost, LocalDockerHost, LocalDockerHostArgs
+from config.memory import total_reservation
 from config.settings import StackSettings
+
+
+def hetzner_host_args(settings: StackSettings) -> HetznerHostArgs:
+    hetzner = settings.hetzner
+    if hetzner is None:
+        raise ValueError("host=hetzner needs selfhost:hetzner (validated settings always have it)")
+    public_ports = [settings.http_port] if settings.tls == "off" else [settings.http_port, settings.https_port]
+    return HetznerHostArgs(
+        server_name=hetzner.server_name,
+        server_type=hetzner.server_type,
+        location=hetzner.location,
+        image=hetzner.image,
+        ssh_public_keys=list(hetzner.ssh_public_keys),
+        admin_cidrs=list(hetzner.admin_cidrs),
+        public_ports=public_ports,
+        volume_size_gb=hetzner.volume_size_gb,
+        backups=hetzner.backups,
+        reverse_dns=hetzner.reverse_dns,
+        labels=dict(hetzner.labels),
+        automatic_reboot_time=hetzner.automatic_reboot_time,
+        protect=settings.protect,
+        reserved_memory_bytes=total_reservation(settings.memory_budgets()),
+    )
 
 
 def build_host(settings: StackSettings, name_prefix: str) -> DockerHost:
     if settings.host == "hetzner":
-        return HetznerHost("host", HetznerHostArgs.from_settings(settings))
+        return HetznerHost("host", hetzner_host_args(settings))
     return LocalDockerHost("host", LocalDockerHostArgs(docker_host=settings.docker_host))
+
+
+def volume_names(settings: StackSettings, name_prefix: str) -> list[str]:
+    """Every Docker volume the stack makes, for the host to prepare before any app is built."""
+    roles = {"wordpress": ("html", "db-data"), "nextcloud": ("html", "data", "db-data")}
+    names = [
+        f"{name_prefix}-{app}-{role}" for app, settings_ in settings.apps.items() for role in roles[settings_.kind]
+    ]
+    if settings.tls == "letsencrypt":
+        names.append(f"{name_prefix}-proxy-acme")
+    return sorted(names)
 
 
 def _secret(value: SecretStr | None) -> pulumi.Output[str] | None:
@@ -68,7 +103,8 @@ def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.I
     digests = image_digests(settings, host.provider)
     # Every RemoteImage on the host runs its tag at the stack's recorded digest (components/core/images.py).
     on_host = pulumi.ResourceOptions(providers=[host.provider], transformations=[digests.transformation])
-    state = StatePolicy(placement=host.placement, protect=settings.protect)
+    # Explicit: the host prepares exactly the volumes the stack makes (a directory each on Hetzner).
+    state = StatePolicy(placement=host.prepare_volumes(volume_names(settings, name_prefix)), protect=settings.protect)
     edge = Network(
         "edge", NetworkArgs(network_name=f"{name_prefix}-edge", internal=False, subnet=settings.edge_subnet), on_host
     )

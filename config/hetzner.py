@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from components.core.fields import DNS_LABEL, ConfigModel, HostName, MemorySize
+from components.core.fields import DNS_LABEL, TIME_OF_DAY, ConfigModel, HostName, MemorySize
 from components.core.units import format_memory
 from config.memory import MemoryBudget, total_reservation
 
@@ -112,8 +112,6 @@ _SSH_KEY_TYPES = (
 # names and values start and end alphanumeric, with "-", "_" and "." inside; values may be empty.
 _LABEL_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
 _LABEL_PREFIX = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
-TIME_OF_DAY = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
-"""HH:MM; apply with ``fullmatch`` (as every pattern here: ``match`` with ``$`` accepts a trailing newline)."""
 
 
 def _check_server_type(value: str) -> str:

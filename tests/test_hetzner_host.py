@@ -61,13 +61,13 @@ DOCKER_VOLUMES = ("web-blog-db", "web-cloud-data")
 
 def build(args: HetznerHostArgs, volumes: Sequence[str] = DOCKER_VOLUMES) -> dict[str, Any]:
     host = HetznerHost("host", args)
-    state = StatePolicy(placement=host.placement, protect=args.protect)
+    state = StatePolicy(placement=host.prepare_volumes(volumes), protect=args.protect)
     owner = pulumi.ComponentResource("test:index:App", "app")
     for volume_name in volumes:
         data_volume(volume_name, volume_name, state, parent=owner)
     # Asking twice for the same volume must not register its directory twice.
     if volumes:
-        host.placement.driver_opts(volumes[0])
+        host.prepare_volumes(volumes[:1]).driver_opts(volumes[0])
     pulumi.export("serverIp", host.server_ip)
     pulumi.export("address", host.address)
     pulumi.export("sshCommand", host.ssh_command)
@@ -292,3 +292,26 @@ def test_reservations_protect_system_slice_after_readiness() -> None:
 
 def test_no_reservations_no_protection_command(run: ProgramRun) -> None:
     assert not [r for r in run.of_type(COMMAND) if r.name == "host-memory-protection"]
+
+
+def test_a_volume_the_host_was_not_told_about_is_refused() -> None:
+    """A volume outside ``prepare_volumes`` would land on the server's root disk and die with it."""
+
+    def build_unprepared() -> None:
+        host = HetznerHost("host", ARGS)
+        state = StatePolicy(placement=host.prepare_volumes(["web-blog-db"]), protect=True)
+        owner = pulumi.ComponentResource("test:index:App", "app")
+        data_volume("stray", "web-stray", state, parent=owner)
+
+    with pytest.raises(Exception, match=r"volume 'web-stray' was not prepared by the host.*prepared: web-blog-db"):
+        run_components(build_unprepared)
+
+
+def test_the_shipped_prod_stack_prepares_exactly_the_volumes_it_makes() -> None:
+    from tests.mockstack import run_stack_file
+
+    run = run_stack_file("prod")
+    made = sorted(v.inputs["name"] for v in run.of_type("docker:index/volume:Volume"))
+    prepared = sorted(r.name.removeprefix("host-dir-") for r in run.of_type(COMMAND) if r.name.startswith("host-dir-"))
+    assert made == prepared
+    assert made  # the prod stack has apps with state

@@ -21,6 +21,9 @@ Every pattern in this project is applied with ``fullmatch``: ``re.match`` with `
 accepts a trailing newline (``$`` matches before a final ``\\n``), which then lands in a file.
 """
 
+TIME_OF_DAY = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+"""HH:MM, 24-hour (hetzner.automaticRebootTime, the server's unattended-upgrades reboot time)."""
+
 MAX_HOSTNAME_LENGTH = 253
 """RFC 1035's limit for a whole name (labels of at most 63). The one length rule for host names:
 nginx sizes its server-names hash from the names it is given (components/edge/nginx/config.py)."""

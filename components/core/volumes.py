@@ -22,6 +22,30 @@ class VolumePlacement(Protocol):
         ...
 
 
+class PreparedPlacement:
+    """The placement a host returns from ``prepare_volumes``: exactly the volumes it prepared.
+
+    Asking for any other volume is a programming error in the composition (a volume the host
+    was not told about would be created without its directory on the host's data disk, i.e.
+    on the server's root disk, and vanish with the server), so it fails loudly instead.
+    """
+
+    def __init__(self, options: Mapping[str, pulumi.Input[Mapping[str, str]] | None]) -> None:
+        self._options = dict(options)
+
+    @property
+    def volume_names(self) -> list[str]:
+        return sorted(self._options)
+
+    def driver_opts(self, volume_name: str) -> pulumi.Input[Mapping[str, str]] | None:
+        if volume_name not in self._options:
+            raise ValueError(
+                f"volume {volume_name!r} was not prepared by the host: the composition must pass every "
+                f"volume name to prepare_volumes (prepared: {', '.join(self.volume_names) or 'none'})"
+            )
+        return self._options[volume_name]
+
+
 class EngineDefaultPlacement:
     """Volumes where the Docker engine keeps them (/var/lib/docker/volumes)."""
 

@@ -1,8 +1,10 @@
 """The Docker host the stack deploys onto.
 
-A host owns the Docker provider and decides where volumes live. Apps receive the
-provider through ``opts`` and the placement through their args, so a new kind of host
-slots in without touching them.
+A host owns the Docker provider and decides where volumes live. The composition (stack.py)
+tells the host every volume the stack will make (``prepare_volumes``), once, before any app
+is built; the host prepares each (a directory on its data disk, or nothing) and returns
+the placement the apps' volumes use. Apps receive the provider through ``opts`` and the
+placement through their args, so a new kind of host slots in without touching them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Protocol
 import pulumi
 import pulumi_docker as docker
 
-from components.core.volumes import EngineDefaultPlacement, VolumePlacement
+from components.core.volumes import PreparedPlacement, VolumePlacement
 
 
 class DockerHost(Protocol):
@@ -25,8 +27,9 @@ class DockerHost(Protocol):
     @property
     def provider(self) -> docker.Provider: ...
 
-    @property
-    def placement(self) -> VolumePlacement: ...
+    def prepare_volumes(self, volume_names: Sequence[str]) -> VolumePlacement:
+        """Prepare a place for each named volume; the placement answers for exactly these."""
+        ...
 
     @property
     def address(self) -> pulumi.Output[str]:
@@ -152,7 +155,6 @@ class LocalDockerHost(pulumi.ComponentResource):
                 resource=self,
             )
         self._docker = engine_provider(f"{name}-docker", endpoint, [], pulumi.ResourceOptions(parent=self))
-        self._volume_placement = EngineDefaultPlacement()
         self._public_address = pulumi.Output.from_input("127.0.0.1")
         self.register_outputs({"address": self._public_address})
 
@@ -160,9 +162,9 @@ class LocalDockerHost(pulumi.ComponentResource):
     def provider(self) -> docker.Provider:
         return self._docker
 
-    @property
-    def placement(self) -> VolumePlacement:
-        return self._volume_placement
+    def prepare_volumes(self, volume_names: Sequence[str]) -> VolumePlacement:
+        """Where the engine keeps volumes (/var/lib/docker/volumes): nothing to prepare."""
+        return PreparedPlacement(dict.fromkeys(volume_names))
 
     @property
     def address(self) -> pulumi.Output[str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from config.hetzner import TIME_OF_DAY
+from components.core.fields import TIME_OF_DAY
 
 DATA_MOUNT = "/srv/selfhost"
 """Where the Hetzner volume is mounted."""

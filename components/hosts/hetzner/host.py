@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -18,6 +18,7 @@ import pulumi_command as command
 import pulumi_docker as docker
 import pulumi_hcloud as hcloud
 
+from components.core.volumes import PreparedPlacement, VolumePlacement
 from components.hosts.hetzner import ssh_agent
 from components.hosts.hetzner.cloud_init import (
     CloudInitOptions,
@@ -29,8 +30,6 @@ from components.hosts.hetzner.cloud_init import (
     volume_directory_script,
 )
 from components.hosts.local import engine_provider, refuse_engine_tls_environment
-from config.memory import total_reservation
-from config.settings import StackSettings
 
 ANYWHERE = ("0.0.0.0/0", "::/0")
 KNOWN_HOSTS_FILE = "~/.ssh/selfhost_known_hosts"
@@ -78,29 +77,6 @@ class HetznerHostArgs:
     reserved_memory_bytes: int = 0
     """The sum of the containers' memory reservations: ``system.slice`` is protected by that much
     (``memory_protection_script``), or the reservations would protect nothing. 0: not set."""
-
-    @classmethod
-    def from_settings(cls, settings: StackSettings) -> HetznerHostArgs:
-        hetzner = settings.hetzner
-        if hetzner is None:
-            raise ValueError("host=hetzner needs selfhost:hetzner (validated settings always have it)")
-        public_ports = [settings.http_port] if settings.tls == "off" else [settings.http_port, settings.https_port]
-        return cls(
-            server_name=hetzner.server_name,
-            server_type=hetzner.server_type,
-            location=hetzner.location,
-            image=hetzner.image,
-            ssh_public_keys=list(hetzner.ssh_public_keys),
-            admin_cidrs=list(hetzner.admin_cidrs),
-            public_ports=public_ports,
-            volume_size_gb=hetzner.volume_size_gb,
-            backups=hetzner.backups,
-            reverse_dns=hetzner.reverse_dns,
-            labels=dict(hetzner.labels),
-            automatic_reboot_time=hetzner.automatic_reboot_time,
-            protect=settings.protect,
-            reserved_memory_bytes=total_reservation(settings.memory_budgets()),
-        )
 
 
 def firewall_rules(public_ports: Sequence[int], admin_cidrs: Sequence[str]) -> list[hcloud.FirewallRuleArgs]:
@@ -164,35 +140,10 @@ def key_digest(public_key: str) -> str:
     return hashlib.sha256(public_key.split()[1].encode()).hexdigest()[:10]
 
 
-class HetznerVolumePlacement:
-    """Docker volumes as directories on the Hetzner volume, bound by Docker's local driver.
-
-    Docker does not create a bind source: each volume's directory is made over SSH first,
-    and the driver options are an Output of that command, so no Docker volume (and no
-    container using it) can be created before its directory exists.
-    """
-
-    def __init__(
-        self, owner: pulumi.Resource, name: str, connection: command.remote.ConnectionArgs, ready: pulumi.Resource
-    ) -> None:
-        self._owner = owner
-        self._name = name
-        self._connection = connection
-        self._ready = ready
-        self._options: dict[str, pulumi.Output[Mapping[str, str]]] = {}
-
-    def driver_opts(self, volume_name: str) -> pulumi.Output[Mapping[str, str]]:
-        if volume_name not in self._options:
-            directory = command.remote.Command(
-                f"{self._name}-dir-{volume_name}",
-                connection=self._connection,
-                create=volume_directory_script(volume_name),
-                # No delete: removing the resource never removes data.
-                opts=pulumi.ResourceOptions(parent=self._owner, depends_on=[self._ready]),
-            )
-            options = {"type": "none", "o": "bind", "device": volume_directory(volume_name)}
-            self._options[volume_name] = directory.id.apply(lambda _: options)
-        return self._options[volume_name]
+def _bind_options(volume_name: str) -> Callable[[object], Mapping[str, str]]:
+    """The local driver's options binding ``volume_name`` to its directory, once that exists."""
+    options = {"type": "none", "o": "bind", "device": volume_directory(volume_name)}
+    return lambda _: options
 
 
 class HetznerHost(pulumi.ComponentResource):
@@ -328,7 +279,10 @@ class HetznerHost(pulumi.ComponentResource):
             SSH_OPTIONS,
             child,
         )
-        self._volume_placement = HetznerVolumePlacement(self, name, connection, ready)
+        self._name = name
+        self._connection = connection
+        self._ready = ready
+        self._volume_directories: dict[str, pulumi.Output[Mapping[str, str]]] = {}
         self.server_ip = ip.ip_address
         self.ssh_command = ip.ip_address.apply(lambda address: " ".join(["ssh", *HOST_KEY_OPTIONS, f"root@{address}"]))
         self.register_outputs({"server_ip": self.server_ip, "ssh_command": self.ssh_command})
@@ -337,9 +291,26 @@ class HetznerHost(pulumi.ComponentResource):
     def provider(self) -> docker.Provider:
         return self._docker
 
-    @property
-    def placement(self) -> HetznerVolumePlacement:
-        return self._volume_placement
+    def prepare_volumes(self, volume_names: Sequence[str]) -> VolumePlacement:
+        """Docker volumes as directories on the Hetzner volume, bound by Docker's local driver.
+
+        Docker does not create a bind source: each volume's directory is made over SSH first
+        (a child of this host, ``<host>-dir-<volume>``), and the driver options are an Output
+        of that command, so no Docker volume (and no container using it) can be created before
+        its directory exists. Called with the same name again, the directory is not made twice.
+        """
+        for volume_name in sorted(set(volume_names)):
+            if volume_name in self._volume_directories:
+                continue
+            directory = command.remote.Command(
+                f"{self._name}-dir-{volume_name}",
+                connection=self._connection,
+                create=volume_directory_script(volume_name),
+                # No delete: removing the resource never removes data.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self._ready]),
+            )
+            self._volume_directories[volume_name] = directory.id.apply(_bind_options(volume_name))
+        return PreparedPlacement({name: self._volume_directories[name] for name in volume_names})
 
     @property
     def address(self) -> pulumi.Output[str]:

@@ -23,6 +23,7 @@ from pydantic import AfterValidator, Field
 
 from components.core.fields import DNS_LABEL, TIME_OF_DAY, ConfigModel, HostName, MemorySize
 from components.core.units import format_memory
+from components.hosts.hetzner.ssh_agent import ssh_strings
 from config.memory import MemoryBudget, total_reservation
 
 GiB = 1024**3
@@ -137,21 +138,6 @@ def _check_image(value: str) -> str:
     return value
 
 
-def _ssh_fields(blob: bytes) -> list[bytes] | None:
-    """The length-prefixed strings of an SSH public key blob, or None if it does not split exactly."""
-    fields: list[bytes] = []
-    at = 0
-    while at < len(blob):
-        if at + 4 > len(blob):
-            return None
-        size = int.from_bytes(blob[at : at + 4], "big")
-        if at + 4 + size > len(blob):
-            return None
-        fields.append(blob[at + 4 : at + 4 + size])
-        at += 4 + size
-    return fields
-
-
 def _check_ssh_key(value: str) -> str:
     if value.lstrip().startswith("-----BEGIN"):
         raise ValueError("this is a private key; give the public key (the .pub file), never the private one")
@@ -166,7 +152,7 @@ def _check_ssh_key(value: str) -> str:
     except (binascii.Error, ValueError):
         raise ValueError(f"the key data of the {parts[0]} key {parts[1][:20]!r}... is not base64") from None
     # The blob names its own type and splits into whole fields: catches truncated or mixed-up keys.
-    fields = _ssh_fields(blob)
+    fields = ssh_strings(blob)
     if not fields or len(fields) < 2 or fields[0] != parts[0].encode():
         raise ValueError(f"the key data of the {parts[0]} key {parts[1][:20]!r}... is cut off or not of that type")
     return " ".join(parts)

@@ -71,6 +71,7 @@ def _read_exactly(connection: socket.socket, size: int) -> bytes:
 
 
 def _string(payload: bytes, offset: int) -> tuple[bytes, int]:
+    """One SSH wire-format string (RFC 4251 section 5: uint32 length, then the bytes) at ``offset``."""
     if offset + 4 > len(payload):
         raise AgentProtocolError("truncated identities answer")
     (length,) = struct.unpack_from(">I", payload, offset)
@@ -78,6 +79,19 @@ def _string(payload: bytes, offset: int) -> tuple[bytes, int]:
     if start + length > len(payload):
         raise AgentProtocolError("truncated identities answer")
     return payload[start : start + length], start + length
+
+
+def ssh_strings(blob: bytes) -> list[bytes] | None:
+    """The strings a public key blob is made of (its type name first), or None if it does not split exactly."""
+    fields: list[bytes] = []
+    offset = 0
+    try:
+        while offset < len(blob):
+            field, offset = _string(blob, offset)
+            fields.append(field)
+    except AgentProtocolError:
+        return None
+    return fields
 
 
 def agent_key_blobs(socket_path: str, timeout: float = AGENT_TIMEOUT_SECONDS) -> list[bytes]:

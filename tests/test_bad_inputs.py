@@ -7,6 +7,7 @@ makes the catalogue keep up with the model: every config key must appear in it.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,8 @@ def nc(**options: Any) -> dict[str, Any]:
 
 
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOaW+RC+QOf2afHJ49m0fCOSutw+QwSy0BSjPujBglUU admin@example.com"
+SSH_KEY_CUT = "ssh-ed25519 " + base64.b64encode(base64.b64decode(SSH_KEY.split()[1])[:-5]).decode()
+"""The same key with its last bytes lost in a copy: the blob's last length prefix overruns it."""
 HETZNER = {"sshPublicKeys": [SSH_KEY], "adminCidrs": ["203.0.113.0/24"]}
 
 
@@ -501,6 +504,15 @@ CATALOGUE = [
         "give the public key (the .pub file)",
     ),
     Bad("ssh-key-not-base64", hz(sshPublicKeys=["ssh-ed25519 x!y"]), "hetzner.sshPublicKeys.0", "is not base64"),
+    Bad(
+        "ssh-key-cut-off", hz(sshPublicKeys=[SSH_KEY_CUT]), "hetzner.sshPublicKeys.0", "is cut off or not of that type"
+    ),
+    Bad(
+        "ssh-key-other-type",
+        hz(sshPublicKeys=["ecdsa-sha2-nistp256 " + SSH_KEY.split()[1]]),
+        "hetzner.sshPublicKeys.0",
+        "is cut off or not of that type",
+    ),
     Bad("ssh-key-twice", hz(sshPublicKeys=[SSH_KEY, SSH_KEY]), "hetzner.sshPublicKeys", "listed twice"),
     Bad("admin-cidrs-missing", hz(adminCidrs=OMIT), "hetzner.adminCidrs", "is required (networks allowed to reach"),
     Bad("admin-cidr-prefix-33", hz(adminCidrs=["203.0.113.0/33"]), "hetzner.adminCidrs.0", "e.g. 203.0.113.0/24"),

@@ -155,6 +155,27 @@ def test_every_action_is_pinned_to_a_commit_with_its_release_named() -> None:
         assert len(versions) == 1, f"{action} pinned to more than one commit: {versions}"
 
 
+def all_steps() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path in WORKFLOW_FILES:
+        for name, job in load(path.name)["jobs"].items():
+            for each in job.get("steps", []):
+                yield path.name, name, each
+
+
+def test_no_expression_is_pasted_into_a_script() -> None:
+    """Values reach run: scripts through env only: an expression expanded into the script text is code."""
+    for workflow, job, each in all_steps():
+        if "run" in each:
+            assert "${{" not in each["run"], f"{workflow}:{job}: {each.get('name')}"
+
+
+def test_no_checkout_leaves_the_token_in_git_config() -> None:
+    checkouts = [(w, j, s) for w, j, s in all_steps() if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert len(checkouts) == 3
+    for workflow, job, each in checkouts:
+        assert each["with"]["persist-credentials"] is False, f"{workflow}:{job}"
+
+
 def test_the_test_workflow_runs_the_readme_test_command() -> None:
     workflow = load("test.yml")
     assert set(workflow["on"]) == {"push", "pull_request", "workflow_call"}

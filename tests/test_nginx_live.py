@@ -766,6 +766,18 @@ def test_a_websocket_upgrade_is_carried_through_to_the_app(kinds: KindsEdge) -> 
         assert session.closed.wait(5)
 
 
+def test_a_tunnel_the_client_drops_is_closed_at_the_app_never_pooled(kinds: KindsEdge) -> None:
+    """A 101 turns keep-alive off for that upstream connection (ngx_http_proxy_module.c): when the
+    browser goes away, nginx closes the app's side instead of reusing it for the next request."""
+    before = len(kinds.chat.sessions)
+    client = websocket(kinds, CHAT)
+    assert client.echo("bye") == "bye"
+    client.sock.close()  # no close frame: a tab closed, a laptop suspended
+    [session] = kinds.chat.sessions[before:]
+    assert session.closed.wait(2)
+    assert request(kinds, CHAT, "/api/info").json()["backend"] == "chat"
+
+
 def test_an_idle_tunnel_outlives_pauses_shorter_than_the_read_timeout_and_closes_after_it(kinds: KindsEdge) -> None:
     before = len(kinds.pulse.sessions)
     client = websocket(kinds, PULSE)

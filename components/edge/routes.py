@@ -23,8 +23,10 @@ request body may exceed an app's upload limit by (the proxy's body limit, Nextcl
 
 UPSTREAM_IDLE_SECONDS = 4
 """Default ``upstream_idle_seconds``: below Apache's KeepAliveTimeout (5 s) in the WordPress
-and Nextcloud images and Node's ``server.keepAliveTimeout`` (5 s), so nginx never reuses a
-connection the app is closing: a POST on such a connection would fail with 502."""
+and Nextcloud images and Node's ``server.keepAliveTimeout`` (5 s; Meteor 3.0's webapp, under
+Rocket.Chat, keeps it: meteor/meteor packages/webapp/webapp_server.js), so nginx never reuses
+a connection the app is closing: a POST on such a connection would fail with 502. nginx's
+own default keepalive_timeout (a static site's nginx) is 75 s."""
 
 NEXTCLOUD_DAV_REDIRECTS: tuple[tuple[str, str], ...] = (
     ("/.well-known/carddav", "/remote.php/dav/"),

@@ -208,8 +208,7 @@ def test_forwarded_headers_are_set_once_per_server_and_never_per_location(conf: 
             "X-Forwarded-Proto": "$scheme",
             "X-Forwarded-Host": "$host:8443",
             "X-Forwarded-Port": port,
-            "Upgrade": "$http_upgrade",
-            "Connection": "$connection_upgrade",
+            "Connection": "",  # not a WebSocket route: no Upgrade passed on, keep-alive to the app
         }
         # One add_header/proxy_set_header in a location would drop every inherited one.
         for location in find(server, "location"):
@@ -454,7 +453,11 @@ def test_websocket_routes_speak_http11_to_the_app_and_pass_the_upgrade(tmp_path:
     assert entries(upgrade["block"]) == {("default", "upgrade"), ("", "")}
     assert args(conf.http, "proxy_http_version") == ["1.1"]
     for name in (BLOG, CLOUD, "www.example.com"):
-        assert find(conf.server(name, tls=True), "proxy_http_version") == []  # inherited from http
+        other = conf.server(name, tls=True)
+        assert find(other, "proxy_http_version") == []  # inherited from http
+        # Only WebSocket routes pass a client's Upgrade; the others send no Connection header.
+        plain = conf.headers(other, "proxy_set_header")
+        assert "Upgrade" not in plain and plain["Connection"] == ""
 
 
 def test_a_route_sets_its_upstream_idle_time(tmp_path: Path) -> None:

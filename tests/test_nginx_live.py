@@ -858,6 +858,26 @@ def test_plain_requests_keep_upstream_connections_alive_on_every_route(
         assert headers["host"] == f"{host}:{PUBLIC.http}"
 
 
+def test_routes_without_websocket_never_upgrade_even_if_the_app_would(kinds: KindsEdge) -> None:
+    """``tool`` runs an app that speaks WebSocket, but its route does not ask for it: the
+    client's Upgrade stays at the proxy, the app answers an ordinary request (no 101, no tunnel
+    past the route's limits)."""
+    before = len(kinds.tool.requests)
+    with kinds.ns.connect(LISTEN_ADDRESS, HTTP_PORT) as sock:
+        status, _ = WebSocketClient(sock).handshake(f"{TOOL}:{PUBLIC.http}")
+    assert status == 200
+    assert kinds.tool.sessions == []
+    [seen] = kinds.tool.requests[before:]
+    assert isinstance(seen["headers"], dict)
+    assert "upgrade" not in seen["headers"] and "connection" not in seen["headers"]
+
+
+def test_wordpress_and_nextcloud_get_no_upgrade_header(plain: Edge) -> None:
+    for host in (BLOG, CLOUD):
+        headers = request(plain, host, "/", Upgrade="h2c", Connection="Upgrade, HTTP2-Settings").json()["headers"]
+        assert "upgrade" not in headers and "connection" not in headers
+
+
 def test_a_container_route_proxies_to_its_own_port_with_its_own_body_limit(kinds: KindsEdge) -> None:
     reply = request(kinds, TOOL, "/x", X_Forwarded_For="203.0.113.9")
     headers = reply.json()["headers"]

@@ -83,7 +83,9 @@ class ProxyRoute:
     """The app upgrades connections to WebSocket (Rocket.Chat, some containers): the proxy speaks
     HTTP/1.1 to it, passes the client's ``Upgrade`` on with ``Connection: upgrade`` (and no
     ``Connection`` header at all on ordinary requests, so upstream keep-alive still works), and
-    keeps an idle upgraded connection open for ``read_timeout_seconds``."""
+    keeps an idle upgraded connection open for ``read_timeout_seconds``. False: the client's
+    ``Upgrade`` never reaches the app, so no 101 can turn the server into a tunnel that bypasses
+    its body limit, rate limits and headers (h2c or WebSocket smuggling)."""
     redirects: tuple[tuple[str, str], ...] = ()
     """``(path, target)`` pairs: a request for exactly ``path`` gets a 301 to ``target`` (a path)
     on the app's public origin, answered by the proxy (well-known URLs)."""

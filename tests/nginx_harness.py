@@ -21,13 +21,20 @@ with EHOSTUNREACH after three probes (about 3 s).
 
 Stub apps are small threaded HTTP/1.1 servers that consume any request body and answer
 with JSON describing what reached them (path, method, headers, body size, which upstream
-connection carried it). They run in this process: sockets are made inside the namespace
-(``setns`` on the calling thread), then served from ordinary threads.
+connection carried it); ``?gzip=1`` and ``?etag=`` make them answer as a static site's nginx
+does (compressed body, validators, 304). :class:`WebSocketStub` also speaks RFC 6455: it
+completes the opening handshake, echoes text frames and records when each tunnel closed;
+:class:`WebSocketClient` is the browser's side. Both are Python's standard library only.
+They run in this process: sockets are made inside the namespace (``setns`` on the calling
+thread), then served from ordinary threads.
 """
 
 from __future__ import annotations
 
+import base64
 import ctypes
+import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -219,9 +226,19 @@ class _StubHandler(BaseHTTPRequestHandler):
             record.connections.append(self.client_address[1])
         body_bytes = self._consume_body()
         query = parse_qs(url.query)
+        etag = f'"{query["etag"][0]}"' if "etag" in query else None
+        if etag is not None and self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self._stub_headers()
+            self.end_headers()
+            return
+        encoding = None
         if "size" in query:
             body = b"x" * int(query["size"][0])
             content_type = query.get("type", ["text/plain"])[0]
+            if "gzip" in query and "gzip" in self.headers.get("Accept-Encoding", ""):
+                body, encoding = gzip.compress(body, mtime=0), "gzip"  # as nginx's gzip/gzip_static would
         else:
             report = {
                 "backend": self.server.name,
@@ -235,12 +252,21 @@ class _StubHandler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        for extra in self.headers.get_all("X-Stub-Header") or []:
-            name, _, value = extra.partition(":")
-            self.send_header(name.strip(), value.strip())
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
+            self.send_header("Vary", "Accept-Encoding")
+        if etag is not None:
+            self.send_header("ETag", etag)
+        self._stub_headers()
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def _stub_headers(self) -> None:
+        """Response headers the test asked for, one ``X-Stub-Header: Name: value`` each."""
+        for extra in self.headers.get_all("X-Stub-Header") or []:
+            name, _, value = extra.partition(":")
+            self.send_header(name.strip(), value.strip())
 
     do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = do_PROPFIND = _handle  # noqa: N815
 
@@ -310,6 +336,237 @@ class StubBackend:
         self._server.shutdown()
         self._server.server_close()
         self._server.close_connections()
+
+
+WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+"""RFC 6455 section 1.3: the server proves it read the key by hashing it with this."""
+OPCODE_TEXT, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG = 0x1, 0x8, 0x9, 0xA
+QUIET_PREFIX = b"quiet:"
+"""Text frames the stub app takes without answering: traffic from the client side only."""
+
+
+def websocket_accept(key: str) -> str:
+    """``Sec-WebSocket-Accept`` for a ``Sec-WebSocket-Key`` (RFC 6455 section 4.2.2)."""
+    return base64.b64encode(hashlib.sha1((key + WEBSOCKET_GUID).encode()).digest()).decode()
+
+
+class SocketReader:
+    """Exact reads from a socket with a buffer of its own, so timeouts can be retried
+    (a ``makefile`` reader refuses every read after its first timeout)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._buffer = bytearray()
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("the peer closed the connection")
+        self._buffer += chunk
+
+    def read_exactly(self, count: int) -> bytes:
+        while len(self._buffer) < count:
+            self._fill()
+        data = bytes(self._buffer[:count])
+        del self._buffer[:count]
+        return data
+
+    def read_head(self) -> bytes:
+        """Up to and including the blank line that ends an HTTP head."""
+        while (end := self._buffer.find(b"\r\n\r\n")) < 0:
+            self._fill()
+        return self.read_exactly(end + 4)
+
+
+def encode_frame(payload: bytes, opcode: int = OPCODE_TEXT, masked: bool = False) -> bytes:
+    """One final frame; clients mask theirs, servers must not (RFC 6455 section 5.1)."""
+    length = len(payload)
+    header = bytes([0x80 | opcode])
+    mask_bit = 0x80 if masked else 0
+    if length < 126:
+        header += bytes([mask_bit | length])
+    elif length < 1 << 16:
+        header += bytes([mask_bit | 126]) + length.to_bytes(2, "big")
+    else:
+        header += bytes([mask_bit | 127]) + length.to_bytes(8, "big")
+    if not masked:
+        return header + payload
+    key = os.urandom(4)
+    return header + key + bytes(byte ^ key[n % 4] for n, byte in enumerate(payload))
+
+
+def read_frame(reader: SocketReader) -> tuple[int, bytes]:
+    """(opcode, payload) of the next frame, unmasked; EOFError when the peer has closed."""
+    first, second = reader.read_exactly(2)
+    length = second & 0x7F
+    if length == 126:
+        length = int.from_bytes(reader.read_exactly(2), "big")
+    elif length == 127:
+        length = int.from_bytes(reader.read_exactly(8), "big")
+    key = reader.read_exactly(4) if second & 0x80 else None
+    payload = reader.read_exactly(length)
+    if key is not None:
+        payload = bytes(byte ^ key[n % 4] for n, byte in enumerate(payload))
+    return first & 0x0F, payload
+
+
+def parse_head(head: bytes) -> tuple[str, dict[str, str]]:
+    """The first line and the header fields (names lower-cased) of an HTTP head."""
+    first, *lines = head.decode("latin-1").rstrip("\r\n").split("\r\n")
+    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return first, headers
+
+
+@dataclass
+class WebSocketSession:
+    """One upgraded connection as the stub app saw it."""
+
+    headers: dict[str, str]
+    """The upgrade request's header fields, names lower-cased."""
+    received: list[bytes] = field(default_factory=list)
+    closed: threading.Event = field(default_factory=threading.Event)
+    closed_at: float | None = None
+    """time.monotonic() when the proxy's side of the tunnel closed."""
+
+
+class WebSocketStub:
+    """A stub app that serves plain HTTP/1.1 (kept alive, a JSON report per request, like
+    :class:`StubBackend`) and upgrades ``Upgrade: websocket`` requests (RFC 6455): 101 with
+    ``Sec-WebSocket-Accept``, then each text frame echoed back (``quiet:`` ones taken
+    silently), pings answered, close answered with close."""
+
+    def __init__(self, name: str, ns: NetNamespace, address: str, port: int) -> None:
+        with ns.entered():
+            self._listener = socket.create_server((address, port), backlog=64)
+        self.name = name
+        self.sessions: list[WebSocketSession] = []
+        self.requests: list[dict[str, object]] = []
+        """Plain HTTP requests: headers and the upstream connection's port."""
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> WebSocketStub:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._lock:
+                self._connections.add(connection)
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        reader = SocketReader(connection)
+        try:
+            while True:
+                request_line, headers = parse_head(reader.read_head())
+                tokens = {token.strip().lower() for token in headers.get("connection", "").split(",")}
+                if headers.get("upgrade", "").lower() == "websocket" and "upgrade" in tokens:
+                    self._tunnel(connection, reader, headers)
+                    return
+                reader.read_exactly(int(headers.get("content-length", "0")))
+                with self._lock:
+                    self.requests.append({"headers": headers, "connection": connection.getpeername()[1]})
+                body = json.dumps({"backend": self.name, "request": request_line, "headers": headers}).encode()
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+        except (EOFError, OSError):
+            pass
+        finally:
+            with self._lock:
+                self._connections.discard(connection)
+            connection.close()
+
+    def _tunnel(self, connection: socket.socket, reader: SocketReader, headers: dict[str, str]) -> None:
+        session = WebSocketSession(headers)
+        with self._lock:
+            self.sessions.append(session)
+        accept = websocket_accept(headers.get("sec-websocket-key", ""))
+        connection.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + f"Sec-WebSocket-Accept: {accept}\r\n\r\n".encode()
+        )
+        try:
+            while True:
+                opcode, payload = read_frame(reader)
+                if opcode == OPCODE_CLOSE:
+                    connection.sendall(encode_frame(payload[:2], OPCODE_CLOSE))
+                    return
+                if opcode == OPCODE_PING:
+                    connection.sendall(encode_frame(payload, OPCODE_PONG))
+                elif opcode == OPCODE_TEXT:
+                    session.received.append(payload)
+                    if not payload.startswith(QUIET_PREFIX):
+                        connection.sendall(encode_frame(payload))
+        except (EOFError, OSError):
+            pass
+        finally:
+            session.closed_at = time.monotonic()
+            session.closed.set()
+
+
+class WebSocketClient:
+    """The browser's side of RFC 6455 over any connected socket (plain or TLS)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reader = SocketReader(sock)
+        self.key = base64.b64encode(os.urandom(16)).decode()
+
+    def handshake(self, host: str, path: str = "/websocket") -> tuple[int, dict[str, str]]:
+        """Sends the opening handshake; returns the status code and the response's header fields."""
+        self.sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {self.key}\r\nSec-WebSocket-Version: 13\r\n"
+            "Origin: http://example.test\r\n\r\n".encode()
+        )
+        status_line, headers = parse_head(self.reader.read_head())
+        return int(status_line.split()[1]), headers
+
+    def send_text(self, text: str) -> None:
+        self.sock.sendall(encode_frame(text.encode(), OPCODE_TEXT, masked=True))
+
+    def receive(self, timeout: float) -> tuple[int, bytes]:
+        self.sock.settimeout(timeout)
+        return read_frame(self.reader)
+
+    def echo(self, text: str, timeout: float = 5.0) -> str:
+        self.send_text(text)
+        opcode, payload = self.receive(timeout)
+        assert opcode == OPCODE_TEXT, f"opcode {opcode:#x}, expected a text frame"
+        return payload.decode()
+
+    def seconds_until_closed(self, timeout: float) -> float:
+        """Waits for the proxy to end the connection (EOF) without sending anything."""
+        started = time.monotonic()
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(65536)
+        except TimeoutError:
+            raise AssertionError(f"the connection was still open after {timeout} s") from None
+        except ConnectionResetError:
+            data = b""
+        assert data == b"", f"unexpected data on an idle tunnel: {data!r}"
+        return time.monotonic() - started
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from components.edge.nginx.config import (
     TlsSettings,
     render_nginx_config,
 )
-from components.edge.routes import ProxyRoute
+from components.edge.routes import NEXTCLOUD_DAV_REDIRECTS, ProxyRoute
 from config.settings import NextcloudApp, WordPressApp
 
 Directive = dict[str, Any]
@@ -208,8 +208,7 @@ def test_forwarded_headers_are_set_once_per_server_and_never_per_location(conf: 
             "X-Forwarded-Proto": "$scheme",
             "X-Forwarded-Host": "$host:8443",
             "X-Forwarded-Port": port,
-            "Upgrade": "$http_upgrade",
-            "Connection": "$connection_upgrade",
+            "Connection": "",  # not a WebSocket route: no Upgrade passed on, keep-alive to the app
         }
         # One add_header/proxy_set_header in a location would drop every inherited one.
         for location in find(server, "location"):
@@ -409,6 +408,89 @@ def test_production_runtime_paths(conf: Conf) -> None:
     assert args(conf.http, "server_tokens") == ["off"]
 
 
+# --- every per-kind rule is a route field ----------------------------------------------
+
+CHAT = "chat.example.com"
+CHAT_ROUTE = ProxyRoute(
+    app="chat",
+    kind="rocketchat",
+    server_name=CHAT,
+    upstream_host="app-chat",
+    upstream_port=3000,
+    max_body_bytes=101 * 1024**2,
+    read_timeout_seconds=3600,
+    request_buffering=True,
+    websocket=True,
+)
+SITE_ROUTE = ProxyRoute(
+    app="site",
+    kind="static",
+    server_name="www.example.com",
+    upstream_host="app-site",
+    upstream_port=80,
+    max_body_bytes=1024**2,
+    read_timeout_seconds=60,
+    request_buffering=True,
+)
+
+
+def test_the_kind_is_only_a_label() -> None:
+    relabelled = [dataclasses.replace(route, kind="something-else") for route in ROUTES]
+    assert render(relabelled, tls=LETSENCRYPT) == render(tls=LETSENCRYPT)
+
+
+def test_websocket_routes_speak_http11_to_the_app_and_pass_the_upgrade(tmp_path: Path) -> None:
+    conf = Conf(render([*ROUTES, CHAT_ROUTE, SITE_ROUTE], tls=PROVIDED), tmp_path)
+    chat = conf.server(CHAT, tls=True)
+    assert args(chat, "proxy_http_version") == ["1.1"]
+    headers = conf.headers(chat, "proxy_set_header")
+    assert (headers["Upgrade"], headers["Connection"]) == ("$http_upgrade", "$connection_upgrade")
+    # The idle limit of an upgraded connection: the route's read timeout, both directions.
+    assert args(chat, "proxy_read_timeout") == ["3600s"]
+    assert args(chat, "proxy_send_timeout") == ["3600s"]
+    upgrade = next(d for d in find(conf.http, "map") if d["args"] == ["$http_upgrade", "$connection_upgrade"])
+    # A client that asked for no upgrade: no Connection header at all, so the upstream connection stays alive.
+    assert entries(upgrade["block"]) == {("default", "upgrade"), ("", "")}
+    assert args(conf.http, "proxy_http_version") == ["1.1"]
+    for name in (BLOG, CLOUD, "www.example.com"):
+        other = conf.server(name, tls=True)
+        assert find(other, "proxy_http_version") == []  # inherited from http
+        # Only WebSocket routes pass a client's Upgrade; the others send no Connection header.
+        plain = conf.headers(other, "proxy_set_header")
+        assert "Upgrade" not in plain and plain["Connection"] == ""
+
+
+def test_a_route_sets_its_upstream_idle_time(tmp_path: Path) -> None:
+    node = dataclasses.replace(CHAT_ROUTE, upstream_idle_seconds=3)
+    upstreams = {u["args"][0]: u["block"] for u in find(Conf(render([*ROUTES, node]), tmp_path).http, "upstream")}
+    assert args(upstreams["app_chat"], "keepalive_timeout") == ["3s"]
+    assert args(upstreams["app_chat"], "server") == ["app-chat:3000", "resolve", "max_fails=0"]
+    assert args(upstreams["app_blog"], "keepalive_timeout") == ["4s"]
+
+
+def test_redirects_are_route_data(tmp_path: Path) -> None:
+    webfinger = dataclasses.replace(SITE_ROUTE, redirects=(("/.well-known/webfinger", "/webfinger"), ("/old", "/new/")))
+    conf = Conf(render([*ROUTES, webfinger]), tmp_path)
+    site = conf.server("www.example.com")
+    assert args(conf.location(site, "=", "/.well-known/webfinger"), "return") == ["301", "http://$host:8080/webfinger"]
+    assert args(conf.location(site, "=", "/old"), "return") == ["301", "http://$host:8080/new/"]
+    # dav_redirects is Nextcloud's pair, spelled as data.
+    assert ROUTES[1].dav_redirects and ROUTES[1].all_redirects == NEXTCLOUD_DAV_REDIRECTS
+    spelled = dataclasses.replace(ROUTES[1], dav_redirects=False, redirects=NEXTCLOUD_DAV_REDIRECTS)
+    assert render([ROUTES[0], spelled]) == render()
+
+
+def test_a_static_site_route_is_a_plain_proxy(tmp_path: Path) -> None:
+    """What a static site's own nginx sends (gzip, cache headers) passes untouched: no lifetime
+    of the edge's, no second compression (nginx's gzip skips an encoded response)."""
+    conf = Conf(render([*ROUTES, SITE_ROUTE]), tmp_path)
+    site = conf.server("www.example.com")
+    assert not [d for d in find(conf.http, "map") if d["args"][1] == "$edge_static_cache_site"]
+    assert "Cache-Control" not in conf.headers(site, "add_header")
+    assert [loc["args"] for loc in find(site, "location")] == [["/"]]
+    assert find(site, "proxy_max_temp_file_size") == [] and args(site, "client_max_body_size") == ["1m"]
+
+
 # --- bad input --------------------------------------------------------------------------
 
 
@@ -419,6 +501,11 @@ def test_production_runtime_paths(conf: Conf) -> None:
         ({"upstream_host": "app blog"}, "selfhost:apps.blog"),
         ({"login_paths": ("/wp-login.php {",)}, "selfhost:apps.blog"),
         ({"max_body_bytes": -1}, "selfhost:apps.blog.uploadLimit"),
+        ({"upstream_idle_seconds": 0}, "selfhost:apps.blog: upstream idle time 0 s"),
+        ({"redirects": (("/a", "https://evil.example/"),)}, "selfhost:apps.blog: 'https://evil.example/'"),
+        ({"redirects": (("/a b", "/c"),)}, "selfhost:apps.blog: '/a b'"),
+        ({"redirects": (("/wp-login.php", "/login"),)}, "selfhost:apps.blog: /wp-login.php: a path may be"),
+        ({"redirects": (("/x", "/y"), ("/x", "/z"))}, "selfhost:apps.blog: /x: a path may be"),
     ],
 )
 def test_bad_routes_are_refused_naming_the_key(change: dict[str, Any], key: str) -> None:

@@ -13,8 +13,11 @@ Proven here: host routing, forwarded headers, refusal of unknown names (plain an
 SNI), well-known redirects, body limits and streaming, login rate limits, TLS and HTTP/2
 over ALPN, HSTS and security headers, gzip, static cache headers, upstream keep-alive,
 start while an app does not resolve, re-resolution after an app container is recreated,
-and host names of the longest legal length. Not involved: Docker, the official image, the
-ACME module itself.
+and host names of the longest legal length. Routes shaped like the other kinds (a static
+site's nginx, a plain container, Rocket.Chat) run against their own stubs: gzip and cache
+validators passed through, WebSocket upgrades carried to a stub RFC 6455 app (plain and
+over TLS), idle tunnels kept for the route's read timeout and closed after it. Not
+involved: Docker, the official image, the ACME module itself.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import gzip
 import http.client
 import json
 import socket
+import ssl
 import subprocess
 import time
 import uuid
@@ -45,7 +49,7 @@ from components.edge.nginx.config import (
     acme_issuer_name,
     render_nginx_config,
 )
-from components.edge.routes import ProxyRoute
+from components.edge.routes import UPLOAD_ENVELOPE_BYTES, ProxyRoute
 from config.settings import NextcloudApp, WordPressApp
 from tests import nginx_harness
 from tests.dns_stub import DnsStub
@@ -57,11 +61,14 @@ from tests.nginx_harness import (
     NetNamespace,
     NginxProcess,
     StubBackend,
+    WebSocketClient,
+    WebSocketStub,
     Workdir,
     get,
     get_at_rate,
     self_signed_certificate,
     swap_acme_for_static_certificate,
+    websocket_accept,
 )
 
 REASON = nginx_harness.skip_reason()
@@ -152,6 +159,89 @@ def letsencrypt(root: Path) -> Iterator[Edge]:
         yield edge
 
 
+SITE, TOOL, CHAT, PULSE = "site.test", "tool.test", "chat.test", "pulse.test"
+IDLE_LIMIT = 2
+"""Seconds: the read timeout of ``pulse``, a WebSocket container, short enough to watch expire."""
+
+
+def kind_routes() -> list[ProxyRoute]:
+    """Routes as the static, container and rocketchat kinds shape them (their specs are not
+    this module's business: only the fields the edge reads)."""
+    return [
+        # A static site: its own nginx compresses and sets cache headers; the edge only proxies.
+        ProxyRoute(
+            app="site", kind="static", server_name=SITE, upstream_host="app-site", upstream_port=80,
+            max_body_bytes=1024**2, read_timeout_seconds=60, request_buffering=True,
+        ),
+        # Any image on a port of its own, without WebSocket (though the image could speak it).
+        ProxyRoute(
+            app="tool", kind="container", server_name=TOOL, upstream_host="app-tool", upstream_port=8080,
+            max_body_bytes=8 * 1024**2, read_timeout_seconds=60, request_buffering=True,
+        ),
+        # Rocket.Chat: WebSocket with a long idle limit.
+        ProxyRoute(
+            app="chat", kind="rocketchat", server_name=CHAT, upstream_host="app-chat", upstream_port=3000,
+            max_body_bytes=100 * 1024**2 + UPLOAD_ENVELOPE_BYTES, read_timeout_seconds=3600,
+            request_buffering=True, websocket=True,
+        ),
+        # A WebSocket container whose idle limit a test can outwait.
+        ProxyRoute(
+            app="pulse", kind="container", server_name=PULSE, upstream_host="app-pulse", upstream_port=3000,
+            max_body_bytes=1024**2, read_timeout_seconds=IDLE_LIMIT, request_buffering=True, websocket=True,
+        ),
+    ]  # fmt: skip
+
+
+@dataclass
+class KindsEdge:
+    root: Path
+    ns: NetNamespace
+    workdir: Workdir
+    nginx: NginxProcess
+    routes: list[ProxyRoute]
+    site: StubBackend
+    tool: WebSocketStub
+    chat: WebSocketStub
+    pulse: WebSocketStub
+    ca_file: str | None = None
+    certificate: Path | None = None
+    """The test certificate on this machine's side (Python's TLS client reads it)."""
+
+
+@contextmanager
+def running_kinds_edge(root: Path, tls: TlsSettings) -> Iterator[KindsEdge]:
+    with NetNamespace() as ns, DnsStub(DNS_ADDRESS, 53, ns.entered) as dns:
+        workdir = Workdir(root)
+        try:
+            routes = kind_routes()
+            addresses = {route.app: ns.add_address() for route in routes}
+            dns.records.update({route.upstream_host: addresses[route.app] for route in routes})
+            port = {route.app: route.upstream_port for route in routes}
+            with (
+                StubBackend("site", ns, addresses["site"], port["site"]) as site,
+                WebSocketStub("tool", ns, addresses["tool"], port["tool"]) as tool,
+                WebSocketStub("chat", ns, addresses["chat"], port["chat"]) as chat,
+                WebSocketStub("pulse", ns, addresses["pulse"], port["pulse"]) as pulse,
+            ):
+                config = render_nginx_config(routes, tls, PUBLIC, workdir.runtime())
+                ca_file, certificate = None, None
+                if tls.enabled:
+                    certificate, _ = self_signed_certificate(workdir.host / "tls", [r.server_name for r in routes])
+                    ca_file = str(workdir.inside / "tls" / "fullchain.pem")
+                ports = (HTTP_PORT, HTTPS_PORT) if tls.enabled else (HTTP_PORT,)
+                with NginxProcess(ns, workdir, config, ports) as nginx:
+                    wait_resolved(dns, [route.upstream_host for route in routes])
+                    yield KindsEdge(root, ns, workdir, nginx, routes, site, tool, chat, pulse, ca_file, certificate)
+        finally:
+            workdir.remove()
+
+
+@pytest.fixture(scope="module")
+def kinds(root: Path) -> Iterator[KindsEdge]:
+    with running_kinds_edge(root, TlsSettings(mode="off")) as edge:
+        yield edge
+
+
 @dataclass
 class Reply:
     status: int
@@ -176,7 +266,12 @@ class _NamespacedConnection(http.client.HTTPConnection):
 
 
 def request(
-    edge: Edge, host: str | None, path: str = "/", method: str = "GET", body: bytes | None = None, **headers: str
+    edge: Edge | KindsEdge,
+    host: str | None,
+    path: str = "/",
+    method: str = "GET",
+    body: bytes | None = None,
+    **headers: str,
 ) -> Reply:
     """HTTP/1.1 to nginx's port 80 inside the edge's namespace, with exactly these headers."""
     connection = _NamespacedConnection(edge.ns, HTTP_PORT)
@@ -200,7 +295,7 @@ class CurlReply(Reply):
     http_version: str = ""
 
 
-def curl(edge: Edge, url: str, *options: str) -> tuple[int, CurlReply | None]:
+def curl(edge: Edge | KindsEdge, url: str, *options: str) -> tuple[int, CurlReply | None]:
     """The root's curl 8 in the edge's namespace, every test name resolved to nginx."""
     names = {route.server_name for route in edge.routes} | {"unknown.test"}
     resolve = [arg for name in sorted(names) for arg in ("--resolve", f"{name}:{HTTPS_PORT}:{LISTEN_ADDRESS}")]
@@ -318,7 +413,7 @@ def test_other_well_known_paths_reach_the_app(plain: Edge) -> None:
     assert request(plain, BLOG, "/.well-known/carddav").json()["backend"] == "blog"
 
 
-def raw_upload(edge: Edge, host: str, path: str, length: int, first: bytes) -> socket.socket:
+def raw_upload(edge: Edge | KindsEdge, host: str, path: str, length: int, first: bytes) -> socket.socket:
     """Headers plus the first part of a body; the caller sends the rest or reads the answer."""
     sock = edge.ns.connect(LISTEN_ADDRESS, HTTP_PORT)
     sock.sendall(f"PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {length}\r\n\r\n".encode() + first)
@@ -615,8 +710,8 @@ def test_without_the_bucket_size_the_longest_names_stop_nginx(root: Path) -> Non
             workdir.remove()
 
 
-def test_no_worker_errors_logged(plain: Edge, tls: Edge, letsencrypt: Edge) -> None:
-    for edge in (plain, tls, letsencrypt):
+def test_no_worker_errors_logged(plain: Edge, tls: Edge, letsencrypt: Edge, kinds: KindsEdge) -> None:
+    for edge in (plain, tls, letsencrypt, kinds):
         crit = [line for line in edge.nginx.errors().splitlines() if "[crit]" in line or "[alert]" in line]
         assert crit == []
 
@@ -638,3 +733,180 @@ def test_the_variable_mode_of_the_bench_resolves_per_request(root: Path) -> None
             assert dns.queries == ["app-blog", "app-cloud"]
         finally:
             workdir.remove()
+
+
+# --- routes shaped like the other kinds: static site, container, Rocket.Chat ---------------
+
+
+def websocket(edge: KindsEdge, host: str) -> WebSocketClient:
+    """An upgraded connection through nginx's port 80 to ``host``'s app."""
+    client = WebSocketClient(edge.ns.connect(LISTEN_ADDRESS, HTTP_PORT))
+    status, headers = client.handshake(f"{host}:{PUBLIC.http}")
+    assert status == 101, headers
+    assert headers["sec-websocket-accept"] == websocket_accept(client.key)
+    return client
+
+
+def test_a_websocket_upgrade_is_carried_through_to_the_app(kinds: KindsEdge) -> None:
+    before = len(kinds.chat.sessions)
+    client = websocket(kinds, CHAT)
+    with client.sock:
+        assert client.echo("hello, chat") == "hello, chat"
+        assert client.echo("x" * 70_000) == "x" * 70_000  # a frame with a 64-bit length, larger than the buffers
+        [session] = kinds.chat.sessions[before:]
+        headers = session.headers
+        assert (headers["upgrade"], headers["connection"]) == ("websocket", "upgrade")
+        assert headers["sec-websocket-key"] == client.key
+        assert headers["sec-websocket-version"] == "13"
+        assert headers["origin"] == "http://example.test"  # Rocket.Chat checks it against ROOT_URL
+        assert headers["host"] == f"{CHAT}:{PUBLIC.http}"
+        assert (headers["x-forwarded-proto"], headers["x-forwarded-for"]) == ("http", "127.0.0.1")
+        client.sock.sendall(nginx_harness.encode_frame(b"\x03\xe8", nginx_harness.OPCODE_CLOSE, masked=True))
+        assert client.receive(5)[0] == nginx_harness.OPCODE_CLOSE
+        assert session.closed.wait(5)
+
+
+def test_a_tunnel_the_client_drops_is_closed_at_the_app_never_pooled(kinds: KindsEdge) -> None:
+    """A 101 turns keep-alive off for that upstream connection (ngx_http_proxy_module.c): when the
+    browser goes away, nginx closes the app's side instead of reusing it for the next request."""
+    before = len(kinds.chat.sessions)
+    client = websocket(kinds, CHAT)
+    assert client.echo("bye") == "bye"
+    client.sock.close()  # no close frame: a tab closed, a laptop suspended
+    [session] = kinds.chat.sessions[before:]
+    assert session.closed.wait(2)
+    assert request(kinds, CHAT, "/api/info").json()["backend"] == "chat"
+
+
+def test_an_idle_tunnel_outlives_pauses_shorter_than_the_read_timeout_and_closes_after_it(kinds: KindsEdge) -> None:
+    before = len(kinds.pulse.sessions)
+    client = websocket(kinds, PULSE)
+    with client.sock:
+        pause = 0.6 * IDLE_LIMIT
+        for n in range(3):  # 3.6 s in all, longer than the limit: only silence counts
+            time.sleep(pause)
+            assert client.echo(f"still here {n}") == f"still here {n}"
+        idle = client.seconds_until_closed(timeout=IDLE_LIMIT + 3)
+    # nginx keeps a timer that moved by less than 300 ms (NGX_TIMER_LAZY_DELAY): up to that much early.
+    assert IDLE_LIMIT - 0.35 <= idle <= IDLE_LIMIT + 0.5
+    [session] = kinds.pulse.sessions[before:]
+    assert session.closed.wait(2)  # the app's side closed too, not just the client's
+
+
+def test_traffic_from_the_client_alone_keeps_a_tunnel_open(kinds: KindsEdge) -> None:
+    """nginx re-arms the read timer whenever either side sends: a browser's heartbeat is enough
+    even if the app says nothing (src/http/ngx_http_upstream.c, ngx_http_upstream_process_upgraded)."""
+    before = len(kinds.pulse.sessions)
+    client = websocket(kinds, PULSE)
+    with client.sock:
+        for n in range(4):  # 4.8 s with no byte from the app
+            time.sleep(0.6 * IDLE_LIMIT)
+            client.send_text(f"quiet:{n}")
+        assert client.echo("answer now") == "answer now"
+        [session] = kinds.pulse.sessions[before:]
+        assert session.received == [b"quiet:0", b"quiet:1", b"quiet:2", b"quiet:3", b"answer now"]
+
+
+def test_each_websocket_route_has_its_own_idle_limit(kinds: KindsEdge) -> None:
+    """Rocket.Chat's long read timeout keeps its tunnel where a short one has long closed."""
+    chat, pulse = websocket(kinds, CHAT), websocket(kinds, PULSE)
+    with chat.sock, pulse.sock:
+        assert pulse.seconds_until_closed(timeout=IDLE_LIMIT + 3) <= IDLE_LIMIT + 0.5
+        time.sleep(1.0)
+        assert chat.echo("after the short limit") == "after the short limit"
+
+
+def test_websocket_over_tls_on_a_server_with_http2_on(root: Path) -> None:
+    """Browsers open WebSockets on an HTTP/1.1 connection (ALPN ``http/1.1``): nginx 1.30 offers
+    no RFC 8441 over HTTP/2, and a server with ``http2 on`` still upgrades HTTP/1.1 clients."""
+    with running_kinds_edge(root, TlsSettings(mode="provided")) as edge:
+        assert edge.certificate is not None
+        context = ssl.create_default_context(cafile=str(edge.certificate))
+        context.set_alpn_protocols(["http/1.1"])
+        raw = edge.ns.connect(LISTEN_ADDRESS, HTTPS_PORT)
+        with context.wrap_socket(raw, server_hostname=CHAT) as sock:
+            assert sock.selected_alpn_protocol() == "http/1.1"
+            client = WebSocketClient(sock)
+            status, headers = client.handshake(f"{CHAT}:{PUBLIC.https}")
+            assert status == 101
+            assert headers["sec-websocket-accept"] == websocket_accept(client.key)
+            assert client.echo("over tls") == "over tls"
+            assert edge.chat.sessions[-1].headers["x-forwarded-proto"] == "https"
+        # The same server still speaks HTTP/2 to everything else.
+        code, reply = curl(edge, f"https://{CHAT}/api/info", "--http2")
+        assert code == 0 and reply is not None
+        assert (reply.http_version, reply.json()["backend"]) == ("2", "chat")
+
+
+@pytest.mark.parametrize(("host", "backend"), [(CHAT, "chat"), (TOOL, "tool")])
+def test_plain_requests_keep_upstream_connections_alive_on_every_route(
+    kinds: KindsEdge, host: str, backend: str
+) -> None:
+    stub = kinds.chat if backend == "chat" else kinds.tool
+    before = len(stub.requests)
+    for _ in range(20):
+        reply = request(kinds, f"{host}:{PUBLIC.http}", "/api/v1/info")
+        assert (reply.status, reply.json()["backend"]) == (200, backend)
+    seen = stub.requests[before:]
+    assert len(seen) == 20
+    assert len({entry["connection"] for entry in seen}) <= 4  # two workers, each with its idle pool
+    for entry in seen:
+        headers = entry["headers"]
+        assert isinstance(headers, dict)
+        # No Connection header at all: HTTP/1.1's default, a persistent connection.
+        assert "connection" not in headers and "upgrade" not in headers
+        assert headers["host"] == f"{host}:{PUBLIC.http}"
+
+
+def test_routes_without_websocket_never_upgrade_even_if_the_app_would(kinds: KindsEdge) -> None:
+    """``tool`` runs an app that speaks WebSocket, but its route does not ask for it: the
+    client's Upgrade stays at the proxy, the app answers an ordinary request (no 101, no tunnel
+    past the route's limits)."""
+    before = len(kinds.tool.requests)
+    with kinds.ns.connect(LISTEN_ADDRESS, HTTP_PORT) as sock:
+        status, _ = WebSocketClient(sock).handshake(f"{TOOL}:{PUBLIC.http}")
+    assert status == 200
+    assert kinds.tool.sessions == []
+    [seen] = kinds.tool.requests[before:]
+    assert isinstance(seen["headers"], dict)
+    assert "upgrade" not in seen["headers"] and "connection" not in seen["headers"]
+
+
+def test_wordpress_and_nextcloud_get_no_upgrade_header(plain: Edge) -> None:
+    for host in (BLOG, CLOUD):
+        headers = request(plain, host, "/", Upgrade="h2c", Connection="Upgrade, HTTP2-Settings").json()["headers"]
+        assert "upgrade" not in headers and "connection" not in headers
+
+
+def test_a_container_route_proxies_to_its_own_port_with_its_own_body_limit(kinds: KindsEdge) -> None:
+    reply = request(kinds, TOOL, "/x", X_Forwarded_For="203.0.113.9")
+    headers = reply.json()["headers"]
+    assert (headers["x-forwarded-for"], headers["x-forwarded-port"]) == ("127.0.0.1", str(PUBLIC.http))
+    assert reply.header("X-Frame-Options") == ["SAMEORIGIN"]  # filled in: the route says the app sends none
+    with raw_upload(kinds, TOOL, "/upload", 8 * 1024**2 + 1, b"") as sock:
+        assert read_status(sock) == 413
+    assert request(kinds, TOOL, "/upload", "PUT", b"\0" * (8 * 1024**2)).status == 200
+
+
+def test_a_static_sites_gzip_passes_through_untouched(kinds: KindsEdge) -> None:
+    page = "/index.html?size=4000&type=text/html&gzip=1"
+    compressed = request(kinds, SITE, page, Accept_Encoding="gzip")
+    assert compressed.header("Content-Encoding") == ["gzip"]  # once: the edge does not compress again
+    assert compressed.body == gzip.compress(b"x" * 4000, mtime=0)  # the site's bytes, as it sent them
+    assert compressed.header("Vary") == ["Accept-Encoding"]
+    assert kinds.site.record.event("/index.html").is_set()
+    identity = request(kinds, SITE, page)  # a client that accepts no gzip gets none from either
+    assert (identity.header("Content-Encoding"), identity.body) == ([], b"x" * 4000)
+
+
+def test_a_static_sites_cache_headers_and_validators_are_its_own(kinds: KindsEdge) -> None:
+    asset = "/assets/app.3f9a.css?size=2000&type=text/css&etag=3f9a"
+    lifetime = "Cache-Control: public, max-age=31536000, immutable"
+    first = request(kinds, SITE, asset, X_Stub_Header=lifetime)
+    assert first.header("Cache-Control") == ["public, max-age=31536000, immutable"]
+    assert first.header("ETag") == ['"3f9a"']
+    again = request(kinds, SITE, asset, If_None_Match='"3f9a"', X_Stub_Header=lifetime)
+    assert (again.status, again.body) == (304, b"")  # the site's 304, through the proxy
+    assert again.header("Cache-Control") == ["public, max-age=31536000, immutable"]
+    # No lifetime of the edge's own where the site set none (static_cache_paths is empty).
+    assert request(kinds, SITE, "/style.css?size=300&type=text/css").header("Cache-Control") == []

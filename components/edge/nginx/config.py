@@ -49,9 +49,6 @@ LOGIN_BURST = 5
 STATIC_CACHE_SECONDS = 7 * 24 * 3600
 HSTS_SECONDS = 2 * 365 * 24 * 3600
 UPSTREAM_IDLE_CONNECTIONS = 16
-UPSTREAM_IDLE_SECONDS = 4
-"""Below Apache's KeepAliveTimeout (5 s) in the app images, so nginx never reuses a
-connection Apache is closing: a POST on such a connection would fail with 502."""
 RESOLVE_VALID_SECONDS = 1
 """``resolver valid=``: nginx re-resolves each app alias every valid + 1 = 2 s, so a recreated
 container's new address is in use at most ~2 s after Docker's DNS has it (was 10 s: 11 s).
@@ -151,7 +148,9 @@ class _Server:
     request_buffering: bool
     spool_large_responses: bool
     read_timeout: int
-    dav_redirects: bool
+    websocket: bool
+    redirects: tuple[tuple[str, str], ...]
+    idle_seconds: int
     login_paths: tuple[str, ...]
     fill_security_headers: bool
     static_cache_pattern: str | None
@@ -183,9 +182,17 @@ def _check_route(route: ProxyRoute) -> None:
         raise pulumi.RunError(f"{key}.uploadLimit: {route.max_body_bytes} must be >= 0")
     if route.read_timeout_seconds <= 0:
         raise pulumi.RunError(f"{key}: read timeout {route.read_timeout_seconds} s must be positive")
-    for path in (*route.login_paths, *route.static_cache_paths):
+    if route.upstream_idle_seconds <= 0:
+        raise pulumi.RunError(f"{key}: upstream idle time {route.upstream_idle_seconds} s must be positive")
+    redirects = route.all_redirects
+    for path in (*route.login_paths, *route.static_cache_paths, *(part for pair in redirects for part in pair)):
         if not _PATH.fullmatch(path):
             raise pulumi.RunError(f"{key}: {path!r} is not an absolute URL path of plain characters")
+    exact = [*set(route.login_paths), *(source for source, _ in redirects)]
+    twice = sorted({path for path in exact if exact.count(path) > 1})
+    if twice:
+        # Two ``location = path`` blocks in one server: nginx refuses to start ("duplicate location").
+        raise pulumi.RunError(f"{key}: {', '.join(twice)}: a path may be a login path or redirect once, not twice")
 
 
 def _check_inputs(routes: Sequence[ProxyRoute], tls: TlsSettings, runtime: Runtime) -> None:
@@ -235,7 +242,9 @@ def _server(route: ProxyRoute, tls: TlsSettings, ports: PublicPorts, runtime: Ru
         request_buffering=route.request_buffering,
         spool_large_responses=route.spool_large_responses,
         read_timeout=route.read_timeout_seconds,
-        dav_redirects=route.dav_redirects,
+        websocket=route.websocket,
+        redirects=route.all_redirects,
+        idle_seconds=route.upstream_idle_seconds,
         login_paths=tuple(sorted(set(route.login_paths))),
         fill_security_headers=not route.app_sets_security_headers,
         static_cache_pattern=_static_cache_pattern(route.static_cache_paths),
@@ -270,7 +279,6 @@ def render_nginx_config(
         static_cache_seconds=STATIC_CACHE_SECONDS,
         hsts_seconds=HSTS_SECONDS,
         idle_connections=UPSTREAM_IDLE_CONNECTIONS,
-        idle_seconds=UPSTREAM_IDLE_SECONDS,
         server_names_bucket=SERVER_NAMES_HASH_BUCKET_SIZE,
         acme_issuer=issuer,
         acme_directory=LETSENCRYPT_STAGING_DIRECTORY if tls.acme_staging else LETSENCRYPT_DIRECTORY,

@@ -17,6 +17,7 @@ from components.apps.nextcloud.hooks import (
     post_upgrade,
 )
 from components.apps.nextcloud.upgrades import check_nextcloud_upgrade, previous_deployed_majors
+from components.apps.spec import Backing
 from components.core import images
 from components.core.container import (
     Attachment,
@@ -33,14 +34,15 @@ from components.core.units import php_size
 from components.core.volumes import data_volume
 from components.edge.routes import UPLOAD_ENVELOPE_BYTES, ProxyRoute
 from components.services.backing import BackingArgs, backing_services
-from components.services.cache import HOST_ALIAS as REDIS_HOST
-from components.services.cache import PASSWORD_FILE as REDIS_PASSWORD_FILE
-from components.services.cache import PORT as REDIS_PORT
 from components.services.cache import EvictionPolicy
-from components.services.database import HOST_ALIAS as DB_HOST
+from components.services.registry import connection
 from config.settings import NextcloudApp
 
 WWW_DATA_UID = 33
+_REDIS = connection(Backing(role="redis", kind="redis", memory=0))
+_DB = connection(Backing(role="db", kind="postgres", memory=0))
+REDIS_HOST, REDIS_PORT, DB_HOST = _REDIS.host, _REDIS.port, _DB.host
+REDIS_PASSWORD_FILE = "/run/secrets/redis_password"
 DB_PASSWORD_FILE = "/run/secrets/db_password"
 ADMIN_PASSWORD_FILE = "/run/secrets/admin_password"
 HTML_PATH = "/var/www/html"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.apps.context import EDGE_PORT, AppContext, edge_alias
+from components.apps.spec import Backing
 from components.apps.wordpress.setup import (
     ADMIN_INSTALL_CONFIG,
     APACHE_NO_INSTALLER,
@@ -37,13 +38,14 @@ from components.core.units import php_size
 from components.core.volumes import data_volume
 from components.edge.routes import UPLOAD_ENVELOPE_BYTES, ProxyRoute
 from components.services.backing import BackingArgs, backing_services
-from components.services.cache import HOST_ALIAS as REDIS_HOST
-from components.services.cache import PASSWORD_FILE as REDIS_PASSWORD_FILE
-from components.services.cache import PORT as REDIS_PORT
-from components.services.database import HOST_ALIAS as DB_HOST
+from components.services.registry import connection
 from config.settings import WordPressApp
 
 WWW_DATA_UID = 33
+_REDIS = connection(Backing(role="redis", kind="redis", memory=0))
+_DB = connection(Backing(role="db", kind="postgres", memory=0))
+REDIS_HOST, REDIS_PORT, DB_HOST = _REDIS.host, _REDIS.port, _DB.host
+REDIS_PASSWORD_FILE = "/run/secrets/redis_password"
 DB_PASSWORD_FILE = "/run/secrets/db_password"
 HTML_PATH = "/var/www/html"
 PHP_INI_FILE = "/usr/local/etc/php/conf.d/zz-selfhost.ini"

@@ -5,17 +5,17 @@ from __future__ import annotations
 import pulumi
 from pydantic import SecretStr
 
-from components.apps.context import AppContext
-from components.apps.nextcloud.component import Nextcloud
-from components.apps.nextcloud.upgrades import DEPLOYED_MAJORS_OUTPUT, own_stack_name
-from components.apps.registry import App, build_app, proxy_routes
+from components.apps.app import App, AppArgs
+from components.apps.registry import KINDS, proxy_routes
+from components.apps.spec import AppSpec, Site
 from components.core import images
 from components.core.network import Network, NetworkArgs
+from components.core.records import own_stack_name
 from components.core.volumes import StatePolicy
 from components.edge.proxy import Proxy, ProxyArgs
 from components.hosts.hetzner.host import HetznerHost, HetznerHostArgs
 from components.hosts.local import DockerHost, LocalDockerHost, LocalDockerHostArgs
-from config.settings import StackSettings
+from config.settings import AppSettings, StackSettings, port_suffix
 
 
 def build_host(settings: StackSettings, name_prefix: str) -> DockerHost:
@@ -28,12 +28,35 @@ def _secret(value: SecretStr | None) -> pulumi.Output[str] | None:
     return None if value is None else pulumi.Output.secret(value.get_secret_value())
 
 
+def site(settings: StackSettings, app_name: str, app: AppSettings) -> Site:
+    """What every kind needs of the stack's address settings, derived once per app."""
+    return Site(
+        app=app_name,
+        hostname=app.hostname,
+        public_url=settings.public_url(app.hostname),
+        scheme=settings.scheme,
+        public_host=f"{app.hostname}{port_suffix(settings.scheme, settings.public_port)}",
+        trusted_proxies=settings.edge_subnet,
+    )
+
+
+def app_specs(settings: StackSettings) -> dict[str, AppSpec]:
+    """Every app as plain data, from its kind's pure ``spec()``: what the apps and the proxy are built from."""
+    return {
+        name: KINDS[app.kind].spec(name, app, site(settings, name, app)) for name, app in sorted(settings.apps.items())
+    }
+
+
 def proxy_args(
-    settings: StackSettings, name_prefix: str, edge_network: pulumi.Input[str], state: StatePolicy
+    settings: StackSettings,
+    name_prefix: str,
+    edge_network: pulumi.Input[str],
+    state: StatePolicy,
+    specs: dict[str, AppSpec] | None = None,
 ) -> ProxyArgs:
-    """The proxy's args, derived from the same settings as the apps: they cannot drift apart."""
+    """The proxy's args, derived from the same specs as the apps: they cannot drift apart."""
     return ProxyArgs(
-        routes=proxy_routes(settings.apps),
+        routes=proxy_routes(app_specs(settings) if specs is None else specs),
         edge_network=edge_network,
         container_name=f"{name_prefix}-proxy",
         memory_bytes=settings.proxy_memory,
@@ -73,27 +96,41 @@ def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.I
         "edge", NetworkArgs(network_name=f"{name_prefix}-edge", internal=False, subnet=settings.edge_subnet), on_host
     )
 
-    apps: dict[str, App] = {}
-    for name, app in sorted(settings.apps.items()):
-        context = AppContext(
-            name_prefix=name_prefix,
-            edge_network=edge.name,
-            public_url=settings.public_url(app.hostname),
-            trusted_proxies=settings.edge_subnet,
-            state=state,
+    specs = app_specs(settings)
+    apps = {
+        name: App(
+            name,
+            AppArgs(
+                app_name=name,
+                spec=spec,
+                type_token=KINDS[spec.kind].component,
+                name_prefix=name_prefix,
+                edge_network=edge.name,
+                state=state,
+            ),
+            on_host,
         )
-        apps[name] = build_app(name, app, context, on_host)
+        for name, spec in specs.items()
+    }
 
-    Proxy("proxy", proxy_args(settings, name_prefix, edge.name, state), on_host)
+    Proxy("proxy", proxy_args(settings, name_prefix, edge.name, state, specs), on_host)
+    # Read back by the next deploy: each app's upgrade record (components/apps/nextcloud/upgrades.py:
+    # one Nextcloud major at a time).
+    records: dict[str, dict[str, pulumi.Output[object]]] = {}
+    for name, spec in specs.items():
+        recorded = apps[name].recorded
+        if spec.upgrade_guard is not None and recorded is not None:
+            records.setdefault(spec.upgrade_guard.output, {})[name] = recorded
 
     outputs: dict[str, pulumi.Input[object]] = {
         "address": host.address,
         "urls": {name: app.url for name, app in apps.items()},
         "adminUsers": {name: app.admin_user for name, app in apps.items()},
-        "adminPasswords": pulumi.Output.secret({name: app.admin_password for name, app in apps.items()}),
+        "adminPasswords": pulumi.Output.secret(
+            {name: app.admin_password for name, app in apps.items() if app.admin_password is not None}
+        ),
         "volumes": {name: app.volumes for name, app in apps.items()},
-        # Read back by the next deploy (components/apps/nextcloud/upgrades.py): one Nextcloud major at a time.
-        DEPLOYED_MAJORS_OUTPUT: {name: app.image_major for name, app in apps.items() if isinstance(app, Nextcloud)},
+        **records,
         # Read back by the next deploy: the same digests until imageRefresh changes.
         images.DIGESTS_OUTPUT: digests.record(),
     }

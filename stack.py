@@ -116,7 +116,9 @@ def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.I
     Proxy("proxy", proxy_args(settings, name_prefix, edge.name, state, specs), on_host)
     # Read back by the next deploy: each app's upgrade record (components/apps/nextcloud/upgrades.py:
     # one Nextcloud major at a time).
-    records: dict[str, dict[str, pulumi.Output[object]]] = {}
+    records: dict[str, dict[str, pulumi.Output[object]]] = {
+        output: {} for kind in KINDS.values() for output in kind.records
+    }
     for name, spec in specs.items():
         recorded = apps[name].recorded
         if spec.upgrade_guard is not None and recorded is not None:

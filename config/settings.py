@@ -80,7 +80,8 @@ def _check_refresh_mark(value: str) -> str:
     return value
 
 
-_DOCKER_HOST = re.compile(r"(unix|tcp|ssh|npipe)://[^\s\x00-\x1f\x7f]+")
+_DOCKER_HOST = re.compile("(?:" + "|".join(map(re.escape, _DOCKER_HOST_SCHEMES)) + r")[^\s\x00-\x1f\x7f]+")
+"""One of the schemes above, then no space or control character: the schemes are written once."""
 
 
 def _check_docker_host(value: str) -> str:

@@ -182,3 +182,11 @@ def test_a_volume_may_not_take_a_name_the_app_already_uses_on_the_host() -> None
     spec = wordpress()
     clash = dataclasses.replace(spec, volumes=(*spec.volumes, dataclasses.replace(spec.volumes[0], role="db-data")))
     assert any("'db-data' would share its Docker name" in p for p in spec_problems(clash))
+
+
+def test_every_guard_records_into_an_output_its_kind_declares() -> None:
+    """Declared outputs are exported by every stack, so the record's key never comes and goes with an app."""
+    for name, kind in KINDS.items():
+        example = kind.settings.model_validate(kind.example, by_alias=True)
+        guard = kind.spec("demo", example, dataclasses.replace(SITE, app="demo")).upgrade_guard
+        assert (guard.output,) == kind.records if guard else kind.records == (), name

@@ -33,6 +33,10 @@ class Kind:
     """One line for the README's table of kinds."""
     example: Mapping[str, object]
     """A minimal app of this kind as it is written in a stack file (camelCase keys)."""
+    records: tuple[str, ...] = ()
+    """Stack outputs its apps' ``UpgradeGuard`` records into (``nextcloudVersions``): exported by
+    every stack, empty without an app of the kind, so adding or removing one changes no output's
+    presence. Added after the contract's first version."""
 
 
 class KindSettings(Protocol):

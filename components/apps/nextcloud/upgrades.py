@@ -18,8 +18,9 @@ A failed deploy does save outputs: the engine keeps the previous ones and overwr
 the program did register (pulumi/pulumi pkg/resource/deploy/step_executor.go,
 ``executeRegisterResourceOutputs``; "Don't delete stack outputs on failed deployments",
 #15754, lifecycle test ``TestStackOutputsResourceError``). So the record must not be a constant:
-each major is derived from its app container's output (components/apps/nextcloud/component.py), which exists
-only once the container was created and, with ``wait``, reported healthy. A failed container
+each major is derived from its app container's output (the ``UpgradeGuard`` of
+components/apps/nextcloud/spec.py, recorded by components/apps/app.py), which exists only
+once the container was created and, with ``wait``, reported healthy. A failed container
 rejects the value, and the Python SDK registers the stack's outputs in one call once all of
 them resolve (pulumi/runtime/stack.py ``Stack._finish``, 3.272), so none is registered and the
 previous record stands (under ``up --continue-on-error`` the value is unknown instead). The

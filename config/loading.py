@@ -11,13 +11,16 @@ import difflib
 import json
 import typing
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 
-from config.settings import APP_KINDS, NextcloudApp, StackSettings, WordPressApp
+from components.apps.kind import Kind
+from components.apps.registry import KINDS
+from config.settings import StackSettings, stack_settings_model
 
 NAMESPACE = "selfhost"
 NAMESPACE_LOOKALIKE_RATIO = 0.75
@@ -25,7 +28,27 @@ NAMESPACE_LOOKALIKE_RATIO = 0.75
 ``self-host`` (0.94) and ``selfhst`` (0.93) do, ``hcloud``, ``docker``, ``command``, ``random`` do not."""
 PROVIDER_SECRETS = {"hcloud:token": "HCLOUD_TOKEN"}
 """Provider config this stack needs that must be set with --secret (or come from the environment variable)."""
-KIND_MODELS: dict[str, type[BaseModel]] = {"wordpress": WordPressApp, "nextcloud": NextcloudApp}
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What the loader validates against: the stack's model and each app kind's, from a kinds registry."""
+
+    stack: type[StackSettings]
+    kinds: Mapping[str, type[BaseModel]]
+
+    @classmethod
+    def of(cls, kinds: Mapping[str, Kind]) -> Schema:
+        return cls(stack=stack_settings_model(kinds), kinds={name: kind.settings for name, kind in kinds.items()})
+
+    @property
+    def kind_names(self) -> tuple[str, ...]:
+        return tuple(self.kinds)
+
+
+SCHEMA = Schema.of(KINDS)
+KIND_MODELS = SCHEMA.kinds
+APP_KINDS = SCHEMA.kind_names
 
 
 class ConfigError(pulumi.RunError):
@@ -53,17 +76,17 @@ def _is_secret_field(name: str) -> bool:
     return SecretStr in typing.get_args(StackSettings.model_fields[name].annotation)
 
 
-def _model_at(path: Sequence[str | int]) -> type[BaseModel] | None:
+def _model_at(path: Sequence[str | int], schema: Schema = SCHEMA) -> type[BaseModel] | None:
     """The model that holds the key at the end of ``path`` (a location without app kind tags)."""
-    model: type[BaseModel] = StackSettings
+    model: type[BaseModel] = schema.stack
     index = 0
     while index < len(path) - 1:
         key = path[index]
-        if model is StackSettings and key == "apps":
+        if model is schema.stack and key == "apps":
             kind = path[index + 2] if index + 2 < len(path) else None
-            if kind not in KIND_MODELS:
+            if kind not in schema.kinds:
                 return None
-            model, index = KIND_MODELS[str(kind)], index + 3
+            model, index = schema.kinds[str(kind)], index + 3
             continue
         fields = config_keys(model)
         if key not in fields:
@@ -75,10 +98,10 @@ def _model_at(path: Sequence[str | int]) -> type[BaseModel] | None:
     return model
 
 
-def _display_path(loc: Sequence[str | int]) -> str:
+def _display_path(loc: Sequence[str | int], schema: Schema = SCHEMA) -> str:
     """Drop the discriminator tag pydantic puts after an app's name: apps.blog.wordpress.x -> apps.blog.x."""
     parts = [part for part in loc if part != "[key]"]
-    if len(parts) >= 3 and parts[0] == "apps" and parts[2] in APP_KINDS:
+    if len(parts) >= 3 and parts[0] == "apps" and parts[2] in schema.kinds:
         del parts[2]
     return ".".join(str(part) for part in parts)
 
@@ -93,49 +116,49 @@ def _show(value: object) -> str:
 _OBJECT_ERRORS = frozenset({"dict_type", "model_type", "model_attributes_type"})
 
 
-def _description(loc: Sequence[str | int]) -> str | None:
+def _description(loc: Sequence[str | int], schema: Schema = SCHEMA) -> str | None:
     """The description of the key at ``loc``, which says what it holds."""
-    model = _model_at(loc)
+    model = _model_at(loc, schema)
     field = config_keys(model).get(str(loc[-1])) if model and loc else None
     return model.model_fields[field].description if model and field else None
 
 
-def _field_help(loc: Sequence[str | int]) -> str:
-    description = _description(loc)
+def _field_help(loc: Sequence[str | int], schema: Schema = SCHEMA) -> str:
+    description = _description(loc, schema)
     return f" ({description})" if description else ""
 
 
-def _object_help(loc: Sequence[str | int]) -> str:
+def _object_help(loc: Sequence[str | int], schema: Schema = SCHEMA) -> str:
     """What an object at ``loc`` may hold: its keys, or for an app its kind and host name."""
     if len(loc) == 2 and loc[0] == "apps":
-        return f" with kind ({', '.join(APP_KINDS)}), hostname and that kind's options"
-    model = _model_at([*loc, ""])
+        return f" with kind ({', '.join(schema.kind_names)}), hostname and that kind's options"
+    model = _model_at([*loc, ""], schema)
     if model is not None:
         return f" with keys {', '.join(sorted(config_keys(model)))}"
-    description = _description(loc)
+    description = _description(loc, schema)
     return f"; {description}" if description else ""
 
 
-def _describe(error: ErrorDetails) -> str:
+def _describe(error: ErrorDetails, schema: Schema = SCHEMA) -> str:
     loc = error["loc"]
     kind = error["type"]
-    path = _display_path(loc)
+    path = _display_path(loc, schema)
     value = error.get("input")
     if kind == "extra_forbidden":
-        parent = _model_at(loc)
+        parent = _model_at(loc, schema)
         allowed = ", ".join(sorted(config_keys(parent))) if parent else "see the README"
         return f"{NAMESPACE}:{path}: unknown key {str(loc[-1])!r}; allowed here: {allowed}"
     if kind == "missing":
-        return f"{NAMESPACE}:{path}: is required{_field_help(loc)}"
+        return f"{NAMESPACE}:{path}: is required{_field_help(loc, schema)}"
     if kind in _OBJECT_ERRORS:
-        return f"{NAMESPACE}:{path}: must be an object (a YAML map){_object_help(loc)} (got {_show(value)})"
+        return f"{NAMESPACE}:{path}: must be an object (a YAML map){_object_help(loc, schema)} (got {_show(value)})"
     if kind == "union_tag_invalid":
         return (
             f"{NAMESPACE}:{path}.kind: unknown app kind {_show(error.get('ctx', {}).get('tag'))}; "
-            f"allowed kinds: {', '.join(APP_KINDS)}"
+            f"allowed kinds: {', '.join(schema.kind_names)}"
         )
     if kind == "union_tag_not_found":
-        return f"{NAMESPACE}:{path}.kind: is required, one of: {', '.join(APP_KINDS)}"
+        return f"{NAMESPACE}:{path}.kind: is required, one of: {', '.join(schema.kind_names)}"
     message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if not loc:
         # Cross-field checks name their keys at the start of the message.
@@ -143,20 +166,20 @@ def _describe(error: ErrorDetails) -> str:
     if kind == "value_error":
         # A check across an object's fields names its key first ("adminEmail: ..."): put it in the path.
         head, colon, rest = message.partition(": ")
-        model = _model_at([*loc, ""])
+        model = _model_at([*loc, ""], schema)
         if colon and model is not None and head in config_keys(model):
             return f"{NAMESPACE}:{path}.{head}: {rest}"
         return f"{NAMESPACE}:{path}: {message}"
     return f"{NAMESPACE}:{path}: {message[:1].lower()}{message[1:]} (got {_show(value)})"
 
 
-def parse_settings(raw: Mapping[str, object]) -> StackSettings:
+def parse_settings(raw: Mapping[str, object], schema: Schema = SCHEMA) -> StackSettings:
     """Validate already-parsed config values (keys without the namespace)."""
     try:
         # Config keys are camelCase only: a snake_case twin would be a second, silently competing spelling.
-        return StackSettings.model_validate(dict(raw), by_alias=True, by_name=False)
+        return schema.stack.model_validate(dict(raw), by_alias=True, by_name=False)
     except ValidationError as error:
-        lines = sorted({_describe(detail) for detail in error.errors()})
+        lines = sorted({_describe(detail, schema) for detail in error.errors()})
         raise ConfigError("invalid stack configuration:\n  " + "\n  ".join(lines)) from None
 
 
@@ -190,8 +213,12 @@ def name_prefix_problems(project: str, stack: str) -> list[str]:
     return problems
 
 
-def settings_from_config(config: Mapping[str, str], secret_keys: frozenset[str] = frozenset()) -> StackSettings:
-    """Settings from config as the CLI passes it: ``{"selfhost:httpPort": "8080", ...}``."""
+def settings_from_config(
+    config: Mapping[str, str], secret_keys: frozenset[str] = frozenset(), schema: Schema = SCHEMA
+) -> StackSettings:
+    """Settings from config as the CLI passes it: ``{"selfhost:httpPort": "8080", ...}``.
+
+    ``schema``: the stack's (``SCHEMA``, from components/apps/registry.py) unless a test hands another."""
     keys = config_keys()
     problems: list[str] = []
     raw: dict[str, object] = {}
@@ -238,14 +265,14 @@ def settings_from_config(config: Mapping[str, str], secret_keys: frozenset[str] 
                 raw[key] = json.loads(text)
             except json.JSONDecodeError:
                 problems.append(
-                    f"{full_key}: must be an object (a YAML map in the stack file){_object_help([key])} "
+                    f"{full_key}: must be an object (a YAML map in the stack file){_object_help([key], schema)} "
                     f"(got {_show(text)})"
                 )
         else:
             raw[key] = text
     if problems:
         raise ConfigError("invalid stack configuration:\n  " + "\n  ".join(problems))
-    return parse_settings(raw)
+    return parse_settings(raw, schema)
 
 
 def load_settings() -> StackSettings:

@@ -6,7 +6,8 @@ past it the kernel kills the container's biggest process). The reservation is Do
 capacity check (``config.hetzner.capacity_problem``) budgets the server with it. Config keys:
 ``apps.<name>.memory.<service>`` are the limits, as they always were, and
 ``apps.<name>.memoryReservation.<service>`` the reservations; ``proxyMemory`` and
-``proxyMemoryReservation`` for the proxy.
+``proxyMemoryReservation`` for the proxy. Each kind's models are in its folder
+(components/apps/<kind>/settings.py); the shared rule is components/core/memory.py.
 
 A reservation left unset takes the default below, but never more than that service's limit
 (a stack that lowered a limit keeps validating); Redis's follows its limit, because a cache
@@ -35,74 +36,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from components.core.fields import ConfigModel, MemorySize
+from components.core.memory import MiB
 from components.core.units import format_memory
-
-MiB = 1024**2
 
 PROXY_MEMORY_LIMIT = 128 * MiB
 PROXY_MEMORY_RESERVATION = 32 * MiB
-
-
-class WordPressMemory(ConfigModel):
-    """Memory limits of a WordPress app's containers."""
-
-    app: MemorySize = Field(default=512 * MiB, description="WordPress (Apache + PHP)")
-    database: MemorySize = Field(default=512 * MiB, description="its MariaDB")
-    cache: MemorySize = Field(default=64 * MiB, description="its Redis")
-    cron: MemorySize = Field(
-        default=256 * MiB, description="its wp-cli container (installs the site, then runs WP-cron)"
-    )
-
-
-class NextcloudMemory(ConfigModel):
-    """Memory limits of a Nextcloud app's containers."""
-
-    app: MemorySize = Field(default=1024 * MiB, description="Nextcloud (Apache + PHP)")
-    cron: MemorySize = Field(default=512 * MiB, description="its background-jobs container")
-    database: MemorySize = Field(default=512 * MiB, description="its database")
-    cache: MemorySize = Field(default=128 * MiB, description="its Redis")
-
-
-class _Reservation(ConfigModel):
-    follows_limit: ClassVar[frozenset[str]] = frozenset({"cache"})
-    """Unset, these take their limit rather than the default."""
-
-
-class WordPressMemoryReservation(_Reservation):
-    """What a WordPress app's containers need to run (Docker's memory reservation)."""
-
-    app: MemorySize = Field(default=256 * MiB, description="WordPress (Apache + PHP)")
-    database: MemorySize = Field(default=256 * MiB, description="its MariaDB")
-    cache: MemorySize = Field(default=64 * MiB, description="its Redis; unset: its memory.cache limit")
-    cron: MemorySize = Field(default=64 * MiB, description="its wp-cli container")
-
-
-class NextcloudMemoryReservation(_Reservation):
-    """What a Nextcloud app's containers need to run (Docker's memory reservation)."""
-
-    app: MemorySize = Field(default=512 * MiB, description="Nextcloud (Apache + PHP)")
-    cron: MemorySize = Field(default=128 * MiB, description="its background-jobs container")
-    database: MemorySize = Field(default=256 * MiB, description="its database")
-    cache: MemorySize = Field(default=128 * MiB, description="its Redis; unset: its memory.cache limit")
-
-
-R = TypeVar("R", bound=_Reservation)
-
-
-def effective_reservation(reservation: R, limits: BaseModel) -> R:
-    """The reservations the containers get: an unset one is the default capped at the limit (Redis: the limit)."""
-    caps: dict[str, int] = limits.model_dump()
-    unset = {
-        key: caps[key] if key in reservation.follows_limit else min(value, caps[key])
-        for key, value in reservation.model_dump().items()
-        if key not in reservation.model_fields_set
-    }
-    return reservation.model_copy(update=unset)
 
 
 @dataclass(frozen=True)

@@ -8,32 +8,25 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, SecretStr, create_model, model_validator
 
-from components.apps.nextcloud.countries import ISO_3166_ALPHA2
-from components.core.fields import APP_NAME, ConfigModel, EmailAddress, HostName, MemorySize, email_problem
-from components.core.units import MEMORY_FORMAT_HELP, format_memory, parse_memory
+from components.apps.kind import Kind, KindSettings
+from components.apps.registry import KINDS
+from components.core.fields import APP_NAME, ConfigModel, MemorySize, email_problem
+from components.core.urls import port_suffix
 from config.hetzner import HetznerSettings, capacity_problem
 from config.memory import (
     PROXY_MEMORY_LIMIT,
     PROXY_MEMORY_RESERVATION,
     MemoryBudget,
-    NextcloudMemory,
-    NextcloudMemoryReservation,
-    WordPressMemory,
-    WordPressMemoryReservation,
     app_budgets,
-    effective_reservation,
     reservation_problem,
 )
 from config.pem import tls_pair_problem
 
-# Re-exported: they used to live here.
-__all__ = ["ConfigModel", "EmailAddress", "HostName", "MemorySize", "NextcloudMemory", "WordPressMemory"]
-
-_USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 _DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://")
 SSH_PORT = 22
 """sshd on the Hetzner server; the firewall opens it to hetzner.adminCidrs only."""
@@ -60,120 +53,12 @@ def non_public_suffix(hostname: str) -> str | None:
     return next((suffix for suffix in NON_PUBLIC_SUFFIXES if hostname.endswith(f".{suffix}")), None)
 
 
-WORDPRESS_USER_MAX = 60
-"""``wp_insert_user()`` refuses a longer ``user_login`` (wp-includes/user.php, WordPress 7.1)."""
-NEXTCLOUD_USER_MAX = 64
-"""``IUser::MAX_USERID_LENGTH``, checked by ``Manager::validateUserId()``
-(nextcloud/server, lib/private/User/Manager.php)."""
-NEXTCLOUD_RESERVED_USERS = frozenset({"files_external", "owncloud.log", "nextcloud.log", "updater.log", "audit.log"})
-"""Names of files in Nextcloud's data directory that ``Manager::verifyUid()`` refuses as user ids
-(with ``.htaccess``, ``.ncdata``, ``__groupfolders`` and ``appdata_<instanceid>``, which the
-first-character rule or the ``appdata_`` check below already refuse)."""
-
-
 def _check_app_name(value: str) -> str:
     if not APP_NAME.fullmatch(value):
         raise ValueError(
             f"app name {value!r} is not allowed: use 1-20 lower-case letters and digits, "
             "starting with a letter (it becomes part of container, volume and network names)"
         )
-    return value
-
-
-def _user_name_problem(value: str, maximum: int) -> str | None:
-    if not _USER_NAME.fullmatch(value) or len(value) > maximum:
-        return (
-            f"{value!r} is not a user name: use 1-{maximum} letters, digits, '.', '_', '@' or '-', "
-            "starting with a letter or digit"
-        )
-    return None
-
-
-def _check_wordpress_user(value: str) -> str:
-    # WordPress's validate_username() allows a subset of these plus spaces; the rule here is stricter.
-    problem = _user_name_problem(value, WORDPRESS_USER_MAX)
-    if problem:
-        raise ValueError(problem + f" (WordPress refuses logins longer than {WORDPRESS_USER_MAX})")
-    if value == "0":
-        # PHP's empty("0") is true: validate_username() and wp_insert_user() take it for no login at all.
-        raise ValueError("'0' is not a login WordPress accepts (PHP reads it as empty); choose another, e.g. admin")
-    return value
-
-
-def _check_nextcloud_user(value: str) -> str:
-    problem = _user_name_problem(value, NEXTCLOUD_USER_MAX)
-    if problem:
-        raise ValueError(problem)
-    if value in NEXTCLOUD_RESERVED_USERS or value.startswith("appdata_"):
-        raise ValueError(
-            f"{value!r} is the name of a file in Nextcloud's data directory, which Nextcloud refuses as a "
-            "user name; choose another, e.g. admin"
-        )
-    return value
-
-
-def _check_title(value: str) -> str:
-    if value.startswith("-"):
-        # wp-cli 2.12 parses every argument that starts with "--" as an option, positionals too
-        # (`wp option update blogname "$SITE_TITLE"`); `--exec=<php>` would run PHP.
-        raise ValueError(
-            f"{value[:40]!r}... may not start with '-': wp-cli would read the title as an option; "
-            "start it with another character"
-        )
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
-        raise ValueError(f"{value[:40]!r} holds a control character (a line break, tab, ...); write one plain line")
-    return value
-
-
-def _upload_limit(maximum: int, why: str) -> BeforeValidator:
-    """A size from 1Mi to ``maximum``, in whole Mi (PHP's and nginx's units)."""
-
-    def check(value: object) -> int:
-        if not isinstance(value, str):
-            raise ValueError(f"{value!r} is not a size; write {MEMORY_FORMAT_HELP}")
-        size = parse_memory(value)
-        if size < 1024**2 or size % 1024**2:
-            raise ValueError(f"{value!r} must be a whole number of Mi, at least 1Mi")
-        if size > maximum:
-            raise ValueError(f"{value!r} is above the {format_memory(maximum)} maximum: {why}")
-        return size
-
-    return BeforeValidator(check)
-
-
-WORDPRESS_UPLOAD_MAX = 2 * 1024**3
-NEXTCLOUD_UPLOAD_MAX = 16 * 1024**3
-WordPressUploadLimit = Annotated[
-    int,
-    _upload_limit(
-        WORDPRESS_UPLOAD_MAX,
-        "WordPress's media uploader sends a file in one request, which PHP first spools to the "
-        "container's /tmp on the server's root disk; bring larger files in with `wp media import`",
-    ),
-]
-NextcloudUploadLimit = Annotated[
-    int,
-    _upload_limit(
-        NEXTCLOUD_UPLOAD_MAX,
-        "Nextcloud's clients upload large files in chunks, so this bounds single-request uploads only, "
-        "which PHP spools to the container's /tmp on the server's root disk (16G is the figure of "
-        "Nextcloud's admin manual for big files)",
-    ),
-]
-
-
-def _check_phone_region(value: str) -> str:
-    if value not in ISO_3166_ALPHA2:
-        hint = f"; write it in capitals: {value.upper()!r}" if value.upper() in ISO_3166_ALPHA2 else ""
-        raise ValueError(
-            f"{value!r} is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. DE, FR, US){hint}"
-        )
-    return value
-
-
-def _check_hour(value: int) -> int:
-    if not 0 <= value <= 23:
-        raise ValueError(f"{value} is not an hour of the day: use a whole number from 0 to 23 (UTC)")
     return value
 
 
@@ -196,7 +81,8 @@ def _check_refresh_mark(value: str) -> str:
     return value
 
 
-_DOCKER_HOST = re.compile(r"(unix|tcp|ssh|npipe)://[^\s\x00-\x1f\x7f]+")
+_DOCKER_HOST = re.compile("(?:" + "|".join(map(re.escape, _DOCKER_HOST_SCHEMES)) + r")[^\s\x00-\x1f\x7f]+")
+"""One of the schemes above, then no space or control character: the schemes are written once."""
 
 
 def _check_docker_host(value: str) -> str:
@@ -209,85 +95,22 @@ def _check_docker_host(value: str) -> str:
 
 
 AppName = Annotated[str, AfterValidator(_check_app_name)]
-WordPressUser = Annotated[str, AfterValidator(_check_wordpress_user)]
-NextcloudUser = Annotated[str, AfterValidator(_check_nextcloud_user)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
-class WordPressApp(ConfigModel):
-    """A WordPress site with its own MariaDB and Redis."""
-
-    kind: Literal["wordpress"] = Field(description="app kind")
-    hostname: HostName = Field(description="public host name the proxy routes to this site")
-    title: Annotated[str, AfterValidator(_check_title)] = Field(
-        default="WordPress", min_length=1, max_length=200, description="site title"
-    )
-    admin_user: WordPressUser = Field(default="admin", description="administrator's login name")
-    admin_email: EmailAddress | None = Field(
-        default=None,
-        description="administrator's e-mail; default admin@<hostname>",
-    )
-    upload_limit: WordPressUploadLimit = Field(
-        default=64 * 1024**2, description="largest upload (PHP and the proxy's body limit), at most 2Gi"
-    )
-    memory: WordPressMemory = Field(default_factory=WordPressMemory, description="memory limits of its containers")
-    memory_reservation: WordPressMemoryReservation = Field(
-        default_factory=WordPressMemoryReservation,
-        description="memory its containers need to run (Docker's memory reservation); unset: at most the limit",
-    )
-
-    @property
-    def reserved(self) -> WordPressMemoryReservation:
-        """The reservations its containers get (unset ones never above their limits)."""
-        return effective_reservation(self.memory_reservation, self.memory)
-
-    @model_validator(mode="after")
-    def _default_email_valid(self) -> WordPressApp:
-        if self.admin_email is None and email_problem(self.default_admin_email):
-            raise ValueError(
-                f"adminEmail: the default, {self.default_admin_email!r}, is not an address WordPress accepts "
-                "(it needs a letter-only top-level label and at most 100 characters); set adminEmail"
-            )
-        return self
-
-    @property
-    def default_admin_email(self) -> str:
-        return f"admin@{self.hostname}"
+def app_settings_union(kinds: Mapping[str, Kind]) -> Any:
+    """One app's settings: the union of every kind's model, told apart by ``kind``."""
+    models = tuple(kind.settings for kind in kinds.values())
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007 (a union built at run time)
 
 
-class NextcloudApp(ConfigModel):
-    """A Nextcloud with its own database, Redis and background-jobs container."""
-
-    kind: Literal["nextcloud"] = Field(description="app kind")
-    hostname: HostName = Field(description="public host name the proxy routes to this Nextcloud")
-    admin_user: NextcloudUser = Field(default="admin", description="administrator's login name")
-    database: Literal["postgres", "mariadb"] = Field(default="postgres", description="database engine")
-    upload_limit: NextcloudUploadLimit = Field(
-        default=16 * 1024**3, description="largest single-request upload (clients chunk larger files), at most 16Gi"
-    )
-    php_memory_limit: MemorySize = Field(default=512 * 1024**2, description="PHP memory_limit")
-    default_phone_region: Annotated[str, AfterValidator(_check_phone_region)] = Field(
-        default="DE",
-        description="ISO 3166-1 alpha-2 country for phone numbers written without a country code",
-    )
-    maintenance_window_start: Annotated[int, AfterValidator(_check_hour)] = Field(
-        default=1,
-        description="hour (0-23, UTC) from which Nextcloud may run heavy background jobs, for four hours",
-    )
-    memory: NextcloudMemory = Field(default_factory=NextcloudMemory, description="memory limits of its containers")
-    memory_reservation: NextcloudMemoryReservation = Field(
-        default_factory=NextcloudMemoryReservation,
-        description="memory its containers need to run (Docker's memory reservation); unset: at most the limit",
-    )
-
-    @property
-    def reserved(self) -> NextcloudMemoryReservation:
-        """The reservations its containers get (unset ones never above their limits)."""
-        return effective_reservation(self.memory_reservation, self.memory)
-
-
-AppSettings = Annotated[WordPressApp | NextcloudApp, Field(discriminator="kind")]
-APP_KINDS = ("wordpress", "nextcloud")
+if TYPE_CHECKING:
+    AppSettings = KindSettings
+else:
+    AppSettings = app_settings_union(KINDS)
+APP_KINDS = tuple(KINDS)
 
 TlsMode = Literal["off", "letsencrypt", "provided"]
 
@@ -304,9 +127,7 @@ def _check_edge_subnet(value: str) -> str:
     return value
 
 
-def port_suffix(scheme: str, port: int) -> str:
-    """``:8080``, or nothing for the scheme's default port: how a port appears in a URL or Host header."""
-    return "" if port == {"http": 80, "https": 443}[scheme] else f":{port}"
+APPS_DESCRIPTION = "the apps: a map of app name to {kind, hostname, ...}"
 
 
 class StackSettings(ConfigModel):
@@ -315,9 +136,7 @@ class StackSettings(ConfigModel):
     # Top-level values come from the CLI as strings ("8080", "true"): lax here, strict below.
     model_config = ConfigDict(strict=False)
 
-    apps: dict[AppName, AppSettings] = Field(
-        min_length=1, description="the apps: a map of app name to {kind, hostname, ...}"
-    )
+    apps: dict[AppName, AppSettings] = Field(min_length=1, description=APPS_DESCRIPTION)
     host: Literal["local", "hetzner"] = Field(
         default="local", description="where the containers run: the local Docker engine or a Hetzner VPS"
     )
@@ -492,7 +311,7 @@ class StackSettings(ConfigModel):
         return budgets
 
     @property
-    def scheme(self) -> str:
+    def scheme(self) -> Literal["http", "https"]:
         return "http" if self.tls == "off" else "https"
 
     @property
@@ -502,3 +321,12 @@ class StackSettings(ConfigModel):
     def public_url(self, hostname: str) -> str:
         """The URL users type: the port appears only when it is not the scheme's default."""
         return f"{self.scheme}://{hostname}{port_suffix(self.scheme, self.public_port)}"
+
+
+def stack_settings_model(kinds: Mapping[str, Kind]) -> type[StackSettings]:
+    """``StackSettings`` whose apps may be of ``kinds``: the stack's own model is that of ``KINDS``."""
+    if kinds is KINDS:
+        return StackSettings
+    apps: Any = (dict[AppName, app_settings_union(kinds)], Field(min_length=1, description=APPS_DESCRIPTION))  # type: ignore[misc]
+    model: type[StackSettings] = create_model("StackSettings", __base__=StackSettings, apps=apps)
+    return model

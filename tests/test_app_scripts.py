@@ -20,9 +20,11 @@ import pytest
 
 from components.apps.nextcloud import hooks as nextcloud_hooks
 from components.apps.nextcloud.hooks import NextcloudSettings
+from components.apps.spec import Backing
 from components.apps.wordpress import setup as wordpress_setup
-from components.apps.wordpress.component import config_extra
 from components.apps.wordpress.setup import SiteSettings, site_script
+from components.apps.wordpress.spec import config_extra
+from components.services.registry import connection
 from tests.mockstack import ProgramRun, run_stack_file
 from tests.scripttools import (
     install_stub,
@@ -108,7 +110,9 @@ def test_every_php_snippet_handed_to_an_image_lints(dev: ProgramRun) -> None:
 def test_config_extra_defines_what_wordpress_and_the_cache_plugin_read() -> None:
     """Evaluate it as the image's wp-config.php does (``eval(getenv(...))``) and read the constants back."""
     php = require("php")
-    snippet = config_extra("https://blog.example.com", "blog")
+    snippet = config_extra(
+        "https://blog.example.com", "blog", connection(Backing(role="redis", kind="redis", memory=64 * 1024**2))
+    )
     names = ["WP_HOME", "WP_SITEURL", "WP_REDIS_HOST", "WP_REDIS_PORT", "WP_REDIS_CLIENT", "DISABLE_WP_CRON"]
     code = "eval(getenv('EXTRA')); echo json_encode(array_map('constant', json_decode(getenv('NAMES'))));"
     result = subprocess.run(

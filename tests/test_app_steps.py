@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from components.apps.context import AppContext
 from components.apps.nextcloud import hooks as nextcloud_hooks
-from components.apps.nextcloud.component import hook_settings
+from components.apps.nextcloud.settings import NextcloudApp
+from components.apps.nextcloud.spec import hook_settings
+from components.apps.spec import Site
 from components.apps.wordpress import setup as wordpress_setup
 from components.apps.wordpress.setup import SiteSettings, site_script
 from components.core import images
-from config.settings import NextcloudApp
 from tests.mockstack import ProgramRun, Registration, is_secret, run_stack_file, unwrap
 
 CONTAINER = "docker:index/container:Container"
@@ -193,13 +193,15 @@ def test_configured_region_and_window_reach_the_hook_and_only_the_app_container(
     )
     content = uploads(containers(tuned)[CLOUD_APP])[nextcloud_hooks.BEFORE_STARTING][0]["content"]
     app = NextcloudApp.model_validate({**cloud, "defaultPhoneRegion": "FR", "maintenanceWindowStart": 23})
-    context = AppContext(
-        name_prefix=PREFIX,
-        edge_network=f"{PREFIX}-edge",
+    site = Site(
+        app="cloud",
+        hostname="cloud.localhost",
         public_url="http://cloud.localhost:8080",
+        scheme="http",
+        public_host="cloud.localhost:8080",
         trusted_proxies="172.30.0.0/24",
     )
-    assert content == nextcloud_hooks.before_starting(hook_settings(app, context))
+    assert content == nextcloud_hooks.before_starting(hook_settings(app, site))
     assert "--value='FR'" in content and "--value='23'" in content
     assert containers(tuned)[CLOUD_CRON].raw_inputs == containers(base)[CLOUD_CRON].raw_inputs
     assert containers(tuned)[CLOUD_APP].raw_inputs != containers(base)[CLOUD_APP].raw_inputs

@@ -14,16 +14,15 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from components.apps.registry import KINDS
 from config.hetzner import HetznerSettings
 from config.loading import ConfigError, config_keys
-from config.memory import NextcloudMemoryReservation, WordPressMemoryReservation
-from config.settings import NextcloudApp, NextcloudMemory, WordPressApp, WordPressMemory
 from tests import tls_material
 from tests.mockstack import RecordingMonitor, run_program
 
 CERT = "pem-certificate-5f2a"
 KEY = "pem-private-key-9c1d"
-KIND_NAMES = ("wordpress", "nextcloud")
+KIND_NAMES = tuple(KINDS)
 OMIT = object()
 """Leave the key out of the config entirely."""
 
@@ -609,9 +608,17 @@ def test_every_top_level_key_has_a_bad_input() -> None:
     assert not missing, f"add bad inputs for these config keys to the catalogue: {missing}"
 
 
+def _object_fields(model: type[BaseModel]) -> dict[str, type[BaseModel]]:
+    """An app model's nested objects by config key (``memory``, ``memoryReservation``)."""
+    return {
+        field.alias or name: field.annotation
+        for name, field in model.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+    }
+
+
 APP_MODELS: list[tuple[str, type[BaseModel], dict[str, type[BaseModel]]]] = [
-    ("wordpress", WordPressApp, {"memory": WordPressMemory, "memoryReservation": WordPressMemoryReservation}),
-    ("nextcloud", NextcloudApp, {"memory": NextcloudMemory, "memoryReservation": NextcloudMemoryReservation}),
+    (name, kind.settings, _object_fields(kind.settings)) for name, kind in KINDS.items()
 ]
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from components.apps.nextcloud import component as nextcloud
+from components.apps.nextcloud import spec as nextcloud
 from components.services import database
 from tests.rootservers import RootServer, ensure
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from components.apps.wordpress.settings import WordPressApp
 from config.hetzner import (
     LOCATIONS,
     SERVER_TYPES,
@@ -299,7 +300,8 @@ def test_a_reservation_above_its_limit_is_refused_on_every_host() -> None:
         assert "selfhost:apps.blog.memoryReservation.database: 257Mi is more than the container's limit" in message
         assert "apps.blog.memory.database (256Mi)" in message
         apps = json.dumps({"blog": {**app, "memoryReservation": {"database": "256Mi"}}})
-        assert load(hetzner, host=host, apps=apps).apps["blog"].reserved.database == 256 * MiB
+        blog = load(hetzner, host=host, apps=apps).apps["blog"]
+        assert isinstance(blog, WordPressApp) and blog.reserved.database == 256 * MiB
     message = error_of(None, host="local", proxyMemory="64Mi", proxyMemoryReservation="65Mi")
     assert "selfhost:proxyMemoryReservation: 65Mi is more than the container's limit proxyMemory (64Mi)" in message
 
@@ -315,6 +317,7 @@ def test_existing_memory_settings_keep_their_meaning() -> None:
     }
     settings = load(None, host="local", apps=json.dumps(apps), proxyMemory="32Mi")
     blog = settings.apps["blog"]
+    assert isinstance(blog, WordPressApp)
     assert (blog.memory.app, blog.reserved.app) == (1024 * MiB, 256 * MiB)
     assert (blog.memory.database, blog.reserved.database) == (128 * MiB, 128 * MiB)  # default 256Mi, capped
     assert (blog.memory.cache, blog.reserved.cache) == (256 * MiB, 256 * MiB)  # follows the limit

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from components.apps.wordpress.settings import WordPressApp
 from components.core.fields import is_email_address
 from config.pem import tls_pair_problem
-from config.settings import WordPressApp
 from tests import sidroot, tls_material
 
 PHP = r"""<?php

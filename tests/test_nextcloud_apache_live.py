@@ -17,10 +17,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from components.apps.context import AppContext
-from components.apps.nextcloud.component import apache_body_limit, nextcloud_env
+from components.apps.nextcloud.settings import NextcloudApp
+from components.apps.nextcloud.spec import apache_body_limit, nextcloud_env
+from components.apps.spec import Site
 from components.edge.routes import UPLOAD_ENVELOPE_BYTES
-from config.settings import NextcloudApp
 from tests import apache_harness
 
 pytestmark = pytest.mark.live
@@ -56,13 +56,15 @@ def cloud_env(upload_limit: str) -> dict[str, str]:
     app = NextcloudApp.model_validate(
         {"kind": "nextcloud", "hostname": "cloud.example.com", "uploadLimit": upload_limit}
     )
-    context = AppContext(
-        name_prefix="selfhost-test",
-        edge_network="selfhost-test-edge",
+    site = Site(
+        app="cloud",
+        hostname="cloud.example.com",
         public_url="https://cloud.example.com",
+        scheme="https",
+        public_host="cloud.example.com",
         trusted_proxies="172.30.0.0/24",
     )
-    return nextcloud_env(app, context)
+    return nextcloud_env(app, site)
 
 
 def test_the_configured_upload_limit_sets_apaches_body_limit() -> None:

@@ -17,7 +17,9 @@ import crossplane
 import pulumi
 import pytest
 
+from components.apps.nextcloud.settings import NextcloudApp
 from components.apps.registry import proxy_routes
+from components.apps.wordpress.settings import WordPressApp
 from components.edge.nginx.config import (
     LETSENCRYPT_DIRECTORY,
     LETSENCRYPT_STAGING_DIRECTORY,
@@ -27,16 +29,21 @@ from components.edge.nginx.config import (
     render_nginx_config,
 )
 from components.edge.routes import NEXTCLOUD_DAV_REDIRECTS, ProxyRoute
-from config.settings import NextcloudApp, WordPressApp
+from config.settings import StackSettings
+from stack import app_specs
 
 Directive = dict[str, Any]
 
 BLOG, CLOUD = "blog.example.com", "cloud.example.com"
 ROUTES = proxy_routes(
-    {
-        "blog": WordPressApp(kind="wordpress", hostname=BLOG),
-        "cloud": NextcloudApp(kind="nextcloud", hostname=CLOUD),
-    }
+    app_specs(
+        StackSettings(
+            apps={
+                "blog": WordPressApp(kind="wordpress", hostname=BLOG),
+                "cloud": NextcloudApp(kind="nextcloud", hostname=CLOUD),
+            }
+        )
+    )
 )
 PROVIDED = TlsSettings(mode="provided")
 LETSENCRYPT = TlsSettings(mode="letsencrypt", acme_email="ops@example.com")

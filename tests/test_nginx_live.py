@@ -39,8 +39,10 @@ from typing import Any
 
 import pytest
 
-from components.apps.nextcloud import component as nextcloud
-from components.apps.wordpress import component as wordpress
+from components.apps.nextcloud import spec as nextcloud
+from components.apps.nextcloud.settings import NextcloudApp
+from components.apps.wordpress import spec as wordpress
+from components.apps.wordpress.settings import WordPressApp
 from components.edge.nginx.config import (
     LOGIN_BURST,
     PRODUCTION,
@@ -50,7 +52,6 @@ from components.edge.nginx.config import (
     render_nginx_config,
 )
 from components.edge.routes import UPLOAD_ENVELOPE_BYTES, ProxyRoute
-from config.settings import NextcloudApp, WordPressApp
 from tests import nginx_harness
 from tests.dns_stub import DnsStub
 from tests.nginx_harness import (

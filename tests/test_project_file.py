@@ -62,3 +62,11 @@ def test_project_defaults_equal_model_defaults() -> None:
 def test_dev_stack_file_sets_only_what_differs() -> None:
     dev = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
     assert set(dev) == {"selfhost:apps"}
+
+
+def test_the_apps_description_lists_the_registered_kinds() -> None:
+    from components.apps.registry import KINDS
+    from config.reference import apps_description
+
+    assert DECLARED["apps"]["description"] == apps_description()
+    assert all(name in DECLARED["apps"]["description"] for name in KINDS)

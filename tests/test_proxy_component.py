@@ -13,30 +13,40 @@ from typing import Any
 import pulumi
 import pytest
 
+from components.apps.nextcloud.settings import NextcloudApp
 from components.apps.registry import proxy_routes
+from components.apps.wordpress.settings import WordPressApp
 from components.edge.nginx.config import PublicPorts, TlsSettings, render_nginx_config
 from components.edge.proxy import ProxyArgs, check_proxy_args, published_ports
-from config.settings import NextcloudApp, WordPressApp
+from config.settings import StackSettings
+from stack import app_specs
 from tests.mockstack import ProgramRun, Registration, run_program, walk
 
 ROUTES = proxy_routes(
-    {
-        "blog": WordPressApp(kind="wordpress", hostname="blog.localhost"),
-        "cloud": NextcloudApp(kind="nextcloud", hostname="cloud.localhost"),
-    }
+    app_specs(
+        StackSettings(
+            apps={
+                "blog": WordPressApp(kind="wordpress", hostname="blog.localhost"),
+                "cloud": NextcloudApp(kind="nextcloud", hostname="cloud.localhost"),
+            }
+        )
+    )
 )
 
 PROGRAM = """
 import pulumi
 from components.apps.registry import proxy_routes
+from config.settings import StackSettings
+from stack import app_specs
 from components.edge.proxy import Proxy, ProxyArgs
 from components.core.volumes import StatePolicy
-from config.settings import NextcloudApp, WordPressApp
+from components.apps.nextcloud.settings import NextcloudApp
+from components.apps.wordpress.settings import WordPressApp
 
-routes = proxy_routes({{
+routes = proxy_routes(app_specs(StackSettings(apps={{
     "blog": WordPressApp(kind="wordpress", hostname="blog.localhost"),
     "cloud": NextcloudApp(kind="nextcloud", hostname="cloud.localhost"),
-}})
+}})))
 proxy = Proxy("proxy", ProxyArgs(
     routes=routes,
     edge_network="selfhost-dev-edge",

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from components.apps.nextcloud import component as nextcloud
+from components.apps.nextcloud import spec as nextcloud
 from components.services.cache import EvictionPolicy, healthcheck_command, redis_config
 from tests.rootservers import RootServer, ensure
 

@@ -11,10 +11,12 @@ import pulumi
 import pytest
 
 from components.apps.nextcloud.countries import ISO_3166_ALPHA2
+from components.apps.nextcloud.settings import NextcloudApp
+from components.apps.wordpress.settings import WordPressApp
 from components.core.fields import email_problem, is_email_address
 from components.core.units import format_memory, parse_memory, php_size
 from config.loading import ConfigError, is_namespace_lookalike, name_prefix_problems, settings_from_config
-from config.settings import NextcloudApp, WordPressApp, non_public_suffix
+from config.settings import non_public_suffix
 from tests import tls_material
 
 DEV_APPS = {
@@ -493,11 +495,9 @@ def test_names_with_a_hyphen_could_collide_across_stacks(project: str, stack: st
 
 def test_the_collision_the_stack_rule_prevents_is_real() -> None:
     """Stack dev-blog's app db and stack dev's app blog would own one volume; without '-' they cannot."""
-    from components.apps.context import AppContext
+    from components.apps.app import host_name
 
-    first = AppContext(name_prefix="selfhost-dev-blog", edge_network="e", public_url="http://x", trusted_proxies="")
-    second = AppContext(name_prefix="selfhost-dev", edge_network="e", public_url="http://x", trusted_proxies="")
-    assert first.resource_name("db", "data") == second.resource_name("blog", "db-data")
+    assert host_name("selfhost-dev-blog", "db", "data") == host_name("selfhost-dev", "blog", "db-data")
     assert name_prefix_problems("selfhost", "dev-blog") and not name_prefix_problems("selfhost", "dev")
 
 

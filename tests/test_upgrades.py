@@ -249,3 +249,8 @@ def test_the_record_waits_for_the_nextcloud_app_container(monkeypatch: pytest.Mo
     run = run_stack_file("dev", previous_outputs=previous(PINNED), preview=True)
     assert isinstance(run.outputs[DEPLOYED_MAJORS_OUTPUT]["cloud"], Unknown)
     assert run.outputs["urls"]["cloud"] == "http://cloud.localhost:8080", "only what depends on the container waits"
+
+
+def test_a_stack_without_nextcloud_still_exports_an_empty_record() -> None:
+    run = run_program({"selfhost:apps": {"blog": {"kind": "wordpress", "hostname": "blog.localhost"}}})
+    assert run.outputs[DEPLOYED_MAJORS_OUTPUT] == {}

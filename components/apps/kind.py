@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -33,3 +33,25 @@ class Kind:
     """One line for the README's table of kinds."""
     example: Mapping[str, object]
     """A minimal app of this kind as it is written in a stack file (camelCase keys)."""
+    records: tuple[str, ...] = ()
+    """Stack outputs its apps' ``UpgradeGuard`` records into (``nextcloudVersions``): exported by
+    every stack, empty without an app of the kind, so adding or removing one changes no output's
+    presence. Added after the contract's first version."""
+
+
+class KindSettings(Protocol):
+    """What the stack reads of any kind's settings (the rest is the kind's own business)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def hostname(self) -> str: ...
+    @property
+    def memory(self) -> BaseModel:
+        """Limits, one field per container role."""
+        ...
+
+    @property
+    def reserved(self) -> BaseModel:
+        """Effective reservations, the same fields as ``memory``."""
+        ...

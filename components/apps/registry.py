@@ -1,56 +1,39 @@
-"""The registry of app kinds: config's ``kind`` -> proxy route and component.
+"""The registry of app kinds: config's ``kind`` -> its settings model, spec and component token.
 
-Adding a kind means one new module and one entry here.
+Adding a kind is one folder, ``components/apps/<kind>/`` exporting ``KIND``, and one line here.
+The stack's settings union (config/settings.py), the loader (config/loading.py), the README's
+config reference (config/reference.py), Pulumi.yaml's ``apps`` description and the tests'
+kind lists all derive from ``KINDS``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping
 
-import pulumi
-
-from components.apps.context import AppContext
-from components.apps.nextcloud import component as nextcloud
-from components.apps.wordpress import component as wordpress
+from components.apps import nextcloud, wordpress
+from components.apps.kind import Kind
+from components.apps.spec import AppSpec
 from components.edge.routes import ProxyRoute
-from config.settings import AppSettings, NextcloudApp, WordPressApp
 
 
-class App(Protocol):
-    """What the stack exports of every app."""
-
-    url: pulumi.Output[str]
-    admin_user: pulumi.Output[str]
-    admin_password: pulumi.Output[str]
-    volumes: pulumi.Output[list[str]]
-
-
-@dataclass(frozen=True)
-class AppKind:
-    route: Callable[[str, Any], ProxyRoute]
-    build: Callable[[str, Any, AppContext, pulumi.ResourceOptions], App]
+def registry(kinds: Iterable[Kind]) -> dict[str, Kind]:
+    """Kinds by name; a name twice is a programming error."""
+    found: dict[str, Kind] = {}
+    for kind in kinds:
+        if kind.name in found:
+            raise ValueError(f"app kind {kind.name!r} is registered twice")
+        found[kind.name] = kind
+    return found
 
 
-def _build_wordpress(name: str, app: WordPressApp, context: AppContext, opts: pulumi.ResourceOptions) -> App:
-    return wordpress.WordPress(name, wordpress.WordPressArgs(app_name=name, settings=app, context=context), opts)
+KINDS: dict[str, Kind] = registry(
+    [
+        wordpress.KIND,
+        nextcloud.KIND,
+    ]
+)
 
 
-def _build_nextcloud(name: str, app: NextcloudApp, context: AppContext, opts: pulumi.ResourceOptions) -> App:
-    return nextcloud.Nextcloud(name, nextcloud.NextcloudArgs(app_name=name, settings=app, context=context), opts)
-
-
-KINDS: dict[str, AppKind] = {
-    "wordpress": AppKind(route=wordpress.route, build=_build_wordpress),
-    "nextcloud": AppKind(route=nextcloud.route, build=_build_nextcloud),
-}
-
-
-def proxy_routes(apps: dict[str, AppSettings]) -> list[ProxyRoute]:
-    """Every app's route, in a stable order."""
-    return [KINDS[app.kind].route(name, app) for name, app in sorted(apps.items())]
-
-
-def build_app(name: str, app: AppSettings, context: AppContext, opts: pulumi.ResourceOptions) -> App:
-    return KINDS[app.kind].build(name, app, context, opts)
+def proxy_routes(specs: Mapping[str, AppSpec]) -> list[ProxyRoute]:
+    """Every app's route, as its spec says, in a stable order: proxy and apps cannot drift apart."""
+    return [spec.route for _, spec in sorted(specs.items())]

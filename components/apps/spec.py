@@ -9,7 +9,10 @@ resource, no output, no I/O, so a spec is tested by comparing data. The App comp
 - volume ``<prefix>-<app>-<role>``, resource ``<app>-<role>``; retained, protected with the stack;
 - backing service ``<prefix>-<app>-<role>``, resource ``<app>-<role>``, on the app's internal
   network ``<prefix>-<app>-backend`` (made only when the app has backing services);
-- generated secret: resource ``<app>-<role>`` (pulumi-random, protected with the volumes).
+- generated secret: resource ``<app>-<role>`` (pulumi-random, protected with the volumes);
+- image: one ``RemoteImage`` per distinct ``ImagePin`` of the app, resource ``<app>-image`` or
+  ``<app>-<image_name>-image``, named by the first service (in spec order) that runs it:
+  its ``image_name``, or nothing for the role ``app`` and the role for the others.
 
 Contract between the kinds and the App component: change it only additively, and say so.
 """
@@ -25,6 +28,19 @@ from pydantic import SecretStr
 from components.core.container import Healthcheck
 from components.core.images import ImagePin
 from components.edge.routes import ProxyRoute
+from components.services.spec import Backing, Connection, ServiceSecret
+
+__all__ = ["Backing", "Connection", "ServiceSecret"]  # re-exported: part of a kind's contract
+
+EDGE_PORT = 80
+"""The port the PHP apps' images listen on inside the edge network; only the proxy publishes ports."""
+
+
+def edge_alias(app_name: str) -> str:
+    """The routed container's DNS name on the edge network, which the proxy resolves per request:
+    what a kind writes into ``ProxyRoute.upstream_host`` (the App component gives its ``routed``
+    service exactly that alias)."""
+    return f"app-{app_name}"
 
 
 @dataclass(frozen=True)
@@ -50,13 +66,6 @@ class Site:
 @dataclass(frozen=True)
 class AppSecret:
     """A password generated for this app (``GeneratedSecret`` of the same role)."""
-
-    role: str
-
-
-@dataclass(frozen=True)
-class ServiceSecret:
-    """The password of one of this app's backing services (``Backing.role``)."""
 
     role: str
 
@@ -152,37 +161,9 @@ class Service:
     stop_grace_seconds: int = 30
     depends_on: tuple[str, ...] = ()
     """Roles of this app's services or backing services that must be up (healthy) first."""
-
-
-# --- backing services ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Backing:
-    """A backing service the app asks for; the services registry (components/services) builds it
-    and tells the app how to reach it (``Connection``)."""
-
-    role: str
-    """``db``, ``redis``, ``mongo``: its container, resource and host alias."""
-    kind: Literal["mariadb", "postgres", "redis", "mongodb"]
-    memory: int
-    memory_reservation: int | None = None
-    database: str | None = None
-    user: str | None = None
-    options: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
-    """Per kind: ``server_args`` (mariadb), ``eviction_policy`` (redis), ``replica_set`` (mongodb)..."""
-
-
-@dataclass(frozen=True)
-class Connection:
-    """How an app's containers reach one backing service: pure facts, known before any resource."""
-
-    host: str
-    port: int
-    user: str | None
-    database: str | None
-    password: ServiceSecret
-    """Mount it as a ``SecretFile`` where the client reads its password file."""
+    image_name: str | None = None
+    """Names the image's resource when this service is the first to run its pin (see the module
+    docstring): ``cli`` -> ``<app>-cli-image``. Added after the contract's first version."""
 
 
 # --- the app ---------------------------------------------------------------------------------
@@ -215,3 +196,6 @@ class AppSpec:
     admin_password: str | None = None
     """The role of the generated secret that is the admin's password, exported as a secret."""
     upgrade_guard: UpgradeGuard | None = None
+    url: str = ""
+    """The public address the stack exports for this app (``Site.public_url``). Added after the
+    contract's first version."""

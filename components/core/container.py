@@ -168,6 +168,8 @@ class FileUpload:
     group: str = "0"
     mode: str = "0444"
     secret: bool = False
+    content_base64: pulumi.Input[str] | None = None
+    """Binary content, base64-encoded; then ``content`` is ignored (the provider's ``content_base64``)."""
 
     @property
     def root_owned(self) -> bool:
@@ -180,8 +182,13 @@ class FileUpload:
         container's ``user`` when it has one (moby daemon/archive_tarcopyoptions_unix.go,
         applyTarCopyUserOptions). Without them the tar header's 0:0 stands, as the provider writes it.
         """
-        content = pulumi.Output.secret(self.content) if self.secret else self.content
         owner, group = (None, None) if self.root_owned else (self.owner, self.group)
+        if self.content_base64 is not None:
+            encoded = pulumi.Output.secret(self.content_base64) if self.secret else self.content_base64
+            return docker.ContainerUploadArgs(
+                file=self.path, content_base64=encoded, owner=owner, group=group, permissions=self.mode
+            )
+        content = pulumi.Output.secret(self.content) if self.secret else self.content
         return docker.ContainerUploadArgs(
             file=self.path, content=content, owner=owner, group=group, permissions=self.mode
         )

@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from components.core.units import MEMORY_FORMAT_HELP, parse_memory
+from components.core.units import MEMORY_FORMAT_HELP, format_memory, parse_memory
 
 DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 """One label of a host name, lower case: also the rule for Hetzner server names.
@@ -128,3 +128,32 @@ class ConfigModel(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
     )
+
+
+USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
+"""An app's administrator login: the rule WordPress and Nextcloud both accept (each adds its own limits)."""
+
+
+def user_name_problem(value: str, maximum: int) -> str | None:
+    if not USER_NAME.fullmatch(value) or len(value) > maximum:
+        return (
+            f"{value!r} is not a user name: use 1-{maximum} letters, digits, '.', '_', '@' or '-', "
+            "starting with a letter or digit"
+        )
+    return None
+
+
+def upload_limit(maximum: int, why: str) -> BeforeValidator:
+    """A size from 1Mi to ``maximum``, in whole Mi (PHP's and nginx's units)."""
+
+    def check(value: object) -> int:
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} is not a size; write {MEMORY_FORMAT_HELP}")
+        size = parse_memory(value)
+        if size < 1024**2 or size % 1024**2:
+            raise ValueError(f"{value!r} must be a whole number of Mi, at least 1Mi")
+        if size > maximum:
+            raise ValueError(f"{value!r} is above the {format_memory(maximum)} maximum: {why}")
+        return size
+
+    return BeforeValidator(check)

@@ -29,13 +29,16 @@ import pulumi
 from components.core import images
 from components.core.container import Attachment, FileUpload, Healthcheck, ServiceSpec, secret_file, service_container
 from components.core.secrets import generated_password
+from components.services.kinds import BuiltService, Placement, ServiceKind, standard_connection
+from components.services.spec import Backing
 
 EvictionPolicy = Literal["noeviction", "allkeys-lru"]
 SERVICE_UID = 999
 CONFIG_FILE = "/usr/local/etc/redis/redis.conf"
 PASSWORD_FILE = "/run/secrets/redis_password"
-HOST_ALIAS = "redis"
+"""Inside the Redis container; an app mounts its copy where its own client reads it."""
 PORT = 6379
+EVICTION_POLICIES: tuple[EvictionPolicy, ...] = ("noeviction", "allkeys-lru")
 
 
 def redis_config(password: str, max_memory_bytes: int, policy: EvictionPolicy) -> str:
@@ -69,6 +72,8 @@ class CacheArgs:
     """``allkeys-lru`` for a pure cache; ``noeviction`` where Redis holds locks (Nextcloud)."""
     memory_reservation_bytes: int | None = None
     """A cache fills up to its maxmemory and stays there: reserve at least that (config/memory.py)."""
+    host_alias: str = "redis"
+    """Its DNS name on the app's network (the ``Backing.role``)."""
 
 
 class Cache(pulumi.ComponentResource):
@@ -91,7 +96,7 @@ class Cache(pulumi.ComponentResource):
                 image=images.pull(name, images.REDIS, parent=self),
                 memory_bytes=args.memory_bytes,
                 memory_reservation_bytes=args.memory_reservation_bytes,
-                networks=[Attachment(args.network, aliases=[HOST_ALIAS])],
+                networks=[Attachment(args.network, aliases=[args.host_alias])],
                 files=[
                     FileUpload(
                         CONFIG_FILE, config, owner=str(SERVICE_UID), group=str(SERVICE_UID), mode="0400", secret=True
@@ -106,6 +111,33 @@ class Cache(pulumi.ComponentResource):
             ),
             parent=self,
         )
-        self.host = pulumi.Output.from_input(HOST_ALIAS)
+        self.host = pulumi.Output.from_input(args.host_alias)
         self.port = pulumi.Output.from_input(PORT)
         self.register_outputs({"host": self.host, "port": self.port, "password": self.password})
+
+
+def _eviction_policy(backing: Backing) -> EvictionPolicy:
+    value = backing.options.get("eviction_policy", "allkeys-lru")
+    for policy in EVICTION_POLICIES:
+        if value == policy:
+            return policy
+    raise ValueError(f"redis eviction_policy {value!r}: use one of {', '.join(EVICTION_POLICIES)}")
+
+
+def _build(resource_name: str, backing: Backing, placement: Placement) -> BuiltService:
+    cache = Cache(
+        resource_name,
+        CacheArgs(
+            container_name=placement.container_name,
+            network=placement.network,
+            memory_bytes=backing.memory,
+            memory_reservation_bytes=backing.memory_reservation,
+            eviction_policy=_eviction_policy(backing),
+            host_alias=backing.role,
+        ),
+        pulumi.ResourceOptions(parent=placement.parent),
+    )
+    return BuiltService(resource=cache, password=cache.password)
+
+
+REDIS = ServiceKind(port=PORT, connection=standard_connection(PORT), build=_build)

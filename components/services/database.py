@@ -12,14 +12,16 @@ from components.core import images
 from components.core.container import Attachment, Healthcheck, Mount, ServiceSpec, secret_file, service_container
 from components.core.secrets import generated_password
 from components.core.volumes import StatePolicy, data_volume
+from components.services.kinds import BuiltService, Placement, ServiceKind, standard_connection
+from components.services.spec import Backing
 
 Engine = Literal["mariadb", "postgres"]
 SERVICE_UID = 999
 """Both official images run the server as uid 999 (mysql / postgres)."""
 PASSWORD_FILE = "/run/secrets/db_password"
+"""Inside the database container; an app mounts its copy where its own client reads it."""
 ROOT_PASSWORD_FILE = "/run/secrets/db_root_password"
-HOST_ALIAS = "db"
-PORTS = {"mariadb": 3306, "postgres": 5432}
+PORTS: dict[Engine, int] = {"mariadb": 3306, "postgres": 5432}
 
 MARIADB_HEALTHCHECK = ("CMD", "healthcheck.sh", "--connect", "--innodb_initialized")
 """The image's own script (MariaDB/mariadb-docker 11.8/healthcheck.sh). ``--connect`` asks the
@@ -55,6 +57,8 @@ class DatabaseArgs:
     server_args: Sequence[str] = ()
     """Extra server flags, e.g. MariaDB's --transaction-isolation=READ-COMMITTED for Nextcloud."""
     memory_reservation_bytes: int | None = None
+    host_alias: str = "db"
+    """Its DNS name on the app's network (the ``Backing.role``)."""
 
 
 class Database(pulumi.ComponentResource):
@@ -75,7 +79,7 @@ class Database(pulumi.ComponentResource):
             spec = self._postgres(name, args, volume.name)
         service_container(f"{name}-container", spec, parent=self)
 
-        self.host = pulumi.Output.from_input(HOST_ALIAS)
+        self.host = pulumi.Output.from_input(args.host_alias)
         self.port = pulumi.Output.from_input(PORTS[args.engine])
         self.database_name = pulumi.Output.from_input(args.database_name)
         self.user = pulumi.Output.from_input(args.user)
@@ -99,7 +103,7 @@ class Database(pulumi.ComponentResource):
             image=images.pull(name, pin, parent=self),
             memory_bytes=args.memory_bytes,
             memory_reservation_bytes=args.memory_reservation_bytes,
-            networks=[Attachment(args.network, aliases=[HOST_ALIAS])],
+            networks=[Attachment(args.network, aliases=[args.host_alias])],
             mounts=[Mount(volume, "/var/lib/mysql")],
             envs={
                 "MARIADB_AUTO_UPGRADE": "1",
@@ -124,7 +128,7 @@ class Database(pulumi.ComponentResource):
             image=images.pull(name, pin, parent=self),
             memory_bytes=args.memory_bytes,
             memory_reservation_bytes=args.memory_reservation_bytes,
-            networks=[Attachment(args.network, aliases=[HOST_ALIAS])],
+            networks=[Attachment(args.network, aliases=[args.host_alias])],
             mounts=[Mount(volume, images.postgres_data_path(pin))],
             envs={
                 "POSTGRES_DB": args.database_name,
@@ -136,3 +140,40 @@ class Database(pulumi.ComponentResource):
             healthcheck=Healthcheck(test=postgres_healthcheck(args.user, args.database_name)),
             stop_grace_seconds=60,
         )
+
+
+def _server_args(backing: Backing) -> tuple[str, ...]:
+    value = backing.options.get("server_args", ())
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _builder(engine: Engine) -> ServiceKind:
+    def build(resource_name: str, backing: Backing, placement: Placement) -> BuiltService:
+        if backing.database is None or backing.user is None:
+            raise ValueError(f"{placement.container_name}: a {engine} backing service needs a database and a user")
+        database = Database(
+            resource_name,
+            DatabaseArgs(
+                engine=engine,
+                container_name=placement.container_name,
+                volume_name=f"{placement.container_name}-data",
+                network=placement.network,
+                database_name=backing.database,
+                user=backing.user,
+                memory_bytes=backing.memory,
+                memory_reservation_bytes=backing.memory_reservation,
+                state=placement.state,
+                server_args=_server_args(backing),
+                host_alias=backing.role,
+            ),
+            pulumi.ResourceOptions(parent=placement.parent),
+        )
+        return BuiltService(resource=database, password=database.password, volume_names=(database.volume_name,))
+
+    return ServiceKind(
+        port=PORTS[engine], connection=standard_connection(PORTS[engine]), build=build, volume_suffixes=("data",)
+    )
+
+
+MARIADB = _builder("mariadb")
+POSTGRES = _builder("postgres")

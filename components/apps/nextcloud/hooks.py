@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.core.shell import shell_literal
+from components.core.templating import templates_of
 
 HOOKS_DIR = "/docker-entrypoint-hooks.d"
 BEFORE_STARTING = f"{HOOKS_DIR}/before-starting/50-selfhost-settings.sh"
@@ -62,88 +62,28 @@ class NextcloudSettings:
     trusted_domains: tuple[str, ...]
 
 
-_PRELUDE = f"""\
-set -eu
-
-log() {{
-    printf 'selfhost: %s\\n' "$*" >&2
-}}
-
-occ() {{
-    php {OCC} --no-interaction --no-ansi "$@"
-}}
-"""
-
-
-def _set(key: str, value: str | int, *, index: int | None = None) -> str:
-    typed = " --type=integer" if isinstance(value, int) else ""
-    position = f" {index}" if index is not None else ""
-    return f"occ config:system:set {key}{position}{typed} --value={shell_literal(value)}"
+_TEMPLATES = templates_of(__file__)
+"""templates/: one script per hook, each starting with prelude.sh (``log`` and ``occ``)."""
 
 
 def before_starting(settings: NextcloudSettings) -> str:
-    lines = [
-        "#!/bin/sh",
-        "# selfhost: settings that must hold on every start (before-starting hook, runs as www-data).",
-        "# Rendered by components/apps/nextcloud/hooks.py from the stack's config; every command is idempotent.",
-        _PRELUDE,
-        "# The stack runs a cron container (/cron.sh): background jobs must not wait for page visits.",
-        "occ background:cron",
-        _set("default_phone_region", settings.phone_region),
-        _set("maintenance_window_start", settings.maintenance_window_start),
-        "# APCu is compiled into the image (apc.enable_cli=1, so occ and cron.php can use it too).",
-        _set("memcache.local", APCU),
-        "# Behind the proxy: the public address, and which hops may set X-Forwarded-*.",
-        _set("overwrite.cli.url", settings.public_url),
-        _set("overwritehost", settings.public_host),
-        _set("overwriteprotocol", settings.scheme),
-        _set("trusted_proxies", settings.trusted_proxies, index=0),
-        _set("forwarded_for_headers", "HTTP_X_FORWARDED_FOR", index=0),
-        "# Same indices as NEXTCLOUD_TRUSTED_DOMAINS at install (0 is the installer's localhost).",
-        *(
-            _set("trusted_domains", domain, index=position)
-            for position, domain in enumerate(settings.trusted_domains, start=1)
-        ),
-        "",
-        "# Redis caching and locking come from the image's redis.config.php (REDIS_HOST): check them.",
-        "require_system_value() {",
-        '    actual="$(occ config:system:get "$1" || true)"',
-        '    if [ "$actual" != "$2" ]; then',
-        "        log \"$1 is '$actual', expected '$2': is REDIS_HOST set and redis.config.php in config/?\"",
-        "        exit 1",
-        "    fi",
-        "}",
-        f"require_system_value memcache.distributed {shell_literal(REDIS)}",
-        f"require_system_value memcache.locking {shell_literal(REDIS)}",
-        "",
-    ]
-    return "\n".join(lines)
+    return _TEMPLATES.get_template("before-starting.sh.j2").render(
+        occ=OCC,
+        phone_region=settings.phone_region,
+        maintenance_window_start=settings.maintenance_window_start,
+        apcu=APCU,
+        public_url=settings.public_url,
+        public_host=settings.public_host,
+        scheme=settings.scheme,
+        trusted_proxies=settings.trusted_proxies,
+        trusted_domains=settings.trusted_domains,
+        redis=REDIS,
+    )
 
 
 def post_installation() -> str:
-    return "\n".join(
-        [
-            "#!/bin/sh",
-            "# selfhost: first-boot choices the admin owns afterwards (post-installation hook, runs once).",
-            _PRELUDE,
-            "# AppAPI needs a Docker socket or deploy daemon; no container here has one. Re-enable it",
-            "# after registering a daemon: this hook does not run again.",
-            "occ app:disable app_api || log 'occ app:disable app_api failed (no such app in this version?)'",
-            "",
-        ]
-    )
+    return _TEMPLATES.get_template("post-installation.sh.j2").render(occ=OCC)
 
 
 def post_upgrade() -> str:
-    return "\n".join(
-        [
-            "#!/bin/sh",
-            "# selfhost: after a version upgrade (post-upgrade hook, runs once per upgrade).",
-            _PRELUDE,
-            "# Schema additions a new version may bring; the setup checks warn until they exist.",
-            "for step in db:add-missing-indices db:add-missing-columns db:add-missing-primary-keys; do",
-            '    occ "$step" || log "occ $step failed; run it by hand: docker exec -u www-data <app> php occ $step"',
-            "done",
-            "",
-        ]
-    )
+    return _TEMPLATES.get_template("post-upgrade.sh.j2").render(occ=OCC)

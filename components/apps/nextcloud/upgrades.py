@@ -18,8 +18,9 @@ A failed deploy does save outputs: the engine keeps the previous ones and overwr
 the program did register (pulumi/pulumi pkg/resource/deploy/step_executor.go,
 ``executeRegisterResourceOutputs``; "Don't delete stack outputs on failed deployments",
 #15754, lifecycle test ``TestStackOutputsResourceError``). So the record must not be a constant:
-each major is derived from its app container's output (components/apps/nextcloud/component.py), which exists
-only once the container was created and, with ``wait``, reported healthy. A failed container
+each major is derived from its app container's output (the ``UpgradeGuard`` of
+components/apps/nextcloud/spec.py, recorded by components/apps/app.py), which exists only
+once the container was created and, with ``wait``, reported healthy. A failed container
 rejects the value, and the Python SDK registers the stack's outputs in one call once all of
 them resolve (pulumi/runtime/stack.py ``Stack._finish``, 3.272), so none is registered and the
 previous record stands (under ``up --continue-on-error`` the value is unknown instead). The
@@ -76,24 +77,3 @@ def check_nextcloud_upgrade(app_name: str, previous_outputs: object, pinned: int
     problem = nextcloud_upgrade_problem(deployed_major(previous_outputs, app_name), pinned)
     if problem is not None:
         raise UpgradeError(f"selfhost:apps.{app_name}: refusing {image_ref}: {problem}.")
-
-
-def own_stack_name() -> str:
-    # The file backend's organization is literally "organization"; older runtimes may report none.
-    organization = pulumi.get_organization() or "organization"
-    return f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}"
-
-
-def previous_deployed_majors(resource_name: str, parent: pulumi.Resource) -> pulumi.Output[object]:
-    """``nextcloudVersions`` as this very stack's saved outputs hold it (None before the first record)."""
-    reference = pulumi.StackReference(
-        resource_name, stack_name=own_stack_name(), opts=pulumi.ResourceOptions(parent=parent)
-    )
-    # get_output, not reference.outputs: that map is secret as a whole as soon as any output is
-    # (here adminPasswords), and everything derived from it, the Nextcloud image name included,
-    # would preview as [secret]. get_output takes the secretness of this one output from the
-    # engine's secretOutputNames (pulumi/pulumi pkg/resource/deploy/builtins.go
-    # readStackReference; sdk python pulumi/stack_reference.py, 3.272), and keeps it secret when
-    # the engine sends no such list. A stack with no deploy yet has an empty outputs map (diy
-    # backend, pkg/backend/diy/state.go getSnapshotStackOutputs): the value is then None.
-    return reference.get_output(DEPLOYED_MAJORS_OUTPUT)

@@ -21,7 +21,7 @@ Why not the two mechanisms one reaches for first:
   the provider, with its own ``--network``/``--user``/``--memory`` flags to keep in step.
 
 The container is replaced, and so converges again, exactly when its inputs change: the
-rendered script below (URL, title, admin user and e-mail, plugin version), its image, its
+rendered script (templates/wp-site.sh.j2: URL, title, admin user and e-mail, plugin version), its image, its
 environment. Nothing in them is time-dependent, so an unchanged stack shows no diff.
 Restarts (host reboot) converge again too; every step is idempotent.
 
@@ -57,7 +57,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from components.core.shell import shell_literal
+from components.core.templating import templates_of
 
 SCRIPT_PATH = "/usr/local/share/selfhost/wp-site.sh"
 REDIS_CHECK_PATH = "/usr/local/share/selfhost/redis-check.php"
@@ -85,26 +85,11 @@ HEARTBEAT_MAX_AGE_SECONDS = 900
 """Unhealthy after this long without a successful cron run (a slow event may take minutes)."""
 
 APACHE_NO_INSTALLER_CONF = "/etc/apache2/conf-enabled/zz-selfhost-no-web-installer.conf"
-APACHE_NO_INSTALLER = """\
-# selfhost installs WordPress with wp-cli. Until that has run, a fresh site would offer its
-# installer to whoever finds it first: refuse the installer and config wizard over HTTP.
-<LocationMatch "^/wp-admin/(install|setup-config)\\.php">
-    Require all denied
-</LocationMatch>
-"""
-
-REDIS_CHECK_PHP = """\
-<?php
-// Run by `wp eval-file` after the drop-in is written: fail unless the Redis object cache
-// is in use and connected, so a wrong host or password fails the deploy instead of
-// silently falling back to no persistent cache.
-$cache = $GLOBALS['wp_object_cache'] ?? null;
-if (!is_object($cache) || !method_exists($cache, 'redis_status') || !$cache->redis_status()) {
-    fwrite(STDERR, "selfhost: the Redis object cache is not connected; see `wp redis status`\\n");
-    exit(1);
-}
-echo "selfhost: Redis object cache connected\\n";
-"""
+_TEMPLATES = templates_of(__file__)
+APACHE_NO_INSTALLER = _TEMPLATES.get_template("no-web-installer.conf").render()
+"""Refuses the installer and config wizard over HTTP until wp-cli has installed the site."""
+REDIS_CHECK_PHP = _TEMPLATES.get_template("redis-check.php").render()
+"""Run by ``wp eval-file`` after the drop-in is written: fails unless the Redis object cache is connected."""
 
 
 def admin_install_config(password: str) -> str:
@@ -126,112 +111,6 @@ class SiteSettings:
     admin_email: str
 
 
-_BODY = r"""
-READY="$STATE_DIR/converged"
-HEARTBEAT="$STATE_DIR/cron-heartbeat"
-
-log() {
-    printf 'selfhost: %s\n' "$*" >&2
-}
-
-# Run a command in the background and wait for it, so that a TERM trap fires at once.
-interruptible() {
-    "$@" &
-    wait "$!"
-}
-
-older_than_pin() {
-    # shellcheck disable=SC2016 # PHP code, not shell: $argv is PHP's.
-    php -r 'exit(version_compare($argv[1], $argv[2], "<") ? 0 : 1);' "$1" "$PLUGIN_VERSION"
-}
-
-# wordpress.org's checksums for every file of the installed version; wp-cli exits 0 also when
-# it could not get them ("Verified 0 of 1 plugins (1 skipped)"), so only this line counts.
-verify_plugin() {
-    if report="$(wp --skip-plugins plugin verify-checksums "$PLUGIN")" &&
-        [ "$(printf '%s\n' "$report" | tail -n 1)" = "Success: Verified 1 of 1 plugins." ]; then
-        return 0
-    fi
-    printf '%s\n' "$report" >&2
-    log "$PLUGIN does not match wordpress.org's checksums: deactivating it and removing its drop-in"
-    wp --skip-plugins plugin deactivate "$PLUGIN" || true
-    rm -f "$CONTENT_DIR/object-cache.php"
-    return 1
-}
-
-converge() {
-    if ! wp core is-installed; then
-        log "installing WordPress at $SITE_URL"
-        # The password is core install's default in its own wp-cli config file: never in argv,
-        # the environment, a prompt or the output (see components/apps/wordpress/setup.py).
-        WP_CLI_CONFIG_PATH="$ADMIN_INSTALL_CONFIG" wp core install --url="$SITE_URL" --title="$SITE_TITLE" \
-            --admin_user="$ADMIN_USER" --admin_email="$ADMIN_EMAIL" --skip-email
-    fi
-    wp option update blogname "$SITE_TITLE"
-    wp option update admin_email "$ADMIN_EMAIL"
-    wp core update-db
-    installed="$(wp plugin get "$PLUGIN" --field=version 2>/dev/null || true)"
-    if [ -z "$installed" ] || older_than_pin "$installed"; then
-        log "installing $PLUGIN $PLUGIN_VERSION (found: ${installed:-none})"
-        wp plugin install "$PLUGIN" --version="$PLUGIN_VERSION" --force
-    fi
-    verify_plugin
-    wp plugin activate "$PLUGIN"
-    # Like `wp redis enable`, and also replaces a drop-in left by an older plugin version.
-    wp redis update-dropin
-    wp eval-file "$REDIS_CHECK"
-}
-
-health() {
-    if [ ! -f "$READY" ]; then
-        log "not converged yet"
-        return 1
-    fi
-    last="$(stat -c %Y "$HEARTBEAT" 2>/dev/null || echo 0)"
-    age=$(($(date +%s) - last))
-    if [ "$age" -ge "$HEARTBEAT_MAX_AGE" ]; then
-        log "no successful WP-cron run for ${age}s"
-        return 1
-    fi
-}
-
-run() {
-    trap 'log "stopping"; exit 0' TERM INT
-    mkdir -p "$STATE_DIR"
-    rm -f "$READY" "$HEARTBEAT"
-    # A separate shell, so that `set -e` holds inside converge (a condition would disable it).
-    until interruptible sh "$0" converge; do
-        log "converging failed; retrying in ${RETRY_INTERVAL}s"
-        interruptible sleep "$RETRY_INTERVAL"
-    done
-    touch "$READY"
-    log "site converged; running due WP-cron events every ${CRON_INTERVAL}s"
-    while :; do
-        if interruptible wp cron event run --due-now; then
-            touch "$HEARTBEAT"
-        else
-            log "WP-cron run failed"
-        fi
-        interruptible sleep "$CRON_INTERVAL"
-    done
-}
-
-case "${1:-run}" in
-    run) run ;;
-    converge) converge ;;
-    health) health ;;
-    *)
-        log "usage: $0 [run|converge|health]"
-        exit 64
-        ;;
-esac
-"""
-
-
-def _assign(name: str, value: str | int) -> str:
-    return f"{name}={shell_literal(value)}"
-
-
 def site_script(
     site: SiteSettings,
     *,
@@ -240,31 +119,22 @@ def site_script(
     redis_check: str = REDIS_CHECK_PATH,
     content_dir: str = CONTENT_DIR,
 ) -> str:
-    """The wp-cli container's script; paths are parameters so tests can run it outside the image."""
-    header = [
-        "#!/bin/sh",
-        "# selfhost: keeps this WordPress site installed and configured, then runs its due WP-cron events.",
-        "# Rendered by components/apps/wordpress/setup.py; runs as www-data (33:33) in the wp-cli container.",
-        "#   sh wp-site.sh run       converge until that succeeds, then run due WP-cron events every minute",
-        "#   sh wp-site.sh converge  install if needed and apply the settings below, once (idempotent)",
-        "#   sh wp-site.sh health    succeed once converged and while WP-cron runs keep succeeding",
-        "set -eu",
-        "",
-        _assign("SITE_URL", site.url),
-        _assign("SITE_TITLE", site.title),
-        _assign("ADMIN_USER", site.admin_user),
-        _assign("ADMIN_EMAIL", site.admin_email),
-        _assign("ADMIN_INSTALL_CONFIG", admin_install_config),
-        _assign("CONTENT_DIR", content_dir),
-        _assign("PLUGIN", REDIS_CACHE_PLUGIN),
-        _assign("PLUGIN_VERSION", REDIS_CACHE_VERSION),
-        _assign("REDIS_CHECK", redis_check),
-        _assign("STATE_DIR", state_dir),
-        _assign("CRON_INTERVAL", CRON_INTERVAL_SECONDS),
-        _assign("RETRY_INTERVAL", RETRY_INTERVAL_SECONDS),
-        _assign("HEARTBEAT_MAX_AGE", HEARTBEAT_MAX_AGE_SECONDS),
-    ]
-    return "\n".join(header) + "\n" + _BODY
+    """The wp-cli container's script (templates/wp-site.sh.j2); paths are parameters for tests outside the image."""
+    return _TEMPLATES.get_template("wp-site.sh.j2").render(
+        site_url=site.url,
+        site_title=site.title,
+        admin_user=site.admin_user,
+        admin_email=site.admin_email,
+        admin_install_config=admin_install_config,
+        content_dir=content_dir,
+        plugin=REDIS_CACHE_PLUGIN,
+        plugin_version=REDIS_CACHE_VERSION,
+        redis_check=redis_check,
+        state_dir=state_dir,
+        cron_interval=CRON_INTERVAL_SECONDS,
+        retry_interval=RETRY_INTERVAL_SECONDS,
+        heartbeat_max_age=HEARTBEAT_MAX_AGE_SECONDS,
+    )
 
 
 def healthcheck_test() -> Sequence[str]:

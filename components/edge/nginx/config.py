@@ -33,8 +33,8 @@ import jinja2
 import pulumi
 
 from components.core.fields import APP_NAME, is_email_address, is_hostname
+from components.core.urls import port_suffix
 from components.edge.routes import ProxyRoute
-from config.settings import port_suffix
 
 TlsMode = Literal["off", "letsencrypt", "provided"]
 UpstreamMode = Literal["resolve", "variable"]

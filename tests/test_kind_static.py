@@ -196,6 +196,14 @@ def test_a_file_name_with_a_line_break_is_refused(project: Path) -> None:
     )
 
 
+def test_an_empty_file_is_refused_as_the_provider_would_fail_on_it(project: Path) -> None:
+    make_site(project, {"robots.txt": ""})
+    assert refusal(project) == (
+        "path: 'sites/www/robots.txt' is empty, and the Docker provider cannot upload an empty file; "
+        "give it content or remove it"
+    )
+
+
 def test_a_fifo_is_refused(project: Path) -> None:
     os.mkfifo(project / "sites" / "www" / "pipe")
     assert refusal(project) == "path: 'sites/www/pipe' is not a regular file (a socket, pipe or device)"
@@ -293,6 +301,20 @@ def test_a_404_page_changes_the_config(project: Path) -> None:
     assert "error_page 404 /404.html;" in uploads(app_spec(project))[NGINX_CONF_PATH].content
 
 
+def test_utf8_is_declared_only_when_every_text_file_is_utf8(project: Path) -> None:
+    make_site(project, {"about.html": "<p>Grüße</p>\n"})
+    assert "charset utf-8;" in uploads(app_spec(project))[NGINX_CONF_PATH].content
+    make_site(project, {"old.html": "<meta charset=iso-8859-1><p>Grüße</p>\n".encode("latin-1")})
+    files = uploads(app_spec(project))
+    assert "charset" not in files[NGINX_CONF_PATH].content
+    latin = files[f"{SITE_ROOT}/old.html"]
+    assert base64.b64decode(latin.content_base64 or "") == "<meta charset=iso-8859-1><p>Grüße</p>\n".encode("latin-1")
+
+
+def test_binary_files_do_not_count_against_utf8(project: Path) -> None:
+    assert "charset utf-8;" in uploads(app_spec(project))[NGINX_CONF_PATH].content  # img/dot.png is not UTF-8
+
+
 def test_the_route_takes_no_bodies_and_no_logins(project: Path) -> None:
     route = app_spec(project).route
     assert (route.app, route.kind, route.server_name) == ("www", "static", "www.example.com")
@@ -318,8 +340,8 @@ def test_the_config_carries_the_cache_lifetime_and_no_php_handler(project: Path)
 
 def test_the_uploaded_config_is_the_production_runtime(project: Path) -> None:
     conf = uploads(app_spec(project))[NGINX_CONF_PATH].content
-    assert conf == render_nginx_conf("www", 3600, False, PRODUCTION)
-    assert conf != render_nginx_conf("www", 3600, False, Runtime(pid="/tmp/x.pid"))
+    assert conf == render_nginx_conf("www", 3600, False, True, PRODUCTION)
+    assert conf != render_nginx_conf("www", 3600, False, True, Runtime(pid="/tmp/x.pid"))
     assert "\n\n\n" not in conf
 
 

@@ -333,3 +333,17 @@ def test_the_healthcheck_fails_without_nginx(tmp_path: Path) -> None:
         test = list(spec("www", settings, SITE).services[0].healthcheck.test)
         result = subprocess.run(ns.command("chroot", str(root), *test[1:]), capture_output=True, text=True)
         assert result.returncode == 7, result  # curl: could not connect
+
+
+def test_a_site_with_a_latin1_page_gets_no_header_charset(tmp_path: Path) -> None:
+    root = nginx_harness.nginx_root()
+    page = "<!doctype html><meta charset=iso-8859-1><p>Grüße</p>\n".encode("latin-1")
+    _write_site(tmp_path, {"index.html": page, "site.css": "p { margin: 0 }\n"})
+    container = tmp_path / "container"
+    _lay_out(container, _uploads(tmp_path), time.time())
+    with NetNamespace() as ns, _serving(root, ns, container):
+        home, css = request(ns, "/"), request(ns, "/site.css")
+        missing = request(ns, "/nope")
+    assert (home.body, home.headers["content-type"]) == (page, "text/html")
+    assert css.headers["content-type"] == "text/css"
+    assert missing.status == 404 and b"404 Not Found" in missing.body  # nginx's own page: this site has no 404.html

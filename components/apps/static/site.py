@@ -27,6 +27,7 @@ KEPT_HIDDEN = frozenset({".well-known"})
 """The one hidden name that is served (RFC 8615); every other name starting with ``.`` is left out
 (``.git``, ``.DS_Store``, editor files), so it is neither uploaded nor served."""
 PHP_SUFFIXES = (".php", ".phtml", ".phar")
+TEXT_SUFFIXES = frozenset({".html", ".htm", ".css", ".js", ".mjs", ".txt", ".xml", ".svg", ".json", ".md", ".csv"})
 
 
 class SiteError(ValueError):
@@ -42,6 +43,20 @@ class SiteFile:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def text(self) -> str | None:
+        """The content as text (UTF-8 without NUL bytes), or None for anything else."""
+        try:
+            text = self.data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return None if "\x00" in text else text
+
+    @property
+    def is_text_type(self) -> bool:
+        """A name nginx serves with a text type, whose charset the config may declare."""
+        return PurePosixPath(self.path).suffix.lower() in TEXT_SUFFIXES
 
 
 def check_relative_path(value: str) -> str | None:
@@ -102,6 +117,13 @@ def read_site(project_root: Path, relative: str) -> tuple[SiteFile, ...]:
                     "remove it, or use the wordpress or container kind for PHP"
                 )
             data = target.read_bytes()
+            if not data:
+                # terraform-provider-docker refuses an upload whose content is "" ("one of 'content',
+                # 'content_base64', or 'source' must be set", resource_docker_container_funcs.go, v4.6.0).
+                raise SiteError(
+                    f"{shown!r} is empty, and the Docker provider cannot upload an empty file; "
+                    "give it content or remove it"
+                )
             total += len(data)
             if total > MAX_SITE_BYTES:
                 raise SiteError(

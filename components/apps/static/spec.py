@@ -85,12 +85,15 @@ class Runtime:
 PRODUCTION = Runtime()
 
 
-def render_nginx_conf(app_name: str, cache_seconds: int, custom_404: bool, runtime: Runtime = PRODUCTION) -> str:
+def render_nginx_conf(
+    app_name: str, cache_seconds: int, custom_404: bool, utf8: bool = True, runtime: Runtime = PRODUCTION
+) -> str:
     return _ENV.get_template("nginx.conf.j2").render(
         app=app_name,
         rt=runtime,
         cache_seconds=cache_seconds,
         custom_404=custom_404,
+        utf8=utf8,
         max_body=f"{MAX_BODY_BYTES // 1024}k",
     )
 
@@ -117,13 +120,17 @@ def expected_etag(data: bytes) -> str:
 def site_upload(file: SiteFile, site_root: str = SITE_ROOT) -> File:
     """Text (UTF-8 without NUL) as ``content``, so a diff shows it; anything else as base64."""
     path = f"{site_root}/{file.path}"
-    try:
-        text = file.data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    if text is None or "\x00" in text:
+    text = file.text
+    if text is None:
         return File(path=path, content_base64=base64.b64encode(file.data).decode("ascii"), mode="0444")
     return File(path=path, content=text, mode="0444")
+
+
+def declares_utf8(files: tuple[SiteFile, ...]) -> bool:
+    """Whether the config may say ``charset=utf-8`` for text types: only when every page, style
+    sheet and script of the site is UTF-8. A header charset beats a page's ``<meta charset>``, so a
+    site with a Latin-1 page gets none and its pages speak for themselves."""
+    return all(file.text is not None for file in files if file.is_text_type)
 
 
 def healthcheck() -> Healthcheck:
@@ -157,10 +164,9 @@ def route(app_name: str, settings: StaticApp) -> ProxyRoute:
 def service_files(app_name: str, settings: StaticApp) -> tuple[File, ...]:
     """Config first, then the site's files sorted by path: the same directory gives the same tuple."""
     custom_404 = any(file.path == NOT_FOUND_PAGE for file in settings.files)
+    conf = render_nginx_conf(app_name, settings.cache_seconds, custom_404, declares_utf8(settings.files))
     return (
-        File(
-            path=NGINX_CONF_PATH, content=render_nginx_conf(app_name, settings.cache_seconds, custom_404), mode="0444"
-        ),
+        File(path=NGINX_CONF_PATH, content=conf, mode="0444"),
         File(path=MTIMES_SCRIPT_PATH, content=render_mtimes_script(), mode="0555"),
         *(site_upload(file) for file in settings.files),
     )

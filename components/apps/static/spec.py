@@ -10,9 +10,11 @@ Facts from the image (nginx/docker-nginx, stable/debian, 1.30.0, commit 0d7f438)
   ``20-envsubst-on-templates.sh`` acts only on /etc/nginx/templates: an uploaded
   /etc/nginx/nginx.conf is left as it is, and the image's default server is then not included.
 
-Uploads (kreuzwerker/terraform-provider-docker, resource_docker_container_funcs.go): each is a
-one-file tar with ``ModTime: time.Now()`` and no uid/gid (0:0), copied to ``/`` of the created
-container; the engine creates missing parent directories root-owned, mode 0755. Files stay
+Uploads (kreuzwerker/terraform-provider-docker internal/provider/resource_docker_container_funcs.go,
+read in v4.6.0's successor v0.0.0-20260916201441-96d331c98ff4 from the Go module proxy, the same
+since #259): each is a one-file tar with ``ModTime: time.Now()`` and uid/gid 0 when no owner is
+given, copied to ``/`` of the created container; an empty content is refused. The engine makes
+missing parent directories root-owned, 0755 (tests/test_static_docker_live.py). Files stay
 root-owned and world-readable (0444): the workers (uid 101) read them, nothing in the container
 can change them. An upload's content change replaces the container: a change of one file
 replaces this app's one container and nothing else (the edge's route does not change).

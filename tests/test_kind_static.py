@@ -26,9 +26,7 @@ from components.apps.static.spec import (
     MTIME_SPAN,
     MTIMES_SCRIPT_PATH,
     NGINX_CONF_PATH,
-    PRODUCTION,
     SITE_ROOT,
-    Runtime,
     content_mtime,
     expected_etag,
     render_nginx_conf,
@@ -338,10 +336,9 @@ def test_the_config_carries_the_cache_lifetime_and_no_php_handler(project: Path)
     assert re.search(r"^worker_processes 1;$", conf, re.M)
 
 
-def test_the_uploaded_config_is_the_production_runtime(project: Path) -> None:
+def test_the_uploaded_config_is_the_rendered_template(project: Path) -> None:
     conf = uploads(app_spec(project))[NGINX_CONF_PATH].content
-    assert conf == render_nginx_conf("www", 3600, False, True, PRODUCTION)
-    assert conf != render_nginx_conf("www", 3600, False, True, Runtime(pid="/tmp/x.pid"))
+    assert conf == render_nginx_conf("www", 3600, False, True)
     assert "\n\n\n" not in conf
 
 

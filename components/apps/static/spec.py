@@ -1,8 +1,9 @@
 """The static kind as a pure function: a directory's files, uploaded into an nginx:1.30 container.
 
 Facts from the image (nginx/docker-nginx, stable/debian, 1.30.0, commit 0d7f438):
-- ``nginx`` is uid/gid 101 (Dockerfile ``useradd --uid 101``); the image's nginx.conf runs the
-  workers as that user, the master as root; ``curl`` is installed (the healthcheck uses it);
+- ``nginx`` is uid/gid 101 (Dockerfile ``useradd --uid 101``): the uploaded nginx.conf runs the
+  workers as that user, the master as root (no container user); ``curl`` is installed (the
+  Dockerfile's ``apt-get install ... curl``; the healthcheck uses it);
 - ``/docker-entrypoint.sh`` runs every executable ``/docker-entrypoint.d/*.sh`` (as the container's
   user, root here) when the command is ``nginx``, which it is by default (``CMD ["nginx", "-g",
   "daemon off;"]``, ``STOPSIGNAL SIGQUIT``: a graceful stop);
@@ -24,8 +25,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -52,7 +51,6 @@ MAX_BODY_BYTES = 4096
 READ_TIMEOUT_SECONDS = 30
 NOT_FOUND_PAGE = "404.html"
 """When the site has one at its top, it answers every 404."""
-_SAFE_PATH = re.compile(r"/[A-Za-z0-9._/-]*")
 
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -64,35 +62,12 @@ _ENV = jinja2.Environment(
 )
 
 
-@dataclass(frozen=True)
-class Runtime:
-    """Where nginx finds and puts things: the container's paths, or a test's inside a root."""
-
-    user: str = "nginx"
-    pid: str = "/run/nginx.pid"
-    error_log: str = "stderr"
-    listen: str = str(EDGE_PORT)
-    site_root: str = SITE_ROOT
-    mime_types: str = "/etc/nginx/mime.types"
-    temp_dir: str | None = None
-    """None: nginx's compiled-in temp paths (the image's /var/cache/nginx/*)."""
-
-    def __post_init__(self) -> None:
-        for name in ("pid", "site_root", "mime_types", "temp_dir"):
-            value = getattr(self, name)
-            if value is not None and not _SAFE_PATH.fullmatch(value):
-                raise ValueError(f"runtime {name} {value!r}: an absolute path of letters, digits, . _ - /")
-
-
-PRODUCTION = Runtime()
-
-
-def render_nginx_conf(
-    app_name: str, cache_seconds: int, custom_404: bool, utf8: bool = True, runtime: Runtime = PRODUCTION
-) -> str:
+def render_nginx_conf(app_name: str, cache_seconds: int, custom_404: bool, utf8: bool) -> str:
+    """The whole nginx.conf, with the container's paths: the tests run it as it is."""
     return _ENV.get_template("nginx.conf.j2").render(
         app=app_name,
-        rt=runtime,
+        site_root=SITE_ROOT,
+        port=EDGE_PORT,
         cache_seconds=cache_seconds,
         custom_404=custom_404,
         utf8=utf8,
@@ -100,11 +75,9 @@ def render_nginx_conf(
     )
 
 
-def render_mtimes_script(site_root: str = SITE_ROOT) -> str:
-    if not _SAFE_PATH.fullmatch(site_root):
-        raise ValueError(f"site root {site_root!r}: an absolute path of letters, digits, . _ - /")
+def render_mtimes_script() -> str:
     return _ENV.get_template("site-mtimes.sh.j2").render(
-        site_root=site_root, mtime_base=MTIME_BASE, mtime_span=MTIME_SPAN
+        site_root=SITE_ROOT, mtime_base=MTIME_BASE, mtime_span=MTIME_SPAN
     )
 
 

@@ -33,6 +33,7 @@ from components.apps.static.spec import (
     spec,
 )
 from components.core import images
+from tests import static_bad_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\x00\xff" * 8
@@ -357,3 +358,19 @@ def test_the_kind_and_its_example() -> None:
     assert isinstance(example, StaticApp)
     assert "index.html" in [file.path for file in example.files]
     assert KIND.spec("www", example, SITE).kind == "static"
+
+
+@pytest.mark.parametrize(
+    ("key", "raw", "allowed"),
+    [(key, apps["www"], allowed) for _, apps, key, allowed in static_bad_inputs.CASES],
+    ids=[case[0] for case in static_bad_inputs.CASES],
+)
+def test_the_cases_for_the_bad_input_catalogue_are_refused(key: str, raw: dict[str, Any], allowed: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        StaticApp.model_validate(raw, by_alias=True, by_name=False, context={PROJECT_ROOT_CONTEXT: REPO})
+    (error,) = caught.value.errors()
+    loc = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    named = f"{loc}: {message}" if loc else message
+    assert named.startswith(key.removeprefix("apps.www.") + ": ")
+    assert allowed.lower() in named.lower()

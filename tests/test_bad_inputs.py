@@ -17,8 +17,11 @@ from pydantic import BaseModel
 from components.apps.registry import KINDS
 from config.hetzner import HetznerSettings
 from config.loading import ConfigError, config_keys
-from tests import tls_material
+from tests import static_bad_inputs, tls_material
 from tests.mockstack import RecordingMonitor, run_program
+
+ALL_KINDS = ", ".join(KINDS)
+"""The kinds config accepts, in the registry's order, as error messages list them."""
 
 CERT = "pem-certificate-5f2a"
 KEY = "pem-private-key-9c1d"
@@ -293,19 +296,17 @@ CATALOGUE = [
     Bad("app-name-upper-case", {"apps": {"Blog": DEV_APPS["blog"]}}, "apps.Blog", "use 1-20 lower-case letters"),
     Bad("app-name-hyphen", {"apps": {"my-blog": DEV_APPS["blog"]}}, "apps.my-blog", "use 1-20 lower-case letters"),
     Bad("app-name-too-long", {"apps": {"a" * 21: DEV_APPS["blog"]}}, "apps." + "a" * 21, "use 1-20 lower-case"),
-    Bad(
-        "app-not-an-object", {"apps": {"blog": "wordpress"}}, "apps.blog", "with kind (wordpress, nextcloud), hostname"
-    ),
+    Bad("app-not-an-object", {"apps": {"blog": "wordpress"}}, "apps.blog", f"with kind ({ALL_KINDS}), hostname"),
     # --- apps.<name>.kind ---------------------------------------------------------------
     Bad(
         "kind-missing",
         {"apps": {"blog": {"hostname": "b.localhost"}}},
         "apps.blog.kind",
-        "one of: wordpress, nextcloud",
+        f"one of: {ALL_KINDS}",
     ),
-    Bad("kind-unknown", {"apps": wp(kind="ghost")}, "apps.blog.kind", "allowed kinds: wordpress, nextcloud"),
-    Bad("kind-wrong-case", {"apps": wp(kind="WordPress")}, "apps.blog.kind", "allowed kinds: wordpress, nextcloud"),
-    Bad("kind-a-number", {"apps": wp(kind=7)}, "apps.blog.kind", "allowed kinds: wordpress, nextcloud"),
+    Bad("kind-unknown", {"apps": wp(kind="ghost")}, "apps.blog.kind", f"allowed kinds: {ALL_KINDS}"),
+    Bad("kind-wrong-case", {"apps": wp(kind="WordPress")}, "apps.blog.kind", f"allowed kinds: {ALL_KINDS}"),
+    Bad("kind-a-number", {"apps": wp(kind=7)}, "apps.blog.kind", f"allowed kinds: {ALL_KINDS}"),
     # --- apps.<name>.hostname -----------------------------------------------------------
     Bad(
         "hostname-missing", {"apps": {"blog": {"kind": "wordpress"}}}, "apps.blog.hostname", "is required (public host"
@@ -542,6 +543,13 @@ CATALOGUE = [
     *APP_RUN_CASES,
     *SECURITY_CASES,
     *NAME_CASES,
+    *(Bad(name, {"apps": apps}, key, allowed) for name, apps, key, allowed in static_bad_inputs.CASES),
+    Bad(
+        "static-reservation-above-limit",
+        {"apps": static_bad_inputs.static(memoryReservation={"app": "128Mi"})},
+        "apps.www.memoryReservation.app",
+        "is more than the container's limit apps.www.memory.app (64Mi)",
+    ),
 ]
 
 

@@ -12,12 +12,16 @@ import pytest
 
 from components.apps.nextcloud.countries import ISO_3166_ALPHA2
 from components.apps.nextcloud.settings import NextcloudApp
+from components.apps.registry import KINDS
 from components.apps.wordpress.settings import WordPressApp
 from components.core.fields import email_problem, is_email_address
 from components.core.units import format_memory, parse_memory, php_size
 from config.loading import ConfigError, is_namespace_lookalike, name_prefix_problems, settings_from_config
 from config.settings import non_public_suffix
 from tests import tls_material
+
+ALL_KINDS = ", ".join(KINDS)
+"""The kinds config accepts, in the registry's order, as error messages list them."""
 
 DEV_APPS = {
     "blog": {"kind": "wordpress", "hostname": "blog.localhost"},
@@ -119,12 +123,12 @@ def test_several_wordpress_sites_and_a_nextcloud() -> None:
         (
             {"blog": {"kind": "ghost", "hostname": "blog.localhost"}},
             {},
-            "selfhost:apps.blog.kind: unknown app kind 'ghost'; allowed kinds: wordpress, nextcloud",
+            f"selfhost:apps.blog.kind: unknown app kind 'ghost'; allowed kinds: {ALL_KINDS}",
         ),
         (
             {"blog": {"hostname": "blog.localhost"}},
             {},
-            "selfhost:apps.blog.kind: is required, one of: wordpress, nextcloud",
+            f"selfhost:apps.blog.kind: is required, one of: {ALL_KINDS}",
         ),
         (
             {"blog": {"kind": "wordpress", "hostname": "Blog_Site"}},

@@ -189,6 +189,8 @@ class AppSpec:
     kind: str
     services: tuple[Service, ...]
     route: ProxyRoute
+    url: str
+    """The public address the stack exports for this app (``Site.public_url``)."""
     backing: tuple[Backing, ...] = ()
     volumes: tuple[Volume, ...] = ()
     secrets: tuple[GeneratedSecret, ...] = ()
@@ -196,6 +198,3 @@ class AppSpec:
     admin_password: str | None = None
     """The role of the generated secret that is the admin's password, exported as a secret."""
     upgrade_guard: UpgradeGuard | None = None
-    url: str = ""
-    """The public address the stack exports for this app (``Site.public_url``). Added after the
-    contract's first version."""

@@ -15,13 +15,13 @@ import json
 import shutil
 import socket
 import subprocess
-import textwrap
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pulumi
 import pytest
 from pydantic import ValidationError
 
@@ -30,10 +30,12 @@ from components.apps.rocketchat import spec as rocketchat
 from components.apps.rocketchat.settings import RocketChatApp
 from components.apps.spec import AppSecret, AppSpec, Backing, File, SecretFile, ServiceSecret, Site
 from components.core import images
+from components.core.volumes import StatePolicy
 from components.edge.routes import UPLOAD_ENVELOPE_BYTES
 from components.services import mongodb
+from components.services.kinds import Placement
 from tests import scripttools, sidroot
-from tests.mockstack import ProgramRun, is_secret, run_program
+from tests.mockstack import ProgramRun, is_secret, run_components
 
 MiB = 1024**2
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
@@ -231,28 +233,24 @@ def test_entrypoint_renders_shellcheck_clean_with_quoted_facts() -> None:
 
 # --- tier 2: the MongoDB component under mocks -------------------------------------------------
 
-PROGRAM = """
-from components.core.volumes import StatePolicy
-from components.services.mongodb import MongoDB, MongoDBArgs
 
-MongoDB("chat-mongo", MongoDBArgs(
-    container_name="selfhost-dev-chat-mongo",
-    volume_name="selfhost-dev-chat-mongo-data",
-    network="selfhost-dev-chat-backend",
-    database_name="rocketchat",
-    user="rocketchat",
-    memory_bytes=1024 * 1024**2,
-    memory_reservation_bytes=512 * 1024**2,
-    state=StatePolicy(protect=True),
-))
-"""
+def build_mongo() -> None:
+    owner = pulumi.ComponentResource("test:index:Owner", "chat")
+    backing = rocketchat.mongo_backing(settings())
+    placement = Placement("selfhost-dev-chat-mongo", "selfhost-dev-chat-backend", owner, StatePolicy(protect=True))
+    built = mongodb.MONGODB.build("chat-mongo", backing, placement)
+    assert isinstance(built.resource, mongodb.MongoDB) and len(built.volume_names) == 1
 
 
 @pytest.fixture(scope="module")
-def mongo_run(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
-    program = tmp_path_factory.mktemp("mongo") / "__main__.py"
-    program.write_text(textwrap.dedent(PROGRAM))
-    return run_program({}, program=program, with_project_defaults=False)
+def mongo_run() -> ProgramRun:
+    return run_components(build_mongo)
+
+
+def test_build_needs_a_database_and_a_user() -> None:
+    backing = Backing(role="mongo", kind="mongodb", memory=512 * MiB)
+    with pytest.raises(ValueError, match="needs a database and a user"):
+        mongodb.build("x", backing, Placement("pre-x-mongo", "net", None))  # type: ignore[arg-type]
 
 
 def test_mongodb_children_are_named_typed_and_protected(mongo_run: ProgramRun) -> None:

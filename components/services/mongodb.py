@@ -39,12 +39,13 @@ from typing import Final
 
 import pulumi
 
-from components.apps.spec import Backing, Connection, ServiceSecret
+from components.apps.spec import Backing, Connection
 from components.core import images
 from components.core.container import Attachment, FileUpload, Healthcheck, Mount, ServiceSpec, service_container
 from components.core.container import secret_file as secret_upload
 from components.core.secrets import generated_password
 from components.core.volumes import StatePolicy, data_volume
+from components.services.kinds import BuiltService, Placement, ServiceKind, standard_connection
 
 SERVICE_UID: Final = 999
 """The image's ``mongodb`` user and group (``groupadd --gid 999``, ``useradd --uid 999``)."""
@@ -111,18 +112,12 @@ def server_command(replica_set: str, memory_bytes: int) -> tuple[str, ...]:
 
 
 def connection(backing: Backing) -> Connection:
-    """How the app reaches its MongoDB: pure, from the app's request alone.
+    """How the app reaches its MongoDB: pure, from the app's request alone (the role is the host alias).
 
-    The client must add ``replicaSet=<name>&directConnection=true`` to its URL (``url_options``):
-    the member's own name is ``localhost:27017``, which means nothing to the app's container.
+    The client must add ``url_options(backing)`` to its URL: the member's own name is
+    ``localhost:27017``, which means nothing in the app's container, so it connects directly.
     """
-    return Connection(
-        host=backing.role,
-        port=PORT,
-        user=backing.user or backing.role,
-        database=backing.database or backing.role,
-        password=ServiceSecret(backing.role),
-    )
+    return standard_connection(PORT)(backing)
 
 
 def replica_set(backing: Backing) -> str:
@@ -211,3 +206,30 @@ class MongoDB(pulumi.ComponentResource):
                 "volume_name": self.volume_name,
             }
         )
+
+
+def build(resource_name: str, backing: Backing, placement: Placement) -> BuiltService:
+    """The registry's builder (components/services/registry.py): ``MongoDB`` named after the placement."""
+    if backing.database is None or backing.user is None:
+        raise ValueError(f"{placement.container_name}: a mongodb backing service needs a database and a user")
+    mongo = MongoDB(
+        resource_name,
+        MongoDBArgs(
+            container_name=placement.container_name,
+            volume_name=f"{placement.container_name}-data",
+            network=placement.network,
+            database_name=backing.database,
+            user=backing.user,
+            memory_bytes=backing.memory,
+            memory_reservation_bytes=backing.memory_reservation,
+            host_alias=backing.role,
+            state=placement.state,
+            replica_set=replica_set(backing),
+        ),
+        pulumi.ResourceOptions(parent=placement.parent),
+    )
+    return BuiltService(resource=mongo, password=mongo.password, volume_names=(mongo.volume_name,))
+
+
+MONGODB = ServiceKind(port=PORT, connection=connection, build=build)
+"""The registry's entry: ``"mongodb": mongodb.MONGODB``."""

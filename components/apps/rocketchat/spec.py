@@ -21,8 +21,10 @@ RocketChat/Docker.Official.Image 8.5/Dockerfile; both read 2026-08):
   stored), so registration starts closed and the admin may open it later.
 - ``OVERWRITE_SETTING_FileUpload_MaxFileSize``: the upload limit, the same number as the proxy's
   body limit (with the multipart envelope), so the two cannot disagree.
-- ``HTTP_FORWARDED_COUNT=1``: Meteor takes the client's address from X-Forwarded-For through one
-  proxy (the edge), so its per-client rate limits see clients, not the proxy.
+- ``HTTP_FORWARDED_COUNT=1``: Meteor takes the client's address from the last X-Forwarded-For
+  entry, the one the edge appended (meteor/meteor packages/ddp-server/livedata_server.js
+  ``_clientAddress``), so its per-client rate limits see clients, not the proxy, and a client
+  cannot choose its own address.
 - Uploads live in MongoDB (``FileUpload_Storage_Type`` defaults to GridFS); the image's
   ``VOLUME /app/uploads`` still gets a retained named volume, so switching to FileSystem storage
   there never writes into an anonymous volume that a replacement would drop.

@@ -39,7 +39,9 @@ function authenticate() {
     admin.auth(CONFIG.rootUser, secret(CONFIG.rootPasswordFile));
     return true;
   } catch (error) {
-    if (error.code === AUTHENTICATION_FAILED) {
+    // mongosh's auth() reconnects with the credentials (service-provider-node-driver
+    // resetConnectionOptions) and keeps the old, unauthenticated client when that fails.
+    if (error.code === AUTHENTICATION_FAILED || /Authentication failed/.test(String(error.message))) {
       return false;
     }
     throw error;

@@ -135,6 +135,7 @@ def test_environment_holds_no_secret_and_no_database_url() -> None:
     assert app.env["ADMIN_USERNAME"] == "admin" and app.env["ADMIN_EMAIL"] == "admin@chat.localhost"
     assert app.env["PORT"] == "3000"
     assert app.env["HTTP_FORWARDED_COUNT"] == "1", "one proxy, the edge, in front"
+    assert "ADMIN_EMAIL_VERIFIED" not in app.env, "a verified address would turn on e-mail 2FA without SMTP"
 
 
 def test_secrets_are_files_for_the_image_user_and_the_admin_password_is_generated() -> None:

@@ -13,6 +13,8 @@ RocketChat/Docker.Official.Image 8.5/Dockerfile; both read 2026-08):
   (app/settings/server/functions/overwriteSetting.ts, SettingsRegistry.ts ``add``).
 - ``ADMIN_USERNAME``, ``ADMIN_EMAIL`` (and ``ADMIN_PASS``): the first administrator, created only
   while no user has the admin role (server/startup/initialData.ts ``insertAdminUserFromEnv``).
+  ``ADMIN_EMAIL_VERIFIED`` stays unset: e-mail two-factor codes go only to verified addresses
+  (app/2fa/server/code/EmailCheck.ts ``isEnabled``), and the stack configures no SMTP to send one.
 - ``OVERWRITE_SETTING_Show_Setup_Wizard=completed``: the wizard's states are pending, in_progress,
   completed (general.ts); with an admin present Rocket.Chat would move it to in_progress and show
   it to the admin, never finished by anyone.

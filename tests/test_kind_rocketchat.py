@@ -207,7 +207,7 @@ def test_server_runs_a_keyed_replica_set_on_all_interfaces() -> None:
     assert command[command.index("--keyFile") + 1] == mongodb.KEY_FILE
     assert "--bind_ip_all" in command and "--auth" not in command, "the key file implies authorization"
     health = mongodb.healthcheck_test()
-    assert health[:2] == ("CMD", "mongosh") and health[-1] == mongodb.ENSURE_SCRIPT
+    assert health[:4] == ("CMD", "env", "HOME=/tmp", "mongosh") and health[-1] == mongodb.ENSURE_SCRIPT
     assert "127.0.0.1:27017" in health[-2] and "directConnection=true" in health[-2]
 
 

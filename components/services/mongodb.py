@@ -89,7 +89,9 @@ def ensure_script(database: str, user: str, replica_set: str = DEFAULT_REPLICA_S
 
 
 def healthcheck_test() -> tuple[str, ...]:
-    return ("CMD", "mongosh", "--quiet", "--norc", _LOCAL_URL, ENSURE_SCRIPT)
+    """mongosh with ``HOME=/tmp``: the image sets ``HOME=/data/db``, and mongosh keeps its config
+    directory (``~/.mongodb/mongosh``) under HOME, which would put root-owned files on the data volume."""
+    return ("CMD", "env", "HOME=/tmp", "mongosh", "--quiet", "--norc", _LOCAL_URL, ENSURE_SCRIPT)
 
 
 def wired_tiger_cache_gb(memory_bytes: int) -> str:

@@ -287,6 +287,38 @@ NAME_CASES = [
     ),
 ]
 
+
+def chat(**options: Any) -> dict[str, Any]:
+    """One Rocket.Chat app ``chat`` with ``options`` on top of a valid minimum."""
+    return {"chat": {"kind": "rocketchat", "hostname": "chat.localhost", **options}}
+
+
+ROCKETCHAT_CASES = [
+    Bad(
+        "chat-hostname-underscore", {"apps": chat(hostname="chat_x.localhost")}, "apps.chat.hostname", "lower-case DNS"
+    ),
+    Bad("chat-admin-space", {"apps": chat(adminUser="ad min")}, "apps.chat.adminUser", "not a Rocket.Chat user name"),
+    Bad("chat-admin-bot", {"apps": chat(adminUser="rocket.cat")}, "apps.chat.adminUser", "reserved by Rocket.Chat"),
+    Bad(
+        "chat-admin-email", {"apps": chat(adminEmail="not-an-email")}, "apps.chat.adminEmail", "e.g. admin@example.com"
+    ),
+    Bad("chat-upload-2gi", {"apps": chat(uploadLimit="2Gi")}, "apps.chat.uploadLimit", "is above the 1Gi maximum"),
+    Bad("chat-memory-app", {"apps": chat(memory={"app": "lots"})}, "apps.chat.memory.app", "Ki, Mi or Gi"),
+    Bad("chat-memory-mongo", {"apps": chat(memory={"mongo": "16Mi"})}, "apps.chat.memory.mongo", "32Mi minimum"),
+    Bad(
+        "chat-reservation-app",
+        {"apps": chat(memoryReservation={"app": "4Gi"})},
+        "apps.chat.memoryReservation.app",
+        "is more than the container's limit apps.chat.memory.app (2Gi)",
+    ),
+    Bad(
+        "chat-reservation-mongo",
+        {"apps": chat(memoryReservation={"mongo": "16Mi"})},
+        "apps.chat.memoryReservation.mongo",
+        "32Mi minimum",
+    ),
+]
+"""Rocket.Chat's own options; its host name and e-mail rules are the shared ones."""
 CATALOGUE = [
     # --- apps: the map itself -----------------------------------------------------------
     Bad("apps-missing", {"apps": OMIT}, "apps", "is required (the apps: a map of app name to {kind, hostname"),
@@ -544,6 +576,7 @@ CATALOGUE = [
     *SECURITY_CASES,
     *NAME_CASES,
     *(Bad(name, {"apps": apps}, key, allowed) for name, apps, key, allowed in static_bad_inputs.CASES),
+    *ROCKETCHAT_CASES,
     Bad(
         "static-reservation-above-limit",
         {"apps": static_bad_inputs.static(memoryReservation={"app": "128Mi"})},

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from components.apps import nextcloud, static, wordpress
+from components.apps import nextcloud, rocketchat, static, wordpress
 from components.apps.kind import Kind
 from components.apps.spec import AppSpec
 from components.edge.routes import ProxyRoute
@@ -31,6 +31,7 @@ KINDS: dict[str, Kind] = registry(
         wordpress.KIND,
         nextcloud.KIND,
         static.KIND,
+        rocketchat.KIND,
     ]
 )
 

@@ -61,8 +61,17 @@ POSTGRES = ImagePin("postgres", "18")
 """The major only: minor releases of one major share the data format and are rebuilt under ``18``."""
 REDIS = ImagePin("redis", "8.2")
 NGINX = ImagePin("nginx", "1.30")
+ROCKETCHAT = ImagePin("rocket.chat", "8.5")
+"""Rocket.Chat's official image (RocketChat/Docker.Official.Image 8.5/Dockerfile, listed in official-images
+library/rocket.chat as ``8.5.1, 8.5, 8, latest`` on 2026-08-21): node:22-bookworm-slim, no curl left in it,
+``USER rocketchat`` (uid 999), ``WORKDIR /app/bundle``, ``CMD ["node", "main.js"]`` under the node image's
+``docker-entrypoint.sh``. amd64 only: library/rocket.chat names no other architecture."""
+MONGODB = ImagePin("mongo", "8.0")
+"""Rocket.Chat 8 refuses MongoDB below 7.0 (apps/meteor/server/startup/serverRunning.ts); 8.0 is the
+long-supported major (official-images library/mongo lists ``8.0.29, 8.0``). The major.minor only: its patch
+releases share the data format and are rebuilt under ``8.0``."""
 
-ALL = (WORDPRESS, WORDPRESS_CLI, NEXTCLOUD, MARIADB, POSTGRES, REDIS, NGINX)
+ALL = (WORDPRESS, WORDPRESS_CLI, NEXTCLOUD, MARIADB, POSTGRES, REDIS, NGINX, ROCKETCHAT, MONGODB)
 
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 DIGESTS_OUTPUT = "imageDigests"

@@ -8,7 +8,7 @@ component on the app's internal network.
 
 from __future__ import annotations
 
-from components.services import cache, database
+from components.services import cache, database, mongodb
 from components.services.kinds import BuiltService, Placement, ServiceKind
 from components.services.spec import Backing, Connection
 
@@ -16,6 +16,7 @@ SERVICES: dict[str, ServiceKind] = {
     "mariadb": database.MARIADB,
     "postgres": database.POSTGRES,
     "redis": cache.REDIS,
+    "mongodb": mongodb.MONGODB,
 }
 
 __all__ = ["SERVICES", "BuiltService", "Placement", "ServiceKind", "build", "connection", "volume_names"]

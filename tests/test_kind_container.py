@@ -333,7 +333,7 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
         "exactly one shell command line",
     ),
     ("healthcheck-interval", {"healthcheck": {"path": "/", "interval": "30"}}, "healthcheck.interval", "Go duration"),
-    ("healthcheck-interval-int", {"healthcheck": {"path": "/", "interval": 30}}, "healthcheck.interval", "quoted"),
+    ("healthcheck-interval-int", {"healthcheck": {"path": "/", "interval": 30}}, "healthcheck.interval", "string"),
     ("healthcheck-timeout-tiny", {"healthcheck": {"path": "/", "timeout": "5us"}}, "healthcheck.timeout", "1ms"),
     ("healthcheck-retries", {"healthcheck": {"path": "/", "retries": 0}}, "healthcheck.retries", "greater than"),
     ("healthcheck-unknown", {"healthcheck": {"url": "/"}}, "healthcheck.url", "allowed here: command, interval"),

@@ -104,37 +104,34 @@ def _check_env_name(value: str) -> str:
     return value
 
 
-def _check_env(value: object) -> object:
+def _env_problem(value: object) -> str | None:
     """Plain values: strings only (a YAML number or boolean is quoted, so what reaches the container is plain)."""
     if not isinstance(value, dict):
-        return value  # pydantic refuses it as "must be an object"
+        return None  # pydantic refuses it as "must be an object"
     for name, text in value.items():
         if not isinstance(text, str):
-            raise ValueError(
-                f"{name}: {text!r} is not a string; quote it in the stack file ({name}: {str(text)!r}): "
+            return (
+                f"env: {name}: {text!r} is not a string; quote it in the stack file ({name}: {str(text)!r}): "
                 "environment values are text"
             )
         if "\x00" in text:
-            raise ValueError(f"{name}: holds a NUL character, which no environment value can hold")
-    return value
+            return f"env: {name}: holds a NUL character, which no environment value can hold"
+    return None
 
 
-def _check_secrets(value: object) -> object:
-    """Names as in ``env``; values strings, never shown (a wrong one is named by its key only)."""
+def _secrets_problem(value: object) -> str | None:
+    """Names as in ``env``; values strings, never shown: pydantic's own errors would print the input."""
     if not isinstance(value, dict):
-        # Not pydantic's "must be an object (got ...)": the value may be the secret itself.
-        raise ValueError("must be an object (a YAML map) of NAME: value, each set with --secret --path")
-    checked: dict[object, SecretStr] = {}
+        return "secrets: must be an object (a YAML map) of NAME: value, each set with --secret --path"
     for name, secret in value.items():
         if not isinstance(secret, str):
-            raise ValueError(
-                f"{name}: is not a string; set it with `pulumi config set --secret --path "
+            return (
+                f"secrets: {name}: is not a string; set it with `pulumi config set --secret --path "
                 f"'apps.<app>.secrets.{name}' <value>`"
             )
         if "\x00" in secret:
-            raise ValueError(f"{name}: holds a NUL character")
-        checked[name] = SecretStr(secret)
-    return checked
+            return f"secrets: {name}: holds a NUL character"
+    return None
 
 
 def _check_volume_path(value: str) -> str:
@@ -184,21 +181,18 @@ def _check_arguments(value: list[str]) -> list[str]:
     return value
 
 
-def _check_duration(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a Go duration: write it quoted with a unit, e.g. '30s', '1m30s', '500ms'")
+def _check_duration(value: str) -> str:
     total = nanoseconds(value)
     if 0 < total < MILLISECOND:
         raise ValueError(f"{value!r}: Docker needs 0 (its default) or at least 1ms")
     return value
 
 
-def _check_read_timeout(value: object) -> int:
-    text = _check_duration(value)
-    total = nanoseconds(text)
+def _check_read_timeout(value: str) -> str:
+    total = nanoseconds(value)
     if total % SECOND or not SECOND <= total <= READ_TIMEOUT_MAX * SECOND:
-        raise ValueError(f"{text!r}: write whole seconds from 1s to 24h (nginx's proxy_read_timeout), e.g. 60s or 1h")
-    return total // SECOND
+        raise ValueError(f"{value!r}: write whole seconds from 1s to 24h (nginx's proxy_read_timeout), e.g. 60s or 1h")
+    return value
 
 
 def _check_body_limit(value: object) -> int:
@@ -228,7 +222,7 @@ EnvName = Annotated[str, AfterValidator(_check_env_name)]
 VolumeName = Annotated[str, AfterValidator(_check_volume_name)]
 VolumePath = Annotated[str, AfterValidator(_check_volume_path)]
 Arguments = Annotated[list[str], AfterValidator(_check_arguments)]
-Duration = Annotated[str, BeforeValidator(_check_duration)]
+Duration = Annotated[str, AfterValidator(_check_duration)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
@@ -297,10 +291,10 @@ class ContainerApp(ConfigModel):
     healthcheck: ContainerHealthcheck = Field(
         description="{path: /health} (HTTP, needs curl in the image) or {command: ['CMD', ...]}"
     )
-    env: Annotated[dict[EnvName, str], BeforeValidator(_check_env)] = Field(
+    env: dict[EnvName, str] = Field(
         default_factory=dict, description="plain environment variables (NAME: value); never secrets"
     )
-    secrets: Annotated[dict[EnvName, SecretStr], BeforeValidator(_check_secrets)] = Field(
+    secrets: dict[EnvName, SecretStr] = Field(
         default_factory=dict,
         description=(
             "NAME: value set with `pulumi config set --secret --path 'apps.<app>.secrets.NAME' ...`; each becomes "
@@ -317,7 +311,7 @@ class ContainerApp(ConfigModel):
         default=None, description=f"user to run as: {USER_HELP}; unset: the image's"
     )
     websocket: bool = Field(default=False, description="the app upgrades connections to WebSocket")
-    read_timeout: Annotated[int, BeforeValidator(_check_read_timeout)] | None = Field(
+    read_timeout: Annotated[str, AfterValidator(_check_read_timeout)] | None = Field(
         default=None,
         description="how long the proxy waits for a response or a frame (Go duration); unset: 60s, 1h with websocket",
     )
@@ -329,6 +323,18 @@ class ContainerApp(ConfigModel):
         default_factory=ContainerMemoryReservation,
         description="memory its container needs to run (Docker's memory reservation); unset: at most the limit",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_maps(cls, data: object) -> object:
+        """``env`` and ``secrets`` checked before pydantic sees them, so no message shows a secret's value."""
+        if isinstance(data, dict):
+            problem = _env_problem(data.get("env"))
+            if problem is None and "secrets" in data:
+                problem = _secrets_problem(data["secrets"])
+            if problem is not None:
+                raise ValueError(problem)
+        return data
 
     @property
     def reserved(self) -> ContainerMemoryReservation:
@@ -351,7 +357,7 @@ class ContainerApp(ConfigModel):
     @property
     def proxy_read_timeout(self) -> int:
         if self.read_timeout is not None:
-            return self.read_timeout
+            return nanoseconds(self.read_timeout) // SECOND
         return DEFAULT_WEBSOCKET_READ_TIMEOUT if self.websocket else DEFAULT_READ_TIMEOUT
 
     @model_validator(mode="after")

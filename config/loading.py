@@ -222,6 +222,7 @@ def settings_from_config(
     keys = config_keys()
     problems: list[str] = []
     raw: dict[str, object] = {}
+    secret_objects: set[str] = set()
     for full_key, text in sorted(config.items()):
         namespace, _, key = full_key.partition(":")
         if full_key in PROVIDER_SECRETS and full_key not in secret_keys and text:
@@ -250,7 +251,11 @@ def settings_from_config(
         if _is_secret_field(field) and full_key not in secret_keys:
             problems.append(f"{full_key}: must be a secret; set it with `pulumi config set --secret {key} ...`")
             continue
-        if full_key in secret_keys and not _is_secret_field(field):
+        if full_key in secret_keys and _is_object_field(field):
+            # Secure values inside it (`config set --secret --path`) make the whole object a secret
+            # key; which of its values were secure is decided after validation (_secret_value_problems).
+            secret_objects.add(key)
+        elif full_key in secret_keys and not _is_secret_field(field):
             # Carrying secretness through would make every derived name, URL and preview [secret];
             # handling it as plain text would break the promise --secret makes. Refuse instead.
             secrets = ", ".join(sorted(k for k in keys if _is_secret_field(keys[k])))
@@ -272,7 +277,62 @@ def settings_from_config(
             raw[key] = text
     if problems:
         raise ConfigError("invalid stack configuration:\n  " + "\n  ".join(problems))
-    return parse_settings(raw, schema)
+    settings = parse_settings(raw, schema)
+    problems = _secret_value_problems(settings, secret_objects, keys)
+    if problems:
+        raise ConfigError("invalid stack configuration:\n  " + "\n  ".join(problems))
+    return settings
+
+
+def secret_value_paths(value: object, path: str) -> list[str]:
+    """Config paths (camelCase, ``apps.tool.secrets.API_TOKEN``) of the secret values inside ``value``."""
+    if isinstance(value, SecretStr):
+        return [path]
+    if isinstance(value, BaseModel):
+        fields = type(value).model_fields
+        return [
+            p
+            for name, info in fields.items()
+            for p in secret_value_paths(getattr(value, name), f"{path}.{info.alias or name}")
+        ]
+    if isinstance(value, dict):
+        return [p for key, item in sorted(value.items()) for p in secret_value_paths(item, f"{path}.{key}")]
+    if isinstance(value, list | tuple):
+        return [p for index, item in enumerate(value) for p in secret_value_paths(item, f"{path}.{index}")]
+    return []
+
+
+def _secret_value_problems(settings: StackSettings, secret_objects: set[str], keys: Mapping[str, str]) -> list[str]:
+    """An object key is a secret key exactly when it holds secret values (a kind's ``secrets``).
+
+    Pulumi stores a value set with ``config set --secret --path apps.x.secrets.Y`` encrypted inside
+    the object and hands the program the whole object decrypted, with ``selfhost:apps`` among the
+    secret keys (pulumi/pulumi sdk/go/common/resource/config/value.go; the Python SDK reads that
+    list as it is, 3.272 runtime/config.py): secrecy is known per top-level key only. So: an object
+    holding secret values must be a secret key (else they are in plain text in the stack file), and
+    one holding none must not be (else every name and URL derived from it would have to be secret).
+    Which values inside a secret object were encrypted cannot be told apart (docs/apps.md, the container kind).
+    """
+    problems: list[str] = []
+    for key, field in sorted(keys.items()):
+        if not _is_object_field(field):
+            continue
+        paths = secret_value_paths(getattr(settings, field), key)
+        if key in secret_objects and not paths:
+            secrets = ", ".join(sorted(k for k in keys if _is_secret_field(keys[k])))
+            problems.append(
+                f"{NAMESPACE}:{key}: is set as a secret, but the program uses it in plain text (resource inputs, "
+                f"previews, outputs) and it holds no secret value, so it would not stay secret; only {secrets} may "
+                "be secrets, and inside apps the values of a kind's `secrets` map (set with --secret --path). Set "
+                f"it without --secret: `pulumi config set {key} ...` (for a value inside it, without --secret --path)"
+            )
+        if key not in secret_objects:
+            problems.extend(
+                f"{NAMESPACE}:{path}: is in plain text in the stack file (a committed file shows it); set it with "
+                f"`pulumi config set --secret --path '{path}' <value>`"
+                for path in paths
+            )
+    return problems
 
 
 def load_settings() -> StackSettings:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from components.apps.registry import KINDS
 from config.hetzner import HetznerSettings
 from config.loading import ConfigError, config_keys
-from tests import static_bad_inputs, tls_material
+from tests import container_bad_inputs, static_bad_inputs, tls_material
 from tests.mockstack import RecordingMonitor, run_program
 
 ALL_KINDS = ", ".join(KINDS)
@@ -577,6 +577,17 @@ CATALOGUE = [
     *NAME_CASES,
     *(Bad(name, {"apps": apps}, key, allowed) for name, apps, key, allowed in static_bad_inputs.CASES),
     *ROCKETCHAT_CASES,
+    *(
+        Bad(
+            f"container-{name}",
+            {"apps": {"tool": container_bad_inputs.app(**options)}},
+            f"apps.tool.{key}",
+            says,
+            # A stack with secrets in an app sets them with --secret --path: the object is a secret key.
+            secret=frozenset({"apps"}) if "secrets" in options else frozenset(),
+        )
+        for name, options, key, says in container_bad_inputs.BAD
+    ),
     Bad(
         "static-reservation-above-limit",
         {"apps": static_bad_inputs.static(memoryReservation={"app": "128Mi"})},

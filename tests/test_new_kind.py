@@ -166,7 +166,9 @@ def test_the_app_component_registers_the_new_kind_under_its_token() -> None:
 def test_each_registered_kind_is_one_folder(name: str) -> None:
     folder = ROOT / "components" / "apps" / name
     assert {"__init__.py", "settings.py", "spec.py"} <= {p.name for p in folder.iterdir()}
-    assert (folder / "templates").is_dir()
+    # Scripts handed to containers are template files (templates/), never shell inside Python strings.
+    scripts_in_code = [p.name for p in folder.glob("*.py") if "#!/" in p.read_text()]
+    assert not scripts_in_code, f"{name}: scripts in Python strings in {scripts_in_code}; move them to templates/"
     module = __import__(f"components.apps.{name}", fromlist=["KIND"])
     assert module.KIND is KINDS[name] and KINDS[name].name == name
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from components.apps import nextcloud, rocketchat, static, wordpress
+from components.apps import container, nextcloud, rocketchat, static, wordpress
 from components.apps.kind import Kind
 from components.apps.spec import AppSpec
 from components.edge.routes import ProxyRoute
@@ -32,6 +32,7 @@ KINDS: dict[str, Kind] = registry(
         nextcloud.KIND,
         static.KIND,
         rocketchat.KIND,
+        container.KIND,
     ]
 )
 

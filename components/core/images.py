@@ -33,10 +33,17 @@ import pulumi_docker as docker
 class ImagePin:
     repository: str
     tag: str
+    """Empty for an image pinned by digest alone (``repo@sha256:...``)."""
+    digest: str | None = None
+    """Set when the reference itself carries a digest (an operator's ``image: app:2.1@sha256:...``):
+    the pull names it, and ``DigestPins`` passes it through unchanged, neither looking it up nor
+    recording it. The stack's own pins leave it unset: their digests live in the record."""
 
     @property
     def ref(self) -> str:
-        return f"{self.repository}:{self.tag}"
+        tag = f":{self.tag}" if self.tag else ""
+        digest = f"@{self.digest}" if self.digest else ""
+        return f"{self.repository}{tag}{digest}"
 
     @property
     def major(self) -> int:
@@ -147,12 +154,18 @@ class DigestPins:
         return self._looked_up[ref]
 
     def pinned(self, ref: pulumi.Input[str]) -> pulumi.Output[str]:
-        """``<ref>@<digest>``; noted for the record this deploy exports."""
+        """``<ref>@<digest>``; noted for the record this deploy exports.
+
+        A ``ref`` that already carries a digest (``app:2.1@sha256:...``, ``ImagePin.digest``) runs
+        at that digest: it passes through unchanged, with no registry look-up and no record entry.
+        """
         tag = pulumi.Output.from_input(ref)
-        digest = pulumi.Output.all(tag, self.recorded).apply(lambda args: self.digest(str(args[0]), args[1]))
+        digest = pulumi.Output.all(tag, self.recorded).apply(
+            lambda args: None if carries_digest(str(args[0])) else self.digest(str(args[0]), args[1])
+        )
         pair = pulumi.Output.all(tag, digest)
         self._pulled.append(pair)
-        return pair.apply(lambda args: f"{args[0]}@{args[1]}")
+        return pair.apply(lambda args: str(args[0]) if args[1] is None else f"{args[0]}@{args[1]}")
 
     def transformation(self, args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
         """Rewrite every RemoteImage's ``name`` from a tag to ``tag@digest``; leave other resources alone."""
@@ -163,8 +176,17 @@ class DigestPins:
     def record(self) -> pulumi.Output[dict[str, object]]:
         """The ``imageDigests`` output: each image this deploy pulled, by tag, and the refresh it was resolved under."""
         return pulumi.Output.all(*self._pulled).apply(
-            lambda pairs: {"refresh": self.refresh, "digests": {str(ref): str(digest) for ref, digest in sorted(pairs)}}
+            lambda pairs: {
+                "refresh": self.refresh,
+                "digests": {str(ref): str(digest) for ref, digest in sorted(p for p in pairs if p[1] is not None)},
+            }
         )
+
+
+def carries_digest(ref: str) -> bool:
+    """``ref`` names its digest: in Docker's reference grammar ``@`` only ever precedes one
+    (distribution/reference regexp.go ``referencePat``)."""
+    return "@" in ref
 
 
 def _checked_digest(ref: str, digest: object) -> str:

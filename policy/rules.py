@@ -38,6 +38,7 @@ RETAINED_TYPES = frozenset({VOLUME, HCLOUD_VOLUME})
 ROLE_OF_COMPONENT = {
     "selfhost:index:Proxy": "proxy",
     "selfhost:index:Database": "database",
+    "selfhost:index:MongoDB": "database",
     "selfhost:index:Cache": "cache",
 }
 BACKING_IMAGES = {

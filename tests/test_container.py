@@ -26,6 +26,9 @@ from components.core.container import (
 )
 from components.core.durations import go_duration, parse_duration
 from tests.mockstack import ProgramRun, Registration, run_stack_file
+from tests.stateful_urns import shipped_stacks
+
+SHIPPED_STACKS = shipped_stacks()
 
 CONTAINER = "docker:index/container:Container"
 DURATION_FIELDS = ("interval", "timeout", "startPeriod", "startInterval")
@@ -39,6 +42,11 @@ def dev() -> ProgramRun:
 @pytest.fixture(scope="module")
 def prod() -> ProgramRun:
     return run_stack_file("prod")
+
+
+@pytest.fixture(scope="module")
+def lab() -> ProgramRun:
+    return run_stack_file("lab")
 
 
 def containers(run: ProgramRun) -> dict[str, Registration]:
@@ -124,7 +132,7 @@ def test_only_init_errors_force_a_replacement_beyond_the_schema() -> None:
     assert replace_on_changes() == [INIT_ERROR] == ["#initerror"]
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_every_input_sent_has_a_known_provider_handling(stack: str, request: pytest.FixtureRequest) -> None:
     """A new input must be classified in CONTAINER_INPUTS (and docs/provider-readback.md) first."""
     run: ProgramRun = request.getfixturevalue(stack)
@@ -133,7 +141,7 @@ def test_every_input_sent_has_a_known_provider_handling(stack: str, request: pyt
         assert not unknown, f"{name} sends {sorted(unknown)}: say in CONTAINER_INPUTS what the provider does with them"
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_every_container_is_replaced_after_a_failed_health_wait(stack: str, request: pytest.FixtureRequest) -> None:
     run: ProgramRun = request.getfixturevalue(stack)
     assert containers(run)
@@ -142,7 +150,7 @@ def test_every_container_is_replaced_after_a_failed_health_wait(stack: str, requ
         assert container.inputs["wait"] is True, name
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_every_healthcheck_duration_is_canonical(stack: str, request: pytest.FixtureRequest) -> None:
     run: ProgramRun = request.getfixturevalue(stack)
     for name, container in containers(run).items():
@@ -160,14 +168,14 @@ def test_known_durations_read_back_as_sent(dev: ProgramRun) -> None:
     assert running[f"{prefix}-cloud-app"].inputs["healthcheck"]["startInterval"] == "2s"
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_no_container_swaps(stack: str, request: pytest.FixtureRequest) -> None:
     run: ProgramRun = request.getfixturevalue(stack)
     for name, container in containers(run).items():
         assert container.inputs["memorySwap"] == container.inputs["memory"] >= 32, name
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_docker_stop_gives_every_container_its_grace(stack: str, request: pytest.FixtureRequest) -> None:
     run: ProgramRun = request.getfixturevalue(stack)
     for name, container in containers(run).items():
@@ -186,7 +194,7 @@ def _is_database(container: Registration) -> bool:
     return "healthcheck.sh" in test or "pg_isready" in test
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_log_options_leave_nothing_for_the_daemon_to_merge(stack: str, request: pytest.FixtureRequest) -> None:
     run: ProgramRun = request.getfixturevalue(stack)
     for name, container in containers(run).items():
@@ -201,7 +209,7 @@ def test_log_options_leave_nothing_for_the_daemon_to_merge(stack: str, request: 
     assert LOG_OPTIONS["mode"] == "non-blocking", "max-buffer-size is valid only with non-blocking"
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_no_container_sets_the_variable_the_log_options_name(stack: str, request: pytest.FixtureRequest) -> None:
     run: ProgramRun = request.getfixturevalue(stack)
     for name, container in containers(run).items():

@@ -22,6 +22,9 @@ from components.hosts.local import (
     ignored_environment,
 )
 from tests.mockstack import MOCK_SERVER_IP, ProgramRun, RecordingMonitor, run_program, run_stack_file, stack_file_config
+from tests.stateful_urns import shipped_stacks
+
+SHIPPED_STACKS = shipped_stacks()
 
 HOSTILE_SHELL = {
     "DOCKER_HOST": "tcp://laptop.example:2376",
@@ -122,7 +125,7 @@ def test_default_endpoint_per_platform() -> None:
     assert default_engine_endpoint("win32") == "npipe:////./pipe/docker_engine"
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_docker_cert_path_is_refused_before_anything_is_registered(
     monkeypatch: pytest.MonkeyPatch, clean_shell: None, stack: str
 ) -> None:

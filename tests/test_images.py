@@ -23,7 +23,9 @@ from components.core import images
 from policy import rules
 from tests import mockstack
 from tests.mockstack import ProgramRun, is_secret, registry_digest, run_stack_file
-from tests.stateful_urns import PINNED_FILE, missing_pins
+from tests.stateful_urns import PINNED_FILE, missing_pins, shipped_stacks
+
+SHIPPED_STACKS = shipped_stacks()
 
 IMAGE = images.REMOTE_IMAGE
 CONTAINER = "docker:index/container:Container"
@@ -74,7 +76,7 @@ def test_only_a_record_made_under_the_same_refresh_counts(record: Any, expected:
 # --- tier 2: the program under mocks ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_every_pull_names_its_tag_at_a_digest_and_the_stack_records_them(stack: str) -> None:
     run = run_stack_file(stack)
     pinned = {pin.ref for pin in images.ALL}

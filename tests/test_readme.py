@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from config.reference import BEGIN, END, reference
 from tests.mockstack import PROJECT_DIR
@@ -27,8 +28,9 @@ def test_readme_opens_with_the_two_commands_ci_uses() -> None:
 
 def test_every_output_is_documented() -> None:
     from tests.mockstack import run_stack_file
+    from tests.stateful_urns import shipped_stacks
 
-    for stack in ("dev", "prod"):
+    for stack in shipped_stacks():
         for output in run_stack_file(stack).outputs:
             assert f"| `{output}` |" in README, f"output {output} of {stack} missing from README"
 
@@ -46,3 +48,10 @@ def test_component_example_runs_under_mocks(tmp_path: object) -> None:
     assert run.outputs["url"] == "https://site.example.com"
     volumes = [r for r in run.registrations if r.type == "docker:index/volume:Volume"]
     assert volumes and all(v.protect and v.retain_on_delete for v in volumes)
+
+
+def test_every_test_file_is_in_the_tests_table() -> None:
+    """The README's Tests table says what each file proves: a new file goes in it."""
+    tests = Path(__file__).resolve().parent
+    missing = [path.name for path in sorted(tests.glob("test_*.py")) if f"`{path.name}`" not in README]
+    assert not missing, f"add to the README's Tests table: {missing}"

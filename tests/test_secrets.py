@@ -54,13 +54,27 @@ def _tls_provided(stack: str) -> ProgramRun:
     return run_program({**values, **overrides}, stack=stack, secret_keys=keys)
 
 
-RUNS = [(stack, "as shipped") for stack in STACK_FILES] + [("dev", "tls=provided")]
+CONFIG_SECRET = "cfg-secret-5e1f9a"
+"""A value set with `pulumi config set --secret --path 'apps.tool.secrets.API_TOKEN'` (container kind)."""
+
+
+def _config_secret(stack: str) -> ProgramRun:
+    values, secret_keys = stack_file_config(stack)
+    apps = dict(values["selfhost:apps"])
+    tool = {**apps["tool"], "user": "101", "secrets": {"API_TOKEN": CONFIG_SECRET}}
+    return run_program(
+        {**values, "selfhost:apps": {**apps, "tool": tool}}, stack=stack, secret_keys={*secret_keys, "selfhost:apps"}
+    )
+
+
+RUNS = [(stack, "as shipped") for stack in STACK_FILES] + [("dev", "tls=provided"), ("lab", "config secret")]
 _CACHE: dict[tuple[str, str], ProgramRun] = {}
 
 
 def program_run(stack: str, variant: str) -> ProgramRun:
     if (stack, variant) not in _CACHE:
-        _CACHE[stack, variant] = run_stack_file(stack) if variant == "as shipped" else _tls_provided(stack)
+        variants = {"as shipped": run_stack_file, "tls=provided": _tls_provided, "config secret": _config_secret}
+        _CACHE[stack, variant] = variants[variant](stack)
     return _CACHE[stack, variant]
 
 
@@ -69,6 +83,8 @@ def secrets_of(run: ProgramRun, variant: str) -> set[str]:
     secrets.add(SECRET_PLACEHOLDER)
     if variant == "tls=provided":
         secrets.add(TLS_KEY_MATERIAL)
+    if variant == "config secret":
+        secrets.add(CONFIG_SECRET)
     return secrets
 
 
@@ -110,6 +126,8 @@ def test_secrets_are_found_in_the_graph(stack: str, variant: str) -> None:
     assert run.generated_passwords() <= found, "a generated password reaches no resource"
     if variant == "tls=provided" and run.of_type("selfhost:index:Proxy"):
         assert TLS_KEY_MATERIAL in found, "the proxy never gets the TLS key"
+    if variant == "config secret":
+        assert CONFIG_SECRET in found, "the container never gets its secret"
 
 
 @pytest.mark.parametrize(("stack", "variant"), RUNS, ids=[f"{s}-{v}" for s, v in RUNS])

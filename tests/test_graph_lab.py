@@ -134,3 +134,9 @@ def test_every_volume_of_the_lab_stack_is_listed_in_the_volumes_output(lab: Prog
     listed = sorted(name for names in lab.outputs["volumes"].values() for name in names)
     assert made == listed
     assert re.fullmatch(r"selfhost-lab-chat-mongo-data", next(n for n in made if "mongo" in n))
+
+
+def test_only_the_container_kind_keeps_its_images_anonymous_volumes(lab: ProgramRun) -> None:
+    """An unknown image's unlisted VOLUME paths outlive a replacement; the stack's own images have none."""
+    keeping = {str(c.inputs["name"]) for c in lab.of_type(CONTAINER) if c.inputs.get("removeVolumes") is False}
+    assert keeping == {f"{PREFIX}-tool-app"}

@@ -214,6 +214,7 @@ class App(pulumi.ComponentResource):
                     healthcheck=service.healthcheck,
                     wait_timeout_seconds=service.wait_timeout_seconds,
                     stop_grace_seconds=service.stop_grace_seconds,
+                    keep_anonymous_volumes=service.keep_anonymous_volumes,
                 ),
                 parent=self,
                 depends_on=[started[role] for role in service.depends_on],

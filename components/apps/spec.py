@@ -159,6 +159,10 @@ class Service:
     user: str | None = None
     wait_timeout_seconds: int = 120
     stop_grace_seconds: int = 30
+    keep_anonymous_volumes: bool = False
+    """Leave the image's anonymous volumes (its ``VOLUME`` paths not mounted from a named volume) on the
+    host when the container is deleted or replaced, instead of the provider's default of removing them:
+    for images the stack does not know (the container kind), whose unlisted data may sit there."""
     depends_on: tuple[str, ...] = ()
     """Roles of this app's services or backing services that must be up (healthy) first."""
     image_name: str | None = None

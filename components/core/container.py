@@ -94,6 +94,7 @@ CONTAINER_INPUTS: Final[Mapping[str, InputHandling]] = {
     "wait": "create-or-delete-only",
     "waitTimeout": "create-or-delete-only",
     "destroyGraceSeconds": "create-or-delete-only",
+    "removeVolumes": "create-or-delete-only",
 }
 """Pulumi property names, as replace_on_changes and the engine spell them."""
 
@@ -229,6 +230,10 @@ class ServiceSpec:
     ports: Sequence[docker.ContainerPortArgs] = ()
     wait_timeout_seconds: int = 120
     stop_grace_seconds: int = 30
+    keep_anonymous_volumes: bool = False
+    """Sent as ``remove_volumes: false``: the provider's delete otherwise removes the container's anonymous
+    volumes (``ContainerRemove`` with ``RemoveVolumes: d.Get("remove_volumes")``, default true;
+    resource_docker_container_funcs.go). Unset, nothing is sent, as before."""
     """How long the container gets to stop cleanly before SIGKILL, on ``docker stop``, a
     daemon shutdown without live-restore, a restart and the provider's delete alike: sent as
     both ``stop_timeout`` (Docker's own, in the container's config) and ``destroy_grace_seconds``
@@ -320,6 +325,7 @@ def service_container(
         log_opts=dict(LOG_OPTIONS),
         stop_timeout=spec.stop_grace_seconds,
         destroy_grace_seconds=spec.stop_grace_seconds,
+        remove_volumes=False if spec.keep_anonymous_volumes else None,
         labels=[docker.ContainerLabelArgs(label=key, value=value) for key, value in sorted(labels.items())],
         opts=pulumi.ResourceOptions(
             parent=parent,

@@ -99,6 +99,9 @@ def spec(app_name: str, settings: ContainerApp, site: Site) -> AppSpec:
         entrypoint=tuple(settings.entrypoint) if settings.entrypoint is not None else None,
         user=settings.user,
         wait_timeout_seconds=wait_timeout_seconds(settings.healthcheck),
+        # Any image: a VOLUME path left out of `volumes` holds data on an anonymous volume; keep it
+        # when the container is replaced, so it can be recovered (docs/apps.md, the container kind).
+        keep_anonymous_volumes=True,
     )
     route = ProxyRoute(
         app=app_name,

@@ -15,10 +15,11 @@ read-only proxies that raise when a value is unknown during a preview.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from components.core.secret_names import SECRET_FLAG, is_secret_name
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"
@@ -55,10 +56,6 @@ DEFAULT_PRODUCTION_STACKS = ("prod", "production")
 PRODUCTION_TAG = ("environment", "production")
 """A stack tag that marks any stack as production (``pulumi stack tag set environment production``)."""
 
-_SECRET_WORDS = frozenset(
-    {"PASSWORD", "PASSWD", "PASS", "SECRET", "SECRETS", "TOKEN", "KEY", "APIKEY", "PASSPHRASE", "SALT", "CREDENTIALS"}
-)
-_SECRET_FLAG = re.compile(r"--?(requirepass|masterauth|password|passwd|pass|secret|token|api-?key)(=.*)?", re.I | re.S)
 _WORLD = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 SSH_PORT = 22
 
@@ -184,11 +181,6 @@ def images_pinned(resource: Resource) -> list[str]:
     return []
 
 
-def is_secret_name(variable: str) -> bool:
-    """PASSWORD, SECRET, TOKEN, KEY, ... as a word of an environment variable's name."""
-    return any(word in _SECRET_WORDS for word in re.split(r"[^A-Z0-9]+", variable.upper()))
-
-
 def no_plaintext_secrets(resource: Resource) -> list[str]:
     """A password-like variable is ``*_FILE`` naming a file; no secret flag on the command line."""
     if resource.type != CONTAINER:
@@ -210,7 +202,7 @@ def no_plaintext_secrets(resource: Resource) -> list[str]:
             )
     for key in ("command", "entrypoints"):
         for argument in _items(resource.props.get(key)):
-            if _SECRET_FLAG.fullmatch(str(argument)):
+            if SECRET_FLAG.fullmatch(str(argument)):
                 flag = str(argument).split("=", 1)[0]
                 problems.append(
                     f"container {resource.name} passes {flag} on its command line, where `ps` and `docker inspect` "

@@ -51,6 +51,6 @@ if __name__ == "__main__":
     from components.hosts.hetzner import ssh_agent
 
     # The prod stack checks the operator's ssh-agent; the pins need no agent.
-    ssh_agent.agent_problem = lambda public_keys, environ: None  # type: ignore[assignment]
+    ssh_agent.agent_problem = lambda public_keys, environ: None
     write_pins()
     print(f"wrote {PINNED_FILE}")

@@ -30,11 +30,11 @@ from components.apps.rocketchat import spec as rocketchat
 from components.apps.rocketchat.settings import RocketChatApp
 from components.apps.spec import AppSecret, AppSpec, Backing, File, SecretFile, ServiceSecret, Site
 from components.core import images
+from components.core.secret_names import is_secret_name
 from components.core.volumes import StatePolicy
 from components.edge.routes import UPLOAD_ENVELOPE_BYTES
 from components.services import mongodb
 from components.services.kinds import Placement
-from policy import rules
 from tests import scripttools, sidroot
 from tests.mockstack import ProgramRun, is_secret, run_components
 
@@ -130,7 +130,7 @@ def test_environment_holds_no_secret_and_no_database_url() -> None:
     (app,) = app_spec().services
     assert "MONGO_URL" not in app.env and "ADMIN_PASS" not in app.env and "MONGO_OPLOG_URL" not in app.env
     assert not any("mongodb://" in value or "password" in key.lower() for key, value in app.env.items())
-    assert not [key for key in app.env if rules.is_secret_name(key)], "the policy pack's rule would refuse it"
+    assert not [key for key in app.env if is_secret_name(key)], "the policy pack's rule would refuse it"
     assert app.env["ROOT_URL"] == SITE.public_url == app.env["OVERWRITE_SETTING_Site_Url"]
     assert app.env["OVERWRITE_SETTING_Show_Setup_Wizard"] == "completed"
     assert app.env["Accounts_RegistrationForm"] == "Disabled"

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from components.core.secret_names import is_secret_name
 from policy import rules
 from tests import tls_material
 from tests.mockstack import (
@@ -192,7 +193,7 @@ def test_every_file_variable_names_a_secret_file_the_container_gets(stack: str, 
     for container in _containers(run):
         uploads = _uploads(container)
         for variable, path in _env(container).items():
-            if not (variable.endswith("_FILE") and rules.is_secret_name(variable)):
+            if not (variable.endswith("_FILE") and is_secret_name(variable)):
                 continue
             assert path in uploads, f"{container.name}: {variable}={path} is not uploaded"
             upload, secret = uploads[path]

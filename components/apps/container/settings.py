@@ -19,6 +19,7 @@ from components.core.fields import APP_NAME, ConfigModel, HostName, MemorySize
 from components.core.image_reference import ImageReferenceError, parse_image_reference
 from components.core.images import ImagePin
 from components.core.memory import Reservation, effective_reservation
+from components.core.secret_names import SECRET_FLAG, plain_secret_variable_problem
 from components.core.units import MEMORY_FORMAT_HELP, format_memory, parse_memory
 
 MiB: Final = 1024**2
@@ -116,6 +117,13 @@ def _env_problem(value: object) -> str | None:
             )
         if "\x00" in text:
             return f"env: {name}: holds a NUL character, which no environment value can hold"
+        secret_like = plain_secret_variable_problem(str(name), text)
+        if secret_like is not None:
+            return (
+                f"env: {name}: {secret_like}: put the value under secrets instead (`pulumi config set --secret "
+                f"--path 'apps.<app>.secrets.{name}' <value>`): the container then reads it from a file named by "
+                f"{name}_FILE, for images that support it"
+            )
     return None
 
 
@@ -178,6 +186,13 @@ def _check_arguments(value: list[str]) -> list[str]:
         raise ValueError("the first element (the program) is empty")
     if any("\x00" in argument for argument in value):
         raise ValueError("an argument holds a NUL character, which no program argument can hold")
+    for argument in value:
+        if SECRET_FLAG.fullmatch(argument):
+            flag = argument.split("=", 1)[0]
+            raise ValueError(
+                f"{flag} passes a secret on the command line, where `ps` and `docker inspect` show it: give the "
+                "program the secret as a file (secrets) if it reads one"
+            )
     return value
 
 

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, ConfigDict, Field, SecretStr, create_model,
 
 from components.apps.kind import Kind, KindSettings
 from components.apps.registry import KINDS
-from components.core.fields import APP_NAME, ConfigModel, MemorySize, email_problem
+from components.core.fields import APP_NAME, ConfigModel, MemorySize, Port, email_problem
 from components.core.urls import port_suffix
 from config.hetzner import HetznerSettings, capacity_problem
 from config.memory import (
@@ -95,7 +95,6 @@ def _check_docker_host(value: str) -> str:
 
 
 AppName = Annotated[str, AfterValidator(_check_app_name)]
-Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 def app_settings_union(kinds: Mapping[str, Kind]) -> Any:

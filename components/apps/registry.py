@@ -2,8 +2,11 @@
 
 Adding a kind is one folder, ``components/apps/<kind>/`` exporting ``KIND``, and one line here.
 The stack's settings union (config/settings.py), the loader (config/loading.py), the README's
-config reference (config/reference.py), Pulumi.yaml's ``apps`` description and the tests'
-kind lists all derive from ``KINDS``.
+config reference and kinds table (config/reference.py: regenerate the README's generated section
+with ``python -m config.reference``; tests/test_readme.py says when), the proxy routes and the
+tests' kind lists all derive from ``KINDS``; Pulumi.yaml names no kind. A kind that runs an image
+the stack does not pin yet adds its pin to components/core/images.py, on purpose: every pin the
+stack runs is in that one file, so a review of image bumps sees them all.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from typing import Final, Literal
 import pulumi
 import pulumi_docker as docker
 
-from components.core.durations import MILLISECOND, DurationInput, go_duration, nanoseconds
+from components.core.durations import DurationInput, go_duration, healthcheck_duration_problem
 
 SERVICE_LABEL: Final = "io.selfhost.service"
 """On every container: its name. Also the one label each log line carries (``docker logs --details``)."""
@@ -133,10 +133,9 @@ class Healthcheck:
 
     def __post_init__(self) -> None:
         for field_name in ("interval", "timeout", "start_period", "start_interval"):
-            value = nanoseconds(getattr(self, field_name))
-            # moby daemon/container.go validateHealthCheck: zero (the default) or at least 1ms.
-            if 0 < value < MILLISECOND:
-                raise ValueError(f"healthcheck {field_name} {getattr(self, field_name)!r}: Docker needs 0 or >= 1ms")
+            problem = healthcheck_duration_problem(getattr(self, field_name))
+            if problem is not None:
+                raise ValueError(f"healthcheck {field_name} {problem}")
         if self.retries < 0:
             raise ValueError(f"healthcheck retries {self.retries}: must be >= 0")
 

@@ -154,3 +154,11 @@ def format_nanoseconds(total: int) -> str:
 def go_duration(value: DurationInput) -> str:
     """``value`` as the provider reads it back: ``60`` or ``"60s"`` -> ``"1m0s"``, ``"10m"`` -> ``"10m0s"``."""
     return format_nanoseconds(nanoseconds(value))
+
+
+def healthcheck_duration_problem(value: DurationInput) -> str | None:
+    """Why Docker refuses ``value`` as a healthcheck duration, or None: 0 (its default) or at least
+    1ms (moby daemon/container.go ``validateHealthCheck``)."""
+    if 0 < nanoseconds(value) < MILLISECOND:
+        return f"{value!r}: Docker needs 0 (its default) or at least 1ms"
+    return None

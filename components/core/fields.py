@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from components.core.units import MEMORY_FORMAT_HELP, format_memory, parse_memory
@@ -141,6 +141,10 @@ def user_name_problem(value: str, maximum: int) -> str | None:
             "starting with a letter or digit"
         )
     return None
+
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+"""A TCP port: the proxy's published ones, a container's internal one."""
 
 
 def upload_limit(maximum: int, why: str) -> BeforeValidator:

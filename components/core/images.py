@@ -28,6 +28,8 @@ from typing import cast
 import pulumi
 import pulumi_docker as docker
 
+from components.core.image_reference import SHA256_DIGEST_RE
+
 
 @dataclass(frozen=True)
 class ImagePin:
@@ -83,7 +85,6 @@ ALL = (WORDPRESS, WORDPRESS_CLI, NEXTCLOUD, MARIADB, POSTGRES, REDIS, NGINX, ROC
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 DIGESTS_OUTPUT = "imageDigests"
 """Stack output ``{"refresh": <imageRefresh>, "digests": {<tag ref>: "sha256:..."}}``, read back next run."""
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def postgres_data_path(pin: ImagePin) -> str:
@@ -123,7 +124,9 @@ def recorded_digests(record: object, refresh: str) -> dict[str, str]:
     digests = record.get("digests")
     if not isinstance(digests, dict):
         return {}
-    return {ref: digest for ref, digest in digests.items() if isinstance(digest, str) and _DIGEST.fullmatch(digest)}
+    return {
+        ref: digest for ref, digest in digests.items() if isinstance(digest, str) and SHA256_DIGEST_RE.fullmatch(digest)
+    }
 
 
 @dataclass
@@ -198,6 +201,6 @@ def _checked_digest(ref: str, digest: object) -> str:
         # inputs leaves ``known`` unset; ``Invoke`` then returns no properties). Not an
         # answer to refuse: the digest is unknown until ``pulumi up`` configures the provider.
         return cast(str, pulumi.UNKNOWN)
-    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+    if not isinstance(digest, str) or not SHA256_DIGEST_RE.fullmatch(digest):
         raise pulumi.RunError(f"the registry answered {digest!r} for {ref}, which is not a sha256 digest")
     return digest

@@ -11,16 +11,15 @@ import posixpath
 import re
 from typing import Annotated, ClassVar, Final, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_validator
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 
 from components.core.container import NO_ENV_IN_LOGS
-from components.core.durations import MILLISECOND, SECOND, nanoseconds
-from components.core.fields import APP_NAME, ConfigModel, HostName, MemorySize
+from components.core.durations import SECOND, healthcheck_duration_problem, nanoseconds
+from components.core.fields import APP_NAME, ConfigModel, HostName, MemorySize, Port, upload_limit
 from components.core.image_reference import ImageReferenceError, parse_image_reference
 from components.core.images import ImagePin
 from components.core.memory import Reservation, effective_reservation
 from components.core.secret_names import SECRET_FLAG, plain_secret_variable_problem
-from components.core.units import MEMORY_FORMAT_HELP, format_memory, parse_memory
 
 MiB: Final = 1024**2
 KIND: Final = "container"
@@ -197,9 +196,9 @@ def _check_arguments(value: list[str]) -> list[str]:
 
 
 def _check_duration(value: str) -> str:
-    total = nanoseconds(value)
-    if 0 < total < MILLISECOND:
-        raise ValueError(f"{value!r}: Docker needs 0 (its default) or at least 1ms")
+    problem = healthcheck_duration_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -208,20 +207,6 @@ def _check_read_timeout(value: str) -> str:
     if total % SECOND or not SECOND <= total <= READ_TIMEOUT_MAX * SECOND:
         raise ValueError(f"{value!r}: write whole seconds from 1s to 24h (nginx's proxy_read_timeout), e.g. 60s or 1h")
     return value
-
-
-def _check_body_limit(value: object) -> int:
-    if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a size; write {MEMORY_FORMAT_HELP}")
-    size = parse_memory(value)
-    if size < MiB or size % MiB:
-        raise ValueError(f"{value!r} must be a whole number of Mi, at least 1Mi")
-    if size > BODY_LIMIT_MAX:
-        raise ValueError(
-            f"{value!r} is above the {format_memory(BODY_LIMIT_MAX)} maximum: the proxy buffers request bodies "
-            "to its own disk"
-        )
-    return size
 
 
 def _check_url_path(value: str) -> str:
@@ -238,7 +223,6 @@ VolumeName = Annotated[str, AfterValidator(_check_volume_name)]
 VolumePath = Annotated[str, AfterValidator(_check_volume_path)]
 Arguments = Annotated[list[str], AfterValidator(_check_arguments)]
 Duration = Annotated[str, AfterValidator(_check_duration)]
-Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 # --- healthcheck ---------------------------------------------------------------------------
@@ -330,8 +314,8 @@ class ContainerApp(ConfigModel):
         default=None,
         description="how long the proxy waits for a response or a frame (Go duration); unset: 60s, 1h with websocket",
     )
-    body_limit: Annotated[int, BeforeValidator(_check_body_limit)] = Field(
-        default=16 * MiB, description="largest request body the proxy passes on, at most 16Gi"
+    body_limit: Annotated[int, upload_limit(BODY_LIMIT_MAX, "the proxy buffers request bodies to its own disk")] = (
+        Field(default=16 * MiB, description="largest request body the proxy passes on, at most 16Gi")
     )
     memory: ContainerMemory = Field(default_factory=ContainerMemory, description="memory limit of its container")
     memory_reservation: ContainerMemoryReservation = Field(

@@ -16,11 +16,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from components.core.fields import ConfigModel, EmailAddress, HostName, MemorySize, email_problem
+from components.core.fields import ConfigModel, EmailAddress, HostName, MemorySize, email_problem, upload_limit
 from components.core.memory import Reservation, effective_reservation
-from components.core.units import MEMORY_FORMAT_HELP, format_memory, parse_memory
 
 MiB = 1024**2
 ROCKETCHAT_USER = re.compile(r"[0-9A-Za-z_.-]{1,64}")
@@ -46,22 +45,15 @@ def _check_user(value: str) -> str:
     return value
 
 
-def _upload_limit(value: object) -> int:
-    if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a size; write {MEMORY_FORMAT_HELP}")
-    size = parse_memory(value)
-    if size < MiB or size % MiB:
-        raise ValueError(f"{value!r} must be a whole number of Mi, at least 1Mi")
-    if size > UPLOAD_MAX:
-        raise ValueError(
-            f"{value!r} is above the {format_memory(UPLOAD_MAX)} maximum: Rocket.Chat keeps uploads in MongoDB "
-            "(GridFS, its default storage) and the proxy spools each upload to its own disk first"
-        )
-    return size
-
-
 RocketChatUser = Annotated[str, AfterValidator(_check_user)]
-RocketChatUploadLimit = Annotated[int, BeforeValidator(_upload_limit)]
+RocketChatUploadLimit = Annotated[
+    int,
+    upload_limit(
+        UPLOAD_MAX,
+        "Rocket.Chat keeps uploads in MongoDB (GridFS, its default storage) and the proxy spools each upload "
+        "to its own disk first",
+    ),
+]
 
 
 class RocketChatMemory(ConfigModel):

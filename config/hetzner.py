@@ -15,7 +15,7 @@ import base64
 import binascii
 import ipaddress
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -27,6 +27,9 @@ from components.hosts.hetzner.ssh_agent import ssh_strings
 from config.memory import MemoryBudget, total_reservation
 
 GiB = 1024**3
+
+
+DOCKER_ARCHITECTURES = {"x86": "amd64", "arm": "arm64"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,11 @@ class ServerType:
     @property
     def memory_bytes(self) -> int:
         return self.memory_gib * GiB
+
+    @property
+    def docker_architecture(self) -> str:
+        """The platform's architecture as Docker names it (an image manifest's ``architecture``)."""
+        return DOCKER_ARCHITECTURES[self.architecture]
 
 
 def _types(*rows: ServerType) -> dict[str, ServerType]:
@@ -73,7 +81,7 @@ SERVER_TYPES = _types(
     ServerType("cpx31", 4, 8, 160, "x86", "shared", legacy=True),
     ServerType("cpx41", 8, 16, 240, "x86", "shared", legacy=True),
     ServerType("cpx51", 16, 32, 360, "x86", "shared", legacy=True),
-    # Shared Ampere Altra (arm64); every image the stack pins is multi-arch.
+    # Shared Ampere Altra (arm64): every image the stack pins is multi-arch but Rocket.Chat's (Kind.architectures).
     ServerType("cax11", 2, 4, 40, "arm", "shared"),
     ServerType("cax21", 4, 8, 80, "arm", "shared"),
     ServerType("cax31", 8, 16, 160, "arm", "shared"),
@@ -294,10 +302,17 @@ class HetznerSettings(ConfigModel):
         return SERVER_TYPES[self.server_type]
 
 
-def smallest_fitting(required_bytes: int, current: ServerType) -> ServerType | None:
-    """The smallest type with enough memory; on a tie, a current type before a legacy one, then the same family."""
+def smallest_fitting(
+    required_bytes: int, current: ServerType, architectures: frozenset[str] | None = None
+) -> ServerType | None:
+    """The smallest type with enough memory (of ``architectures``, Docker's names, when the apps need
+    some); on a tie, a current type before a legacy one, then the same family."""
     family = current.name.rstrip("0123456789")
-    fitting = [t for t in SERVER_TYPES.values() if t.memory_bytes >= required_bytes]
+    fitting = [
+        t
+        for t in SERVER_TYPES.values()
+        if t.memory_bytes >= required_bytes and (architectures is None or t.docker_architecture in architectures)
+    ]
     if not fitting:
         return None
     return min(
@@ -311,8 +326,8 @@ def required_memory(budgets: Sequence[MemoryBudget], reserve_bytes: int) -> int:
     return total_reservation(budgets) + reserve_bytes + max((b.burst for b in budgets), default=0)
 
 
-def _fix(server: ServerType, needed: int, lower: str) -> str:
-    fits = smallest_fitting(needed, server)
+def _fix(server: ServerType, needed: int, lower: str, architectures: frozenset[str] | None = None) -> str:
+    fits = smallest_fitting(needed, server, architectures)
     if fits is None:
         return f"No Hetzner server type is that large; {lower}."
     return (
@@ -321,7 +336,12 @@ def _fix(server: ServerType, needed: int, lower: str) -> str:
     )
 
 
-def capacity_problem(server: ServerType, reserve_bytes: int, budgets: Sequence[MemoryBudget]) -> str | None:
+def capacity_problem(
+    server: ServerType,
+    reserve_bytes: int,
+    budgets: Sequence[MemoryBudget],
+    architectures: frozenset[str] | None = None,
+) -> str | None:
     """Why the containers' memory does not fit ``server``, or None when it does.
 
     Two rules (config/memory.py says what a reservation and a limit are):
@@ -348,7 +368,7 @@ def capacity_problem(server: ServerType, reserve_bytes: int, budgets: Sequence[M
             f"reservations add up to {format_memory(reserved)} ({parts}) and hetzner.memoryReserve keeps "
             f"{format_memory(reserve_bytes)} for the OS: {format_memory(reserved + reserve_bytes)} is needed "
             "before any container bursts. "
-            + _fix(server, needed, "or lower the apps' memoryReservation values (see docs/hetzner.md)")
+            + _fix(server, needed, "or lower the apps' memoryReservation values (see docs/hetzner.md)", architectures)
         )
     too_big = sorted(
         (b for b in budgets if reserved - b.reservation + b.limit + reserve_bytes > server.memory_bytes),
@@ -365,4 +385,25 @@ def capacity_problem(server: ServerType, reserve_bytes: int, budgets: Sequence[M
         f"{b.limit_key} to at most {format_memory(server.memory_bytes - reserve_bytes - (reserved - b.reservation))}"
         for b in too_big
     )
-    return "; ".join(reasons) + ". " + _fix(server, needed, f"or lower {lower}")
+    return "; ".join(reasons) + ". " + _fix(server, needed, f"or lower {lower}", architectures)
+
+
+def architecture_problem(server: ServerType, needs: Mapping[str, frozenset[str]], needed_bytes: int) -> str | None:
+    """Why the apps' images cannot run on ``server``'s CPU, or None. ``needs``: app name -> the
+    architectures its kind's images are built for (only kinds that are not multi-arch)."""
+    wrong = sorted(name for name, archs in needs.items() if server.docker_architecture not in archs)
+    if not wrong:
+        return None
+    allowed = frozenset.intersection(*needs.values())
+    fits = smallest_fitting(needed_bytes, server, allowed)
+    suggestion = (
+        f"`pulumi config set --path hetzner.serverType {fits.name}` ({fits.architecture}, {fits.memory_gib}Gi)"
+        if fits
+        else "no Hetzner server type runs all of them"
+    )
+    apps = ", ".join(f"apps.{name} ({'/'.join(sorted(needs[name]))} only)" for name in wrong)
+    return (
+        f"hetzner.serverType: {server.name} is an {server.architecture} ({server.docker_architecture}) server, but the "
+        f"images of {apps} are not built for it: Docker would fail to pull them after the server exists; "
+        f"{suggestion}"
+    )

@@ -10,11 +10,13 @@ from __future__ import annotations
 import difflib
 import json
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
+import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 
@@ -311,7 +313,8 @@ def _secret_value_problems(settings: StackSettings, secret_objects: set[str], ke
     list as it is, 3.272 runtime/config.py): secrecy is known per top-level key only. So: an object
     holding secret values must be a secret key (else they are in plain text in the stack file), and
     one holding none must not be (else every name and URL derived from it would have to be secret).
-    Which values inside a secret object were encrypted cannot be told apart (docs/apps.md, the container kind).
+    Which values inside a secret object were encrypted the engine does not say: load_settings reads the
+    stack file for that (stack_file_secret_problems; docs/apps.md, the container kind).
     """
     problems: list[str] = []
     for key, field in sorted(keys.items()):
@@ -345,4 +348,73 @@ def load_settings() -> StackSettings:
     # Every key the stack sets, in every namespace: lookalikes of ours are refused by name.
     config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     secret_keys = frozenset(runtime_config.get_config_secret_keys_env()) | frozenset(runtime_config._SECRET_KEYS.get())
-    return settings_from_config({k: str(v) for k, v in config.items()}, secret_keys)
+    settings = settings_from_config({k: str(v) for k, v in config.items()}, secret_keys)
+    stack_file = Path.cwd() / f"Pulumi.{pulumi.get_stack()}.yaml"
+    if stack_file.is_file():
+        problems = stack_file_secret_problems(yaml.safe_load(stack_file.read_text()), settings, stack_file.name)
+        if problems:
+            raise ConfigError("invalid stack configuration:\n  " + "\n  ".join(problems))
+    return settings
+
+
+def _secure_leaves(value: object, path: str) -> Iterator[str]:
+    """Paths of the ``{secure: ...}`` values inside a stack file's config value."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            yield path
+            return
+        for key, item in value.items():
+            yield from _secure_leaves(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _secure_leaves(item, f"{path}.{index}")
+
+
+def _at(value: object, parts: list[str]) -> object:
+    """The value at ``parts`` inside ``value``, or KeyError."""
+    for part in parts:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise KeyError(part)
+    return value
+
+
+def stack_file_secret_problems(document: object, settings: StackSettings, file_name: str) -> list[str]:
+    """What the engine's per-key secrecy cannot show: inside an object set partly with --secret --path,
+    which values are encrypted in the stack file.
+
+    A secret value (a kind's ``secrets``) written there in plain text is refused; so is an encrypted
+    value where the program uses it in plain text. Values the stack file does not hold (config given
+    another way) are not judged.
+    """
+    config = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(config, dict):
+        return []
+    problems: list[str] = []
+    keys = config_keys()
+    for key, field in sorted(keys.items()):
+        if not _is_object_field(field) or f"{NAMESPACE}:{key}" not in config:
+            continue
+        written = config[f"{NAMESPACE}:{key}"]
+        secret_paths = set(secret_value_paths(getattr(settings, field), key))
+        for path in sorted(secret_paths):
+            try:
+                leaf = _at(written, path.split(".")[1:])
+            except KeyError:
+                continue
+            if not (isinstance(leaf, dict) and set(leaf) == {"secure"}):
+                problems.append(
+                    f"{NAMESPACE}:{path}: is in plain text in {file_name} (a committed file shows it); set it with "
+                    f"`pulumi config set --secret --path '{path}' <value>`"
+                )
+        for path in _secure_leaves(written, key):
+            if path not in secret_paths:
+                problems.append(
+                    f"{NAMESPACE}:{path}: is encrypted in {file_name}, but the program uses it in plain text "
+                    "(resource inputs, previews, outputs), so it would not stay secret; only a kind's `secrets` "
+                    f"may be secret inside {key}. Set it without --secret: `pulumi config set --path '{path}' ...`"
+                )
+    return problems

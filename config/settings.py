@@ -17,7 +17,7 @@ from components.apps.kind import Kind, KindSettings
 from components.apps.registry import KINDS
 from components.core.fields import APP_NAME, ConfigModel, MemorySize, Port, email_problem
 from components.core.urls import port_suffix
-from config.hetzner import HetznerSettings, capacity_problem
+from config.hetzner import HetznerSettings, architecture_problem, capacity_problem, required_memory
 from config.memory import (
     PROXY_MEMORY_LIMIT,
     PROXY_MEMORY_RESERVATION,
@@ -281,10 +281,24 @@ class StackSettings(ConfigModel):
                 "(see docs/hetzner.md)"
             )
         if self.hetzner is not None:
-            problem = capacity_problem(self.hetzner.server, self.hetzner.memory_reserve, self.memory_budgets())
+            needs = self.architecture_needs()
+            allowed = frozenset.intersection(*needs.values()) if needs else None
+            budgets = self.memory_budgets()
+            problem = architecture_problem(
+                self.hetzner.server, needs, required_memory(budgets, self.hetzner.memory_reserve)
+            ) or capacity_problem(self.hetzner.server, self.hetzner.memory_reserve, budgets, allowed)
             if problem:
                 raise ValueError(problem)
         return self
+
+    def architecture_needs(self) -> dict[str, frozenset[str]]:
+        """App name -> the CPU architectures its kind's images are built for, for kinds that are not multi-arch."""
+        needs: dict[str, frozenset[str]] = {}
+        for name, app in sorted(self.apps.items()):
+            kind = KINDS.get(app.kind)
+            if kind is not None and kind.architectures is not None:
+                needs[name] = kind.architectures
+        return needs
 
     @property
     def proxy_reserved(self) -> int:

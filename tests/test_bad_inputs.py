@@ -319,6 +319,14 @@ ROCKETCHAT_CASES = [
     ),
 ]
 """Rocket.Chat's own options; its host name and e-mail rules are the shared ones."""
+ROCKETCHAT_CASES.append(
+    Bad(
+        "chat-on-arm",
+        {"apps": chat(), **hz(serverType="cax21")},
+        "hetzner.serverType",
+        "images of apps.chat (amd64 only) are not built for it",
+    )
+)
 CATALOGUE = [
     # --- apps: the map itself -----------------------------------------------------------
     Bad("apps-missing", {"apps": OMIT}, "apps", "is required (the apps: a map of app name to {kind, hostname"),

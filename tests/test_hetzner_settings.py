@@ -410,3 +410,12 @@ def test_ssh_port_is_refused_as_a_public_port_on_hetzner_only(port_key: str) -> 
 )
 def test_reboot_time_must_be_exactly_hh_mm(time: str) -> None:
     assert "HH:MM in UTC" in error_of({**MINIMAL, "automaticRebootTime": time})
+
+
+def test_an_amd64_only_kind_is_never_offered_an_arm_server() -> None:
+    """Rocket.Chat's image is amd64 only: an arm type is refused, and a capacity message suggests x86 only."""
+    arm = SERVER_TYPES["cax41"]
+    assert smallest_fitting(arm.memory_bytes, arm) == arm
+    x86 = smallest_fitting(arm.memory_bytes, arm, frozenset({"amd64"}))
+    assert x86 is not None and x86.architecture == "x86" and x86.memory_bytes >= arm.memory_bytes
+    assert smallest_fitting(arm.memory_bytes, arm, frozenset({"riscv64"})) is None

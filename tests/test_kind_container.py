@@ -437,3 +437,41 @@ def test_the_proxy_renders_the_route_to_the_containers_port_with_its_limits() ->
     rendered = render_nginx_config([route])
     assert "server app-tool:3000 resolve" in rendered
     assert "client_max_body_size 100m;" in rendered and "proxy_read_timeout 3600s;" in rendered
+
+
+def _stack_file(secrets: dict[str, object], title: object = "Blog") -> dict[str, object]:
+    """A stack file's document as yaml.safe_load gives it: encrypted values are {secure: ...}."""
+    return {
+        "config": {
+            "selfhost:apps": {
+                "blog": {"kind": "wordpress", "hostname": "blog.localhost", "title": title},
+                "tool": {**app(), "secrets": secrets},
+            }
+        }
+    }
+
+
+def test_a_plain_secret_beside_an_encrypted_one_in_the_stack_file_is_refused() -> None:
+    settings = loading.parse_settings({"apps": raw_apps(secrets={"API_TOKEN": SECRET, "SMTP": SECRET})})
+    document = _stack_file({"API_TOKEN": {"secure": "v1:abc"}, "SMTP": SECRET})
+    problems = loading.stack_file_secret_problems(document, settings, "Pulumi.dev.yaml")
+    assert problems == [
+        "selfhost:apps.tool.secrets.SMTP: is in plain text in Pulumi.dev.yaml (a committed file shows it); set it "
+        "with `pulumi config set --secret --path 'apps.tool.secrets.SMTP' <value>`"
+    ]
+    assert not any(SECRET in problem for problem in problems)
+    both = _stack_file({"API_TOKEN": {"secure": "v1:abc"}, "SMTP": {"secure": "v1:def"}})
+    assert loading.stack_file_secret_problems(both, settings, "Pulumi.dev.yaml") == []
+
+
+def test_an_encrypted_value_the_program_uses_in_plain_text_is_refused() -> None:
+    settings = loading.parse_settings({"apps": raw_apps(secrets={"API_TOKEN": SECRET})})
+    document = _stack_file({"API_TOKEN": {"secure": "v1:abc"}}, title={"secure": "v1:xyz"})
+    (problem,) = loading.stack_file_secret_problems(document, settings, "Pulumi.dev.yaml")
+    assert problem.startswith("selfhost:apps.blog.title: is encrypted in Pulumi.dev.yaml, but the program uses it")
+
+
+def test_values_the_stack_file_does_not_hold_are_not_judged() -> None:
+    settings = loading.parse_settings({"apps": raw_apps(secrets={"API_TOKEN": SECRET})})
+    assert loading.stack_file_secret_problems({"config": {}}, settings, "Pulumi.dev.yaml") == []
+    assert loading.stack_file_secret_problems(None, settings, "Pulumi.dev.yaml") == []

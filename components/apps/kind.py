@@ -37,6 +37,10 @@ class Kind:
     """Stack outputs its apps' ``UpgradeGuard`` records into (``nextcloudVersions``): exported by
     every stack, empty without an app of the kind, so adding or removing one changes no output's
     presence. Added after the contract's first version."""
+    architectures: frozenset[str] | None = None
+    """The CPU architectures its images are built for, as Docker names them (``amd64``, ``arm64``);
+    None: all the stack's hosts offer (multi-arch images, or an image the operator chose). The
+    Hetzner host refuses a server type of another architecture before any resource."""
 
 
 class KindSettings(Protocol):

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, ConfigDict, Field, SecretStr, create_model,
 from components.apps.kind import Kind, KindSettings
 from components.apps.registry import KINDS
 from components.core.fields import APP_NAME, ConfigModel, MemorySize, Port, email_problem
-from components.core.urls import port_suffix
+from components.core.urls import port_suffix, public_endpoint
 from config.hetzner import HetznerSettings, architecture_problem, capacity_problem, required_memory
 from config.memory import (
     PROXY_MEMORY_LIMIT,
@@ -325,11 +325,11 @@ class StackSettings(ConfigModel):
 
     @property
     def scheme(self) -> Literal["http", "https"]:
-        return "http" if self.tls == "off" else "https"
+        return public_endpoint(self.tls != "off", self.http_port, self.https_port)[0]
 
     @property
     def public_port(self) -> int:
-        return self.http_port if self.tls == "off" else self.https_port
+        return public_endpoint(self.tls != "off", self.http_port, self.https_port)[1]
 
     def public_url(self, hostname: str) -> str:
         """The URL users type: the port appears only when it is not the scheme's default."""

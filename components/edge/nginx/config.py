@@ -33,7 +33,7 @@ import jinja2
 import pulumi
 
 from components.core.fields import APP_NAME, is_email_address, is_hostname
-from components.core.urls import port_suffix
+from components.core.urls import port_suffix, public_endpoint
 from components.edge.routes import ProxyRoute
 
 TlsMode = Literal["off", "letsencrypt", "provided"]
@@ -227,7 +227,7 @@ def _static_cache_pattern(prefixes: Sequence[str]) -> str | None:
 
 
 def _server(route: ProxyRoute, tls: TlsSettings, ports: PublicPorts, runtime: Runtime) -> _Server:
-    scheme, port = ("https", ports.https) if tls.enabled else ("http", ports.http)
+    scheme, port = public_endpoint(tls.enabled, ports.http, ports.https)
     public_host = f"$host{port_suffix(scheme, port)}"
     upstream = f"app_{route.app}"
     address = f"{route.upstream_host}:{route.upstream_port}"

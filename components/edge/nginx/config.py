@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import jinja2
 import pulumi
 
 from components.core.fields import APP_NAME, is_email_address, is_hostname
+from components.core.templating import environment
 from components.core.urls import port_suffix, public_endpoint
 from components.edge.routes import ProxyRoute
 
@@ -66,14 +66,7 @@ the CPU's cache line (64 bytes: names of up to 46 characters). 512 fits the long
 DNS name; nginx allocates only what the names use, so the size costs nothing."""
 
 _TEMPLATES = Path(__file__).parent
-_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(_TEMPLATES),
-    undefined=jinja2.StrictUndefined,
-    autoescape=False,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+_ENV = environment(_TEMPLATES)
 
 _UPSTREAM_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 _PATH = re.compile(r"/[A-Za-z0-9._~/-]*")

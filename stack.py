@@ -13,7 +13,6 @@ from components.apps.spec import AppSpec, Site
 from components.core import images
 from components.core.network import Network, NetworkArgs
 from components.core.records import own_stack_name
-from components.core.urls import port_suffix
 from components.core.volumes import StatePolicy
 from components.edge.proxy import Proxy, ProxyArgs
 from components.hosts.hetzner.host import HetznerHost, HetznerHostArgs
@@ -62,7 +61,7 @@ def site(settings: StackSettings, app_name: str, app: AppSettings) -> Site:
         hostname=app.hostname,
         public_url=settings.public_url(app.hostname),
         scheme=settings.scheme,
-        public_host=f"{app.hostname}{port_suffix(settings.scheme, settings.public_port)}",
+        public_host=settings.public_host(app.hostname),
         trusted_proxies=settings.edge_subnet,
     )
 
@@ -90,11 +89,11 @@ def proxy_args(
     name_prefix: str,
     edge_network: pulumi.Input[str],
     state: StatePolicy,
-    specs: dict[str, AppSpec] | None = None,
+    specs: Mapping[str, AppSpec],
 ) -> ProxyArgs:
     """The proxy's args, derived from the same specs as the apps: they cannot drift apart."""
     return ProxyArgs(
-        routes=proxy_routes(app_specs(settings) if specs is None else specs),
+        routes=proxy_routes(specs),
         edge_network=edge_network,
         container_name=f"{name_prefix}-proxy",
         memory_bytes=settings.proxy_memory,

@@ -388,14 +388,18 @@ def capacity_problem(
     return "; ".join(reasons) + ". " + _fix(server, needed, f"or lower {lower}", architectures)
 
 
+def allowed_architectures(needs: Mapping[str, frozenset[str]]) -> frozenset[str] | None:
+    """The architectures every app's images are built for; None when no app restricts them."""
+    return frozenset.intersection(*needs.values()) if needs else None
+
+
 def architecture_problem(server: ServerType, needs: Mapping[str, frozenset[str]], needed_bytes: int) -> str | None:
     """Why the apps' images cannot run on ``server``'s CPU, or None. ``needs``: app name -> the
     architectures its kind's images are built for (only kinds that are not multi-arch)."""
     wrong = sorted(name for name, archs in needs.items() if server.docker_architecture not in archs)
     if not wrong:
         return None
-    allowed = frozenset.intersection(*needs.values())
-    fits = smallest_fitting(needed_bytes, server, allowed)
+    fits = smallest_fitting(needed_bytes, server, allowed_architectures(needs))
     suggestion = (
         f"`pulumi config set --path hetzner.serverType {fits.name}` ({fits.architecture}, {fits.memory_gib}Gi)"
         if fits

@@ -17,7 +17,13 @@ from components.apps.kind import Kind, KindSettings
 from components.apps.registry import KINDS
 from components.core.fields import APP_NAME, ConfigModel, MemorySize, Port, email_problem
 from components.core.urls import port_suffix, public_endpoint
-from config.hetzner import HetznerSettings, architecture_problem, capacity_problem, required_memory
+from config.hetzner import (
+    HetznerSettings,
+    allowed_architectures,
+    architecture_problem,
+    capacity_problem,
+    required_memory,
+)
 from config.memory import (
     PROXY_MEMORY_LIMIT,
     PROXY_MEMORY_RESERVATION,
@@ -282,11 +288,12 @@ class StackSettings(ConfigModel):
             )
         if self.hetzner is not None:
             needs = self.architecture_needs()
-            allowed = frozenset.intersection(*needs.values()) if needs else None
             budgets = self.memory_budgets()
             problem = architecture_problem(
                 self.hetzner.server, needs, required_memory(budgets, self.hetzner.memory_reserve)
-            ) or capacity_problem(self.hetzner.server, self.hetzner.memory_reserve, budgets, allowed)
+            ) or capacity_problem(
+                self.hetzner.server, self.hetzner.memory_reserve, budgets, allowed_architectures(needs)
+            )
             if problem:
                 raise ValueError(problem)
         return self
@@ -331,9 +338,13 @@ class StackSettings(ConfigModel):
     def public_port(self) -> int:
         return public_endpoint(self.tls != "off", self.http_port, self.https_port)[1]
 
+    def public_host(self, hostname: str) -> str:
+        """``hostname`` with the port when it is not the scheme's default (``cloud.localhost:8080``)."""
+        return f"{hostname}{port_suffix(self.scheme, self.public_port)}"
+
     def public_url(self, hostname: str) -> str:
         """The URL users type: the port appears only when it is not the scheme's default."""
-        return f"{self.scheme}://{hostname}{port_suffix(self.scheme, self.public_port)}"
+        return f"{self.scheme}://{self.public_host(hostname)}"
 
 
 def stack_settings_model(kinds: Mapping[str, Kind]) -> type[StackSettings]:

@@ -12,7 +12,7 @@ from components.core import images
 from components.core.container import Attachment, Healthcheck, Mount, ServiceSpec, secret_file, service_container
 from components.core.secrets import generated_password
 from components.core.volumes import StatePolicy, data_volume
-from components.services.kinds import BuiltService, Placement, ServiceKind, standard_connection
+from components.services.kinds import DATA_VOLUME, BuiltService, Placement, ServiceKind, standard_connection
 from components.services.spec import Backing
 
 Engine = Literal["mariadb", "postgres"]
@@ -156,7 +156,7 @@ def _builder(engine: Engine) -> ServiceKind:
             DatabaseArgs(
                 engine=engine,
                 container_name=placement.container_name,
-                volume_name=f"{placement.container_name}-data",
+                volume_name=placement.volume_name(DATA_VOLUME),
                 network=placement.network,
                 database_name=backing.database,
                 user=backing.user,
@@ -171,7 +171,7 @@ def _builder(engine: Engine) -> ServiceKind:
         return BuiltService(resource=database, password=database.password, volume_names=(database.volume_name,))
 
     return ServiceKind(
-        port=PORTS[engine], connection=standard_connection(PORTS[engine]), build=build, volume_suffixes=("data",)
+        port=PORTS[engine], connection=standard_connection(PORTS[engine]), build=build, volume_suffixes=(DATA_VOLUME,)
     )
 
 

@@ -10,17 +10,29 @@ import pulumi
 from components.core.volumes import StatePolicy
 from components.services.spec import Backing, Connection, ServiceSecret
 
+DATA_VOLUME = "data"
+"""The suffix of a backing service's data volume (``<prefix>-<app>-db-data``)."""
+
+
+def volume_host_name(container_name: str, suffix: str) -> str:
+    """The Docker name of a backing service's volume: ``<container>-<suffix>``. The one naming rule that
+    both the host's preparation (``ServiceKind.volume_names``) and the builders use."""
+    return f"{container_name}-{suffix}"
+
 
 @dataclass(frozen=True)
 class Placement:
     """Where an app's backing service goes: its names on the host, its network, its parent."""
 
     container_name: str
-    """``<prefix>-<app>-<role>``; a volume of it is ``<prefix>-<app>-<role>-data``."""
+    """``<prefix>-<app>-<role>``; its volumes are ``volume_name(suffix)``."""
     network: pulumi.Input[str]
     """The app's internal network: the only one the service joins."""
     parent: pulumi.Resource
     state: StatePolicy = field(default_factory=StatePolicy)
+
+    def volume_name(self, suffix: str) -> str:
+        return volume_host_name(self.container_name, suffix)
 
 
 @dataclass(frozen=True)
@@ -44,7 +56,7 @@ class ServiceKind:
     so the host can prepare them (``prepare_volumes``) and an app's own volumes cannot collide with them."""
 
     def volume_names(self, container_name: str) -> list[str]:
-        return [f"{container_name}-{suffix}" for suffix in self.volume_suffixes]
+        return [volume_host_name(container_name, suffix) for suffix in self.volume_suffixes]
 
 
 def standard_connection(port: int) -> Callable[[Backing], Connection]:

@@ -43,7 +43,7 @@ from components.core.container import secret_file as secret_upload
 from components.core.secrets import generated_password
 from components.core.templating import templates_of
 from components.core.volumes import StatePolicy, data_volume
-from components.services.kinds import BuiltService, Placement, ServiceKind, standard_connection
+from components.services.kinds import DATA_VOLUME, BuiltService, Placement, ServiceKind, standard_connection
 from components.services.spec import Backing, Connection
 
 SERVICE_UID: Final = 999
@@ -216,7 +216,7 @@ def build(resource_name: str, backing: Backing, placement: Placement) -> BuiltSe
         resource_name,
         MongoDBArgs(
             container_name=placement.container_name,
-            volume_name=f"{placement.container_name}-data",
+            volume_name=placement.volume_name(DATA_VOLUME),
             network=placement.network,
             database_name=backing.database,
             user=backing.user,
@@ -231,5 +231,5 @@ def build(resource_name: str, backing: Backing, placement: Placement) -> BuiltSe
     return BuiltService(resource=mongo, password=mongo.password, volume_names=(mongo.volume_name,))
 
 
-MONGODB = ServiceKind(port=PORT, connection=connection, build=build, volume_suffixes=("data",))
+MONGODB = ServiceKind(port=PORT, connection=connection, build=build, volume_suffixes=(DATA_VOLUME,))
 """The registry's entry: ``"mongodb": mongodb.MONGODB``."""

@@ -1,6 +1,6 @@
 """The library's folders are layers: each imports only the layers below it, and never the stack.
 
-core <- services <- apps, core <- edge <- apps, core <- hosts. The stack (config/, stack.py,
+core <- services <- apps <- backups, core <- edge <- apps, core <- hosts. The stack (config/, stack.py,
 __main__.py) is the library's first client: nothing under components/ imports it, so the
 components can be imported into another program (README, "Using the components").
 """
@@ -20,6 +20,7 @@ ALLOWED = {
     "edge": {"core"},
     "hosts": {"core"},
     "apps": {"core", "services", "edge"},
+    "backups": {"core", "services", "apps"},
 }
 """Which other layers each layer may import."""
 STACK = ("config", "stack", "__main__")

@@ -83,3 +83,21 @@ def test_quoted_defaults_keep_their_yaml_type() -> None:
     assert declared["tls"]["default"] == "off"
     assert declared["httpPort"]["default"] == 8080 and declared["publishIpv6"]["default"] is True
     assert declared["proxyMemory"]["default"] == "128Mi"
+
+
+def test_write_writes_what_differs_and_then_check_passes(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pathlib import Path
+
+    root = Path(str(tmp_path))
+    (root / "README.md").write_text("old\n")
+    outputs = [Rendered("README.md", "new\n"), Rendered("docs/new.md", "made\n")]
+    monkeypatch.setattr(targets, "ROOT", root)
+    monkeypatch.setattr(cli, "ROOT", root)
+    monkeypatch.setattr(cli, "render_all", lambda: outputs)
+    assert cli.main(["--check"]) == 1
+    assert cli.main(["--write"]) == 0
+    assert (root / "README.md").read_text() == "new\n" and (root / "docs" / "new.md").read_text() == "made\n"
+    assert "wrote README.md\nwrote docs/new.md\n" in capsys.readouterr().out
+    assert cli.main(["--check"]) == 0

@@ -132,7 +132,10 @@ def _check_edge_subnet(value: str) -> str:
     return value
 
 
-APPS_DESCRIPTION = "the apps: a map of app name to {kind, hostname, ...}"
+APPS_DESCRIPTION = (
+    "the apps: a map of app name to {kind, hostname, ...options}; the kinds and their options are in the "
+    "README's config reference"
+)
 
 
 class StackSettings(ConfigModel):
@@ -143,56 +146,69 @@ class StackSettings(ConfigModel):
 
     apps: dict[AppName, AppSettings] = Field(min_length=1, description=APPS_DESCRIPTION)
     host: Literal["local", "hetzner"] = Field(
-        default="local", description="where the containers run: the local Docker engine or a Hetzner VPS"
+        default="local",
+        description="where the containers run: local (the Docker engine here) or hetzner (a Hetzner Cloud VPS)",
     )
     docker_host: Annotated[str, AfterValidator(_check_docker_host)] = Field(
         default="",
         description=(
-            "Docker endpoint for host=local (e.g. unix:///run/user/1000/docker.sock); "
-            "empty: the default socket, never DOCKER_HOST or DOCKER_CONTEXT"
+            "Docker endpoint for host=local, e.g. unix:///run/user/1000/docker.sock; empty means the default "
+            "socket (unix:///var/run/docker.sock), never DOCKER_HOST or DOCKER_CONTEXT"
         ),
     )
     http_port: Port = Field(default=8080, description="host port where the proxy serves HTTP")
-    https_port: Port = Field(default=8443, description="host port where the proxy serves HTTPS (tls not off)")
+    https_port: Port = Field(default=8443, description="host port where the proxy serves HTTPS (when tls is not off)")
     edge_subnet: Annotated[str, AfterValidator(_check_edge_subnet)] = Field(
         default="172.30.0.0/24",
-        description="fixed subnet of the proxy-to-apps network; apps trust proxies from it",
+        description="fixed private subnet of the proxy-to-apps network; apps trust X-Forwarded-* from it",
     )
     publish_ipv6: bool = Field(
         default=True,
         description=(
             "publish the proxy's ports on the host's IPv6 addresses (::) too; false on an engine with "
-            "userland-proxy: false or a kernel without IPv6, which cannot bind them"
+            "userland-proxy: false or a kernel without IPv6, which cannot bind them (see docs/operations.md)"
         ),
     )
     protect: bool = Field(
-        default=False, description="protect stateful resources from deletion (set true in production)"
+        default=False, description="protect stateful resources (volumes) from deletion; set true in production"
     )
     tls: TlsMode = Field(default="off", description="TLS at the proxy: off, letsencrypt or provided")
     acme_email: Annotated[str, AfterValidator(_check_optional_email)] = Field(
         default="", description="contact e-mail for Let's Encrypt (tls=letsencrypt)"
     )
     acme_staging: bool = Field(
-        default=False, description="use Let's Encrypt's staging directory (tests of tls=letsencrypt)"
+        default=False, description="use Let's Encrypt's staging directory (for trying tls=letsencrypt)"
     )
     tls_certificate: SecretStr | None = Field(
-        default=None, description="PEM certificate chain (tls=provided; set with --secret)"
+        default=None, description="PEM certificate chain for tls=provided; set it with `pulumi config set --secret`"
     )
-    tls_key: SecretStr | None = Field(default=None, description="PEM private key (tls=provided; set with --secret)")
-    proxy_memory: MemorySize = Field(default=PROXY_MEMORY_LIMIT, description="memory limit of the nginx proxy")
+    tls_key: SecretStr | None = Field(
+        default=None, description="PEM private key for tls=provided; set it with `pulumi config set --secret`"
+    )
+    proxy_memory: MemorySize = Field(
+        default=PROXY_MEMORY_LIMIT, description="memory limit of the nginx proxy container, e.g. 128Mi"
+    )
     proxy_memory_reservation: MemorySize = Field(
         default=PROXY_MEMORY_RESERVATION,
-        description="memory the nginx proxy needs to run (Docker's memory reservation); unset: at most proxyMemory",
+        description=(
+            "memory the nginx proxy needs to run (Docker's memory reservation), at most proxyMemory; "
+            "see docs/hetzner.md"
+        ),
     )
     image_refresh: Annotated[str, AfterValidator(_check_refresh_mark)] = Field(
         default="",
         description=(
-            "any new value (e.g. a date) makes the next deploy resolve every image tag to the "
-            "registry's current digest; until then the stack keeps the digests it recorded"
+            "any new value (e.g. a date: 2026-12-01) makes the next deploy resolve every image tag to the "
+            "registry's current digest (security rebuilds); until then the stack keeps the digests it recorded; "
+            "see docs/apps.md"
         ),
     )
     hetzner: HetznerSettings | None = Field(
-        default=None, description="the Hetzner Cloud server (host=hetzner; an error with host=local)"
+        default=None,
+        description=(
+            "the Hetzner Cloud server for host=hetzner: {sshPublicKeys, adminCidrs, serverType, location, ...}; "
+            "see docs/hetzner.md; unset for host=local (an error there)"
+        ),
     )
 
     @model_validator(mode="after")

@@ -13,7 +13,7 @@ README = (PROJECT_DIR / "README.md").read_text()
 
 def test_config_reference_is_the_generated_one() -> None:
     start, end = README.index(BEGIN), README.index(END) + len(END)
-    assert README[start:end] == reference(), "run: python -m config.reference, and paste into README.md"
+    assert README[start:end] == reference(), "run: python -m docsgen --write"
 
 
 def test_readme_opens_with_the_two_commands_ci_uses() -> None:

@@ -1,0 +1,7 @@
+"""The library as a Pulumi component package (``selfhost``, module ``index``), for any language.
+
+Each class here is the library's own component (same type token, same children), constructed from
+a TypedDict of inputs instead of the library's dataclass, and validated with the library's rules
+so that a caller in TypeScript, Go or YAML, who bypasses Python's type checks, gets the same one
+clear error. ``provider/__main__.py`` hosts them; ``provider/schema.json`` is what the SDK infers.
+"""

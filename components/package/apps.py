@@ -1,10 +1,12 @@
 """The app kinds as components: each kind's own settings model validates the inputs, its pure
 ``spec()`` says what the app is, and the library's one App component registers it.
 
-Inputs are plain values (``plain: true`` in the schema), the edge network aside: a kind's
-settings decide names, files and routes while the component is constructed, as they do in
-the stack. What a kind accepts is its settings model's business (components/apps/<kind>/settings.py):
-tests/test_package.py checks that every field of each model is an input here, described alike.
+Each class redeclares the App component's outputs: the analyzer reads a description from the
+source of the class it analyzes only. Inputs are plain values (``plain: true`` in the schema),
+the edge network aside: a kind's settings decide names, files and routes while the component is
+constructed, as they do in the stack. What a kind accepts is its settings model's business
+(components/apps/<kind>/settings.py): tests/test_package.py checks that every field of each model
+is an input here, described alike.
 """
 
 import ipaddress
@@ -84,21 +86,6 @@ def app_args(kind: str, name: str, args: Mapping[str, Any]) -> AppArgs:
     )
 
 
-class AppOutputs(App):
-    """What every app kind's component outputs (the App component's attributes, described)."""
-
-    url: pulumi.Output[str]
-    """The URL users type (``https://blog.example.com``)."""
-    admin_user: pulumi.Output[str | None]
-    """The administrator's login, where the kind has one."""
-    admin_password: pulumi.Output[str] | None
-    """The administrator's generated password (secret), where the kind has one."""
-    volumes: pulumi.Output[list[str]]
-    """Every Docker volume of the app, its backing services' too, sorted: all retained with the stack."""
-    recorded: pulumi.Output[Any] | None
-    """What the app's upgrade guard records once the app is up (Nextcloud: its version); absent without a guard."""
-
-
 class WordPressMemory(TypedDict, total=False):
     """Memory sizes of a WordPress app's containers (e.g. ``512Mi``)."""
 
@@ -142,8 +129,19 @@ class WordPressArgs(TypedDict):
     """Protect its volumes and passwords from deletion."""
 
 
-class WordPress(AppOutputs):
+class WordPress(App):
     """A WordPress site with its own MariaDB and Redis on an internal network, installed unattended."""
+
+    url: pulumi.Output[str]
+    """The URL users type (``https://blog.example.com``)."""
+    admin_user: pulumi.Output[str | None]
+    """The administrator's login, where the kind has one."""
+    admin_password: pulumi.Output[str] | None
+    """The administrator's generated password (secret), where the kind has one."""
+    volumes: pulumi.Output[list[str]]
+    """Every Docker volume of the app, its backing services' too, sorted: all retained with the stack."""
+    recorded: pulumi.Output[Any] | None
+    """What the app's upgrade guard records once the app is up (Nextcloud: its version); absent without a guard."""
 
     def __init__(self, name: str, args: WordPressArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, app_args("wordpress", name, args), opts)
@@ -196,8 +194,19 @@ class NextcloudArgs(TypedDict):
     """Protect its volumes and passwords from deletion."""
 
 
-class Nextcloud(AppOutputs):
+class Nextcloud(App):
     """A Nextcloud with its own database and Redis on an internal network, and its background-jobs container."""
+
+    url: pulumi.Output[str]
+    """The URL users type (``https://blog.example.com``)."""
+    admin_user: pulumi.Output[str | None]
+    """The administrator's login, where the kind has one."""
+    admin_password: pulumi.Output[str] | None
+    """The administrator's generated password (secret), where the kind has one."""
+    volumes: pulumi.Output[list[str]]
+    """Every Docker volume of the app, its backing services' too, sorted: all retained with the stack."""
+    recorded: pulumi.Output[Any] | None
+    """What the app's upgrade guard records once the app is up (Nextcloud: its version); absent without a guard."""
 
     def __init__(self, name: str, args: NextcloudArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, app_args("nextcloud", name, args), opts)
@@ -240,8 +249,19 @@ class RocketChatArgs(TypedDict):
     """Protect its volumes and passwords from deletion."""
 
 
-class RocketChat(AppOutputs):
+class RocketChat(App):
     """Rocket.Chat with its own MongoDB replica set on an internal network."""
+
+    url: pulumi.Output[str]
+    """The URL users type (``https://blog.example.com``)."""
+    admin_user: pulumi.Output[str | None]
+    """The administrator's login, where the kind has one."""
+    admin_password: pulumi.Output[str] | None
+    """The administrator's generated password (secret), where the kind has one."""
+    volumes: pulumi.Output[list[str]]
+    """Every Docker volume of the app, its backing services' too, sorted: all retained with the stack."""
+    recorded: pulumi.Output[Any] | None
+    """What the app's upgrade guard records once the app is up (Nextcloud: its version); absent without a guard."""
 
     def __init__(self, name: str, args: RocketChatArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, app_args("rocketchat", name, args), opts)

@@ -46,7 +46,7 @@ def problems_of(value: Any, prop: dict[str, Any], where: str) -> list[str]:
                 found += problems_of(item, definition["properties"][key], f"{where}.{key}")
         return found
     kinds = {"string": str, "integer": int, "boolean": bool, "number": (int, float), "array": list, "object": dict}
-    expected = kinds.get(prop.get("type", ""), object)
+    expected: Any = kinds.get(prop.get("type", ""), object)
     return [] if isinstance(value, expected) else [f"{where}: {value!r} is not a {prop.get('type')}"]
 
 

@@ -33,8 +33,18 @@ from tests.mockstack import PROJECT_DIR, ProgramRun, run_components
 
 SCHEMA = schema.schema()
 PROVIDER_DIR = PROJECT_DIR / "provider"
-KIND_COMPONENTS = {"wordpress": apps.WordPress, "nextcloud": apps.Nextcloud, "rocketchat": apps.RocketChat}
-KIND_ARGS = {"wordpress": apps.WordPressArgs, "nextcloud": apps.NextcloudArgs, "rocketchat": apps.RocketChatArgs}
+KIND_COMPONENTS = {
+    "wordpress": apps.WordPress,
+    "nextcloud": apps.Nextcloud,
+    "rocketchat": apps.RocketChat,
+    "static": apps.StaticSite,
+}
+KIND_ARGS = {
+    "wordpress": apps.WordPressArgs,
+    "nextcloud": apps.NextcloudArgs,
+    "rocketchat": apps.RocketChatArgs,
+    "static": apps.StaticSiteArgs,
+}
 
 
 def token(component: type[pulumi.ComponentResource]) -> str:
@@ -141,6 +151,10 @@ def test_a_kind_s_inputs_are_its_settings_model_s_fields_described_alike(kind: s
 def test_the_classes_are_the_kinds_tokens() -> None:
     for kind, component in KIND_COMPONENTS.items():
         assert token(component) == KINDS[kind].component
+    exposed = {token(c) for c in COMPONENTS}
+    assert {kind.component for kind in KINDS.values()} - exposed == {"selfhost:index:ContainerApp"}, (
+        "every kind is in the package but the container kind (components/package/index.py says why)"
+    )
 
 
 def test_the_plugin_directory_is_a_python_source_plugin() -> None:
@@ -296,6 +310,11 @@ BAD_INPUTS: list[tuple[Any, dict[str, Any], str]] = [
         {**WORDPRESS_INPUTS, "trusted_proxies": "10.0.0.1/8"},
         "trustedProxies: '10.0.0.1/8' is not a CIDR",
     ),
+    (
+        apps.WordPress,
+        {"hostname": "blog.x", "edge_network": "e"},
+        "adminEmail: the default, 'admin@blog.x', is not an address WordPress accepts",
+    ),
     (apps.Nextcloud, {**WORDPRESS_INPUTS, "database": "sqlite"}, "database: Input should be 'postgres' or 'mariadb'"),
     (apps.RocketChat, {**WORDPRESS_INPUTS, "upload_limit": "2Gi"}, "uploadLimit: '2Gi' is above the 1Gi maximum"),
     (Proxy, {"routes": [], "edge_network": "e", "tls": "self"}, "tls: 'self': use one of off, provided, letsencrypt"),
@@ -316,6 +335,16 @@ def test_a_bad_input_stops_the_component_naming_it(component: Any, inputs: dict[
         registered.append(run_components(lambda: component("blog", inputs)))
     assert str(raised.value).startswith(f"selfhost:index:{component.__name__} 'blog': ")
     assert not registered
+
+
+def test_a_static_site_reads_its_directory_from_the_working_directory() -> None:
+    inputs = apps.StaticSiteArgs(hostname="hello.example.com", edge_network="edge", path="sites/hello")
+    run = run_components(lambda: apps.StaticSite("hello", inputs))
+    assert run.named("hello").type == "selfhost:index:StaticSite"
+    uploads = [u["file"] for r in run.of_type("docker:index/container:Container") for u in r.inputs.get("uploads", [])]
+    assert any(path.endswith("/index.html") for path in uploads), uploads
+    with pytest.raises(pulumi.RunError, match="selfhost:index:StaticSite 'hello': path: "):
+        run_components(lambda: apps.StaticSite("hello", {**inputs, "path": "sites/missing"}))
 
 
 def test_a_bad_resource_name_for_an_app_is_named() -> None:

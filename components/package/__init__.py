@@ -7,7 +7,16 @@ clear error. ``provider/__main__.py`` hosts them; ``provider/schema.json`` is wh
 ``from components.package import Database, WordPress``.
 """
 
-from components.package.apps import Nextcloud, NextcloudArgs, RocketChat, RocketChatArgs, WordPress, WordPressArgs
+from components.package.apps import (
+    Nextcloud,
+    NextcloudArgs,
+    RocketChat,
+    RocketChatArgs,
+    StaticSite,
+    StaticSiteArgs,
+    WordPress,
+    WordPressArgs,
+)
 from components.package.edge import Proxy, ProxyArgs, Route, route_inputs
 from components.package.hosts import LocalDockerHost, LocalDockerHostArgs
 from components.package.services import Cache, CacheArgs, Database, DatabaseArgs, DatabaseEngine, EvictionPolicy
@@ -28,6 +37,8 @@ __all__ = [
     "RocketChat",
     "RocketChatArgs",
     "Route",
+    "StaticSite",
+    "StaticSiteArgs",
     "WordPress",
     "WordPressArgs",
     "route_inputs",

@@ -117,8 +117,7 @@ class WordPressArgs(TypedDict):
     memory_reservation: NotRequired[WordPressMemory]
     """memory its containers need to run (Docker's memory reservation); unset: at most the limit"""
     name_prefix: NotRequired[str]
-    """Prefix of its container, volume and network names on the host (``<prefix>-<name>-<role>``);
-    default ``selfhost``."""
+    """Prefix of its containers', volumes' and networks' names (``<prefix>-<name>-<role>``); default ``selfhost``."""
     scheme: NotRequired[str]
     """``https`` (default) or ``http``: how users reach the proxy."""
     public_port: NotRequired[int]
@@ -182,8 +181,7 @@ class NextcloudArgs(TypedDict):
     memory_reservation: NotRequired[NextcloudMemory]
     """memory its containers need to run (Docker's memory reservation); unset: at most the limit"""
     name_prefix: NotRequired[str]
-    """Prefix of its container, volume and network names on the host (``<prefix>-<name>-<role>``);
-    default ``selfhost``."""
+    """Prefix of its containers', volumes' and networks' names (``<prefix>-<name>-<role>``); default ``selfhost``."""
     scheme: NotRequired[str]
     """``https`` (default) or ``http``: how users reach the proxy."""
     public_port: NotRequired[int]
@@ -237,8 +235,7 @@ class RocketChatArgs(TypedDict):
     memory_reservation: NotRequired[RocketChatMemory]
     """memory its containers need to run (Docker's memory reservation); unset: at most the limit"""
     name_prefix: NotRequired[str]
-    """Prefix of its container, volume and network names on the host (``<prefix>-<name>-<role>``);
-    default ``selfhost``."""
+    """Prefix of its containers', volumes' and networks' names (``<prefix>-<name>-<role>``); default ``selfhost``."""
     scheme: NotRequired[str]
     """``https`` (default) or ``http``: how users reach the proxy."""
     public_port: NotRequired[int]
@@ -265,3 +262,56 @@ class RocketChat(App):
 
     def __init__(self, name: str, args: RocketChatArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, app_args("rocketchat", name, args), opts)
+
+
+class StaticSiteMemory(TypedDict, total=False):
+    """Memory size of a static site's container (e.g. ``64Mi``)."""
+
+    app: str
+    """its nginx (one worker, serving files)"""
+
+
+class StaticSiteArgs(TypedDict):
+    hostname: str
+    """public host name the proxy routes to this site"""
+    path: str
+    """directory of the site, relative to the project directory (e.g. sites/hello): it needs an index.html and holds at most 8Mi in 1000 files, no PHP and no links out of it; hidden files (but .well-known) are left out"""  # noqa: E501 - the settings model's description, verbatim
+    edge_network: pulumi.Input[str]
+    """Name of the Docker network the proxy reaches the app on (the app joins it as ``app-<name>``)."""
+    cache_seconds: NotRequired[int]
+    """how long browsers may use a file other than HTML without asking again (HTML is always revalidated; unchanged files answer 304)"""  # noqa: E501 - verbatim
+    memory: NotRequired[StaticSiteMemory]
+    """memory limit of its container"""
+    memory_reservation: NotRequired[StaticSiteMemory]
+    """memory its container needs to run (Docker's memory reservation); unset: at most the limit"""
+    name_prefix: NotRequired[str]
+    """Prefix of its containers', volumes' and networks' names (``<prefix>-<name>-<role>``); default ``selfhost``."""
+    scheme: NotRequired[str]
+    """``https`` (default) or ``http``: how users reach the proxy."""
+    public_port: NotRequired[int]
+    """The port users reach the proxy on; default 443 (https) or 80 (http)."""
+    trusted_proxies: NotRequired[str]
+    """Subnet of the edge network, whose X-Forwarded-* headers the app trusts; default 172.16.0.0/12."""
+    protect: NotRequired[bool]
+    """Protect its volumes and passwords from deletion."""
+
+
+class StaticSite(App):
+    """A site from a directory, served by its own nginx behind the edge. The directory is read while the component
+    is constructed, relative to the working directory: the program's project directory, also for the package's
+    provider, which the CLI starts there (pulumi/pulumi sdk/go/common/resource/plugin/context.go ``Pwd``, "the
+    working directory to spawn all plugins in"; pulumi-language-python ``RunPlugin``: ``cmd.Dir = req.Pwd``)."""
+
+    url: pulumi.Output[str]
+    """The URL users type (``https://blog.example.com``)."""
+    admin_user: pulumi.Output[str | None]
+    """The administrator's login, where the kind has one."""
+    admin_password: pulumi.Output[str] | None
+    """The administrator's generated password (secret), where the kind has one."""
+    volumes: pulumi.Output[list[str]]
+    """Every Docker volume of the app, its backing services' too, sorted: all retained with the stack."""
+    recorded: pulumi.Output[Any] | None
+    """What the app's upgrade guard records once the app is up (Nextcloud: its version); absent without a guard."""
+
+    def __init__(self, name: str, args: StaticSiteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, app_args("static", name, args), opts)

@@ -129,8 +129,7 @@ class ProxyArgs(TypedDict):
     publish_ipv6: NotRequired[bool]
     """Publish each port on ``::`` too (default true)."""
     tls: NotRequired[str]
-    """``off`` (default), ``provided`` (``certificate`` and ``privateKey``) or ``letsencrypt``
-    (``acmeEmail``, ``acmeVolumeName``)."""
+    """``off`` (default), ``provided`` (``certificate``, ``privateKey``) or ``letsencrypt`` (``acmeVolumeName``)."""
     acme_email: NotRequired[str]
     """Let's Encrypt account e-mail (tls=letsencrypt)."""
     acme_staging: NotRequired[bool]

@@ -10,8 +10,7 @@ from components.package.validation import checked
 
 class LocalDockerHostArgs(TypedDict):
     docker_host: NotRequired[str]
-    """Engine endpoint (``unix:///var/run/docker.sock``, ``tcp://...``); empty: the engine's default socket.
-    DOCKER_HOST and DOCKER_CONTEXT are ignored: the program alone says where it deploys."""
+    """Engine endpoint (``unix:///var/run/docker.sock``, ``tcp://...``); empty: the default socket (not DOCKER_HOST)."""
 
 
 class LocalDockerHost(local.LocalDockerHost):
@@ -20,8 +19,7 @@ class LocalDockerHost(local.LocalDockerHost):
     address: pulumi.Output[str]
     """The address users reach the published ports on (127.0.0.1)."""
     docker_host: pulumi.Output[str]
-    """The engine endpoint the host's Docker provider talks to: what a caller in another language gives its own
-    ``docker.Provider`` (``host``) for the resources it adds."""
+    """The engine endpoint of the host's Docker provider: the ``host`` of a ``docker.Provider`` of your own."""
 
     def __init__(self, name: str, args: LocalDockerHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         endpoint = checked("LocalDockerHost", name, "dockerHost", str, args.get("docker_host", ""))

@@ -4,10 +4,9 @@ Not exposed, and why (see README, "Using the components"):
 - ``HetznerHost``: its input rules live with the stack's settings (config/hetzner.py), and the
   volumes it prepares are a Python method (``prepare_volumes``), which a component package cannot
   offer other languages; Python programs import ``components.hosts.hetzner.host`` directly.
-- ``StaticSite``: it reads the site's files from a path relative to the program's directory at
-  construction, and the package's provider runs in its own directory.
-- ``ContainerApp``: its ``secrets`` would arrive as plain inputs of the schema; until they can be
-  ``Input[str]`` secrets end to end, Python programs use ``components.apps`` directly.
+- ``ContainerApp``: its ``secrets`` would have to be plain inputs (its settings model validates them
+  while the component is constructed), and a component's inputs are kept in the state: a secret
+  there in plain text. Python programs use the kind through ``components.apps`` directly.
 """
 
 import tomllib
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pulumi
 
-from components.package.apps import Nextcloud, RocketChat, WordPress
+from components.package.apps import Nextcloud, RocketChat, StaticSite, WordPress
 from components.package.edge import Proxy
 from components.package.hosts import LocalDockerHost
 from components.package.services import Cache, Database
@@ -29,6 +28,7 @@ COMPONENTS: list[type[pulumi.ComponentResource]] = [
     WordPress,
     Nextcloud,
     RocketChat,
+    StaticSite,
     Proxy,
     LocalDockerHost,
 ]

@@ -5,6 +5,7 @@ itself, before it registers anything, and reports a ``pulumi.RunError`` that nam
 the resource and the input (camelCase, as the caller wrote it).
 """
 
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -12,7 +13,7 @@ import pulumi
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
-T = TypeVar("T")
+MODEL_RULE = re.compile(r"([a-z][A-Za-z0-9.]*): (.*)", re.S)
 
 
 def input_error(component: str, name: str, key: str, problem: str) -> pulumi.RunError:
@@ -53,4 +54,8 @@ def model(component: str, name: str, settings: type[M], values: Mapping[str, obj
         return settings.model_validate(dict(values))
     except ValidationError as error:
         location, message = _problem(error)
-        raise input_error(component, name, location or "args", message) from None
+        if not location:
+            # A model-level rule names its field itself ("path: ... does not exist").
+            named = MODEL_RULE.fullmatch(message)
+            location, message = (named.group(1), named.group(2)) if named else ("args", message)
+        raise input_error(component, name, location, message) from None

@@ -88,10 +88,13 @@ def test_the_installed_library_works_outside_the_checkout(wheel: Path, tmp_path:
         "spec = app_spec('wordpress', 'blog', {'hostname': 'blog.example.com', 'edge_network': 'e'});"
         "files = [f for s in spec.services for f in s.files];"
         "assert any('wp' in getattr(f, 'content', '') for f in files), files;"
-        "print(components.__file__, len(p.__all__))"
+        "from components.package.index import version;"
+        "print(components.__file__, len(p.__all__), version())"
     )
     ran = subprocess.run(
         [sys.executable, "-c", probe, str(target)], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.startswith(str(target)), ran.stdout
+    version = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["version"]
+    assert ran.stdout.split()[-1] == version, "the installed library knows its version without pyproject.toml"

@@ -10,6 +10,7 @@ Not exposed, and why (see README, "Using the components"):
 """
 
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pulumi
@@ -35,6 +36,12 @@ COMPONENTS: list[type[pulumi.ComponentResource]] = [
 
 
 def version() -> str:
-    """pyproject.toml's version: the schema's, and the git tag ``v<version>`` consumers pin."""
-    with PYPROJECT.open("rb") as file:
-        return str(tomllib.load(file)["project"]["version"])
+    """pyproject.toml's version: the schema's, and the git tag ``v<version>`` consumers pin.
+
+    In a checkout (the plugin runs from one) it is read from pyproject.toml; installed from the
+    wheel, from the distribution's metadata, which setuptools wrote from the same field.
+    """
+    if PYPROJECT.is_file():
+        with PYPROJECT.open("rb") as file:
+            return str(tomllib.load(file)["project"]["version"])
+    return metadata.version(NAME)

@@ -21,7 +21,7 @@ from components.apps.spec import AppSpec, Site
 from components.core.fields import APP_NAME, Port
 from components.core.urls import DEFAULT_PORTS, port_suffix
 from components.core.volumes import StatePolicy
-from components.package.validation import checked, input_error, model, require
+from components.package.validation import NAME_PREFIX, checked, input_error, model, require
 
 SITE_INPUTS = ("edge_network", "name_prefix", "scheme", "public_port", "trusted_proxies", "protect")
 """Inputs every app kind takes besides its settings: where it runs and how users reach it."""
@@ -80,7 +80,7 @@ def app_args(kind: str, name: str, args: Mapping[str, Any]) -> AppArgs:
         app_name=name,
         spec=spec,
         type_token=KINDS[kind].component,
-        name_prefix=checked(component, name, "namePrefix", str, args.get("name_prefix", "selfhost")),
+        name_prefix=checked(component, name, "namePrefix", NAME_PREFIX, args.get("name_prefix", "selfhost")),
         edge_network=require(component, name, args, "edge_network"),  # type: ignore[arg-type]
         state=StatePolicy(protect=checked(component, name, "protect", bool, args.get("protect", False))),
     )

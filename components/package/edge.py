@@ -10,7 +10,7 @@ from components.core.volumes import StatePolicy
 from components.edge import proxy
 from components.edge.nginx.config import TlsMode
 from components.edge.routes import UPSTREAM_IDLE_SECONDS, ProxyRoute
-from components.package.validation import checked, input_error, require
+from components.package.validation import DOCKER_NAME, checked, input_error, require
 
 
 class Redirect(TypedDict):
@@ -162,7 +162,7 @@ def proxy_args(name: str, args: Mapping[str, Any]) -> proxy.ProxyArgs:
     return proxy.ProxyArgs(
         routes=[_route(name, index, route) for index, route in enumerate(routes)],
         edge_network=require(component, name, args, "edge_network"),  # type: ignore[arg-type]
-        container_name=checked(component, name, "containerName", str, args.get("container_name") or name),
+        container_name=checked(component, name, "containerName", DOCKER_NAME, args.get("container_name") or name),
         memory_bytes=checked(component, name, "memory", MemorySize, args.get("memory", "128Mi")),
         memory_reservation_bytes=None
         if reservation is None
@@ -173,7 +173,9 @@ def proxy_args(name: str, args: Mapping[str, Any]) -> proxy.ProxyArgs:
         tls=tls,
         acme_email=email,
         acme_staging=checked(component, name, "acmeStaging", bool, args.get("acme_staging", False)),
-        acme_volume_name=args.get("acme_volume_name"),
+        acme_volume_name=None
+        if args.get("acme_volume_name") is None
+        else checked(component, name, "acmeVolumeName", DOCKER_NAME, args["acme_volume_name"]),
         certificate=args.get("certificate"),
         private_key=args.get("private_key"),
         state=StatePolicy(protect=checked(component, name, "protect", bool, args.get("protect", False))),

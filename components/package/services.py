@@ -8,7 +8,7 @@ import pulumi
 
 from components.core.fields import MemorySize
 from components.core.volumes import StatePolicy
-from components.package.validation import checked, require
+from components.package.validation import DATABASE_IDENTIFIER, DOCKER_NAME, checked, require
 from components.services import cache, database
 
 
@@ -41,9 +41,9 @@ class DatabaseArgs(TypedDict):
     network: pulumi.Input[str]
     """Name or id of the Docker network the server joins, and only that one (an internal network of the app)."""
     database_name: str
-    """Database the image creates on first start."""
+    """Database the image creates on first start: a lower-case letter, then letters, digits or ``_`` (32 at most)."""
     user: str
-    """Its owner; the password is generated and kept in state as a secret."""
+    """Its owner (the same rule); the password is generated and kept in state as a secret."""
     container_name: NotRequired[str]
     """Docker name of the container; default: the resource name."""
     volume_name: NotRequired[str]
@@ -68,15 +68,19 @@ def database_args(name: str, args: Mapping[str, Any]) -> database.DatabaseArgs:
     component = "Database"
     engine = _value(require(component, name, args, "engine"))
     checked(component, name, "engine", Literal["mariadb", "postgres"], engine)
-    container_name = str(args.get("container_name") or name)
+    container_name = checked(component, name, "containerName", DOCKER_NAME, args.get("container_name") or name)
     reservation = args.get("memory_reservation")
     return database.DatabaseArgs(
         engine="mariadb" if engine == "mariadb" else "postgres",
         container_name=container_name,
-        volume_name=str(args.get("volume_name") or f"{container_name}-data"),
+        volume_name=checked(
+            component, name, "volumeName", DOCKER_NAME, args.get("volume_name") or f"{container_name}-data"
+        ),
         network=require(component, name, args, "network"),  # type: ignore[arg-type]
-        database_name=checked(component, name, "databaseName", str, require(component, name, args, "database_name")),
-        user=checked(component, name, "user", str, require(component, name, args, "user")),
+        database_name=checked(
+            component, name, "databaseName", DATABASE_IDENTIFIER, require(component, name, args, "database_name")
+        ),
+        user=checked(component, name, "user", DATABASE_IDENTIFIER, require(component, name, args, "user")),
         memory_bytes=checked(component, name, "memory", MemorySize, args.get("memory", DEFAULT_MEMORY)),
         memory_reservation_bytes=None
         if reservation is None
@@ -128,7 +132,7 @@ def cache_args(name: str, args: Mapping[str, Any]) -> cache.CacheArgs:
     policy = checked(component, name, "evictionPolicy", cache.EvictionPolicy, policy)
     reservation = args.get("memory_reservation")
     return cache.CacheArgs(
-        container_name=checked(component, name, "containerName", str, args.get("container_name") or name),
+        container_name=checked(component, name, "containerName", DOCKER_NAME, args.get("container_name") or name),
         network=require(component, name, args, "network"),  # type: ignore[arg-type]
         memory_bytes=checked(component, name, "memory", MemorySize, args.get("memory", "64Mi")),
         memory_reservation_bytes=None

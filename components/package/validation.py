@@ -7,11 +7,24 @@ the resource and the input (camelCase, as the caller wrote it).
 
 import re
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import pulumi
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
+
+DOCKER_NAME = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")]
+"""A container's or volume's name as the engine accepts it (moby/moby daemon/names/names.go,
+``RestrictedNamePattern``, also the local volume driver's rule: daemon/volume/local/local.go; at
+b985e23). The stack never needed it: it derives every name from an app name (``APP_NAME``)."""
+NAME_PREFIX = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")]
+"""The start of such a name: ``<prefix>-<app>-<role>`` is then one."""
+DATABASE_IDENTIFIER = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+"""A database or user name: MariaDB's entrypoint writes them into SQL between backticks and
+quotes without escaping them (MariaDB/mariadb-docker 11.8/docker-entrypoint.sh at 1b6429b,
+``docker_setup_db``: ``CREATE DATABASE IF NOT EXISTS `$MARIADB_DATABASE` ``, ``CREATE USER
+'$MARIADB_USER'@...``), so only letters, digits and ``_``; at most 32 characters, which every
+MariaDB and PostgreSQL (63) takes as a user name."""
 
 MODEL_RULE = re.compile(r"([a-z][A-Za-z0-9.]*): (.*)", re.S)
 

@@ -3,8 +3,15 @@
 Each class here is the library's own component (same type token, same children), constructed from
 a TypedDict of inputs instead of the library's dataclass, and validated with the library's rules
 so that a caller in TypeScript, Go or YAML, who bypasses Python's type checks, gets the same one
-clear error. ``provider/__main__.py`` hosts them; ``provider/schema.json`` is what the SDK infers. In Python:
-``from components.package import Database, WordPress``.
+clear error.
+
+What the SDK's analyzer (pulumi/provider/experimental/analyzer.py, pulumi 3.272) asks of these
+modules: evaluated annotations (no ``from __future__ import annotations``: it reads
+``inspect.get_annotations`` without evaluating strings), an ``args`` parameter typed with a
+TypedDict, no unions but ``X | None``, no ``object`` (``Any`` instead), and each description as a
+docstring in the source of the very class it analyzes (so the outputs the library declares are
+redeclared here). ``provider/__main__.py`` hosts them; ``provider/schema.json`` is what the SDK
+infers. In Python: ``from components.package import Database, WordPress``.
 """
 
 from components.package.apps import (

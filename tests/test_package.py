@@ -232,10 +232,9 @@ def test_a_database_on_the_caller_s_network() -> None:
 def test_the_proxy_routes_to_a_package_app_from_its_spec() -> None:
     def body() -> None:
         blog = apps.WordPress("blog", apps.WordPressArgs(**WORDPRESS_INPUTS))  # type: ignore[typeddict-item]
-        Proxy("proxy", {"routes": [route_inputs(blog_spec.route)], "edge_network": "edge"})
-        assert blog is not None
+        assert blog.route == apps.app_spec("wordpress", "blog", WORDPRESS_INPUTS).route
+        Proxy("proxy", {"routes": [route_inputs(blog.route)], "edge_network": "edge"})
 
-    blog_spec = apps.app_spec("wordpress", "blog", WORDPRESS_INPUTS)
     run = run_components(body)
     config = run.named("proxy-container").inputs["uploads"]
     assert any("server_name blog.example.com" in (u.get("content") or "") for u in config)

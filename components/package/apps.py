@@ -143,7 +143,10 @@ class WordPress(App):
     """What the app's upgrade guard records once the app is up (Nextcloud: its version); absent without a guard."""
 
     def __init__(self, name: str, args: WordPressArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(name, app_args("wordpress", name, args), opts)
+        built = app_args("wordpress", name, args)
+        super().__init__(name, built, opts)
+        self.route = built.spec.route
+        """The proxy's route to it, plain data (Python only): ``Proxy(..., {"routes": [route_inputs(app.route)]})``."""
 
 
 class NextcloudMemory(TypedDict, total=False):
@@ -207,7 +210,10 @@ class Nextcloud(App):
     """What the app's upgrade guard records once the app is up (Nextcloud: its version); absent without a guard."""
 
     def __init__(self, name: str, args: NextcloudArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(name, app_args("nextcloud", name, args), opts)
+        built = app_args("nextcloud", name, args)
+        super().__init__(name, built, opts)
+        self.route = built.spec.route
+        """The proxy's route to it, plain data (Python only): ``Proxy(..., {"routes": [route_inputs(app.route)]})``."""
 
 
 class RocketChatMemory(TypedDict, total=False):
@@ -261,7 +267,10 @@ class RocketChat(App):
     """What the app's upgrade guard records once the app is up (Nextcloud: its version); absent without a guard."""
 
     def __init__(self, name: str, args: RocketChatArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(name, app_args("rocketchat", name, args), opts)
+        built = app_args("rocketchat", name, args)
+        super().__init__(name, built, opts)
+        self.route = built.spec.route
+        """The proxy's route to it, plain data (Python only): ``Proxy(..., {"routes": [route_inputs(app.route)]})``."""
 
 
 class StaticSiteMemory(TypedDict, total=False):
@@ -314,4 +323,7 @@ class StaticSite(App):
     """What the app's upgrade guard records once the app is up (Nextcloud: its version); absent without a guard."""
 
     def __init__(self, name: str, args: StaticSiteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(name, app_args("static", name, args), opts)
+        built = app_args("static", name, args)
+        super().__init__(name, built, opts)
+        self.route = built.spec.route
+        """The proxy's route to it, plain data (Python only): ``Proxy(..., {"routes": [route_inputs(app.route)]})``."""

@@ -60,7 +60,7 @@ class Route(TypedDict):
 
 
 def route_inputs(route: ProxyRoute) -> Route:
-    """An app's route (``App.spec.route``, plain data) as the Proxy's input: apps and proxy cannot drift apart."""
+    """An app's route (``WordPress(...).route``, plain data) as the Proxy's input: apps and proxy cannot drift apart."""
     return Route(
         app=route.app,
         kind=route.kind,
@@ -113,7 +113,7 @@ def _route(name: str, index: int, value: Mapping[str, Any]) -> ProxyRoute:
 
 class ProxyArgs(TypedDict):
     routes: list[Route]
-    """One per app: in Python, ``route_inputs(app.spec.route)``; the renderer refuses conflicting names."""
+    """One per app: in Python, ``route_inputs(app.route)``; the renderer refuses conflicting names."""
     edge_network: pulumi.Input[str]
     """Name of the Docker network the apps' routed containers join."""
     container_name: NotRequired[str]

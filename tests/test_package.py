@@ -310,6 +310,7 @@ BAD_INPUTS: list[tuple[Any, dict[str, Any], str]] = [
     (apps.WordPress, {**WORDPRESS_INPUTS, "name_prefix": "my site"}, "namePrefix: String should match"),
     (Cache, {"network": "n", "eviction_policy": "volatile-lru"}, "evictionPolicy: Input should be"),
     (Cache, {"network": "n", "memory": 64}, "memory: 64 is not a memory size"),
+    (Cache, {"network": "n", "host_alias": "Redis_1"}, "hostAlias: String should match"),
     (apps.WordPress, {**WORDPRESS_INPUTS, "admin_email": "root"}, "adminEmail: 'root' is not an e-mail address"),
     (apps.WordPress, {**WORDPRESS_INPUTS, "hostname": "Blog"}, "hostname: 'Blog' is not a host name"),
     (apps.WordPress, {**WORDPRESS_INPUTS, "memory": {"app": "1Gb"}}, "memory.app: "),
@@ -328,7 +329,11 @@ BAD_INPUTS: list[tuple[Any, dict[str, Any], str]] = [
     ),
     (apps.Nextcloud, {**WORDPRESS_INPUTS, "database": "sqlite"}, "database: Input should be 'postgres' or 'mariadb'"),
     (apps.RocketChat, {**WORDPRESS_INPUTS, "upload_limit": "2Gi"}, "uploadLimit: '2Gi' is above the 1Gi maximum"),
-    (Proxy, {"routes": [], "edge_network": "e", "tls": "self"}, "tls: 'self': use one of off, provided, letsencrypt"),
+    (
+        Proxy,
+        {"routes": [], "edge_network": "e", "tls": "self"},
+        "tls: Input should be 'off', 'letsencrypt' or 'provided'",
+    ),
     (Proxy, {"routes": [{"app": "blog"}], "edge_network": "e"}, r"routes\[0\].kind: is required"),
     (
         Proxy,

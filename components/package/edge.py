@@ -5,7 +5,7 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
-from components.core.fields import MemorySize, Port
+from components.core.fields import EmailAddress, MemorySize, Port
 from components.core.volumes import StatePolicy
 from components.edge import proxy
 from components.edge.nginx.config import TlsMode
@@ -144,20 +144,13 @@ class ProxyArgs(TypedDict):
     """Protect the ACME volume from deletion."""
 
 
-TLS_MODES: tuple[TlsMode, ...] = ("off", "provided", "letsencrypt")
-
-
 def proxy_args(name: str, args: Mapping[str, Any]) -> proxy.ProxyArgs:
     component = "Proxy"
     routes = checked(component, name, "routes", list[dict[str, Any]], require(component, name, args, "routes"))
-    tls = args.get("tls", "off")
-    if tls not in TLS_MODES:
-        raise input_error(component, name, "tls", f"{tls!r}: use one of {', '.join(TLS_MODES)}")
+    tls = checked(component, name, "tls", TlsMode, args.get("tls", "off"))
     reservation = args.get("memory_reservation")
     email = args.get("acme_email", "")
     if email:
-        from components.core.fields import EmailAddress
-
         checked(component, name, "acmeEmail", EmailAddress, email)
     return proxy.ProxyArgs(
         routes=[_route(name, index, route) for index, route in enumerate(routes)],

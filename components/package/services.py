@@ -2,13 +2,13 @@
 
 from collections.abc import Mapping
 from enum import Enum
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
 from components.core.fields import MemorySize
 from components.core.volumes import StatePolicy
-from components.package.validation import DATABASE_IDENTIFIER, DOCKER_NAME, checked, require
+from components.package.validation import DATABASE_IDENTIFIER, DNS_ALIAS, DOCKER_NAME, checked, require
 from components.services import cache, database
 
 
@@ -67,7 +67,7 @@ def database_args(name: str, args: Mapping[str, Any]) -> database.DatabaseArgs:
     """The library's args from the package's inputs, every value checked first."""
     component = "Database"
     engine = _value(require(component, name, args, "engine"))
-    checked(component, name, "engine", Literal["mariadb", "postgres"], engine)
+    checked(component, name, "engine", database.Engine, engine)
     container_name = checked(component, name, "containerName", DOCKER_NAME, args.get("container_name") or name)
     reservation = args.get("memory_reservation")
     return database.DatabaseArgs(
@@ -86,7 +86,7 @@ def database_args(name: str, args: Mapping[str, Any]) -> database.DatabaseArgs:
         if reservation is None
         else checked(component, name, "memoryReservation", MemorySize, reservation),
         server_args=tuple(checked(component, name, "serverArgs", list[str], args.get("server_args", []))),
-        host_alias=checked(component, name, "hostAlias", str, args.get("host_alias", "db")),
+        host_alias=checked(component, name, "hostAlias", DNS_ALIAS, args.get("host_alias", "db")),
         state=StatePolicy(protect=checked(component, name, "protect", bool, args.get("protect", False))),
     )
 
@@ -139,7 +139,7 @@ def cache_args(name: str, args: Mapping[str, Any]) -> cache.CacheArgs:
         if reservation is None
         else checked(component, name, "memoryReservation", MemorySize, reservation),
         eviction_policy=policy,
-        host_alias=checked(component, name, "hostAlias", str, args.get("host_alias", "redis")),
+        host_alias=checked(component, name, "hostAlias", DNS_ALIAS, args.get("host_alias", "redis")),
     )
 
 

@@ -13,12 +13,16 @@ import pulumi
 from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
+from components.core.fields import DNS_LABEL
+
 DOCKER_NAME = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")]
 """A container's or volume's name as the engine accepts it (moby/moby daemon/names/names.go,
 ``RestrictedNamePattern``, also the local volume driver's rule: daemon/volume/local/local.go; at
 b985e23). The stack never needed it: it derives every name from an app name (``APP_NAME``)."""
 NAME_PREFIX = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")]
 """The start of such a name: ``<prefix>-<app>-<role>`` is then one."""
+DNS_ALIAS = Annotated[str, StringConstraints(pattern=f"^{DNS_LABEL.pattern}$")]
+"""A container's alias on a network: one DNS label, the library's rule for a label (components/core/fields.py)."""
 DATABASE_IDENTIFIER = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 """A database or user name: MariaDB's entrypoint writes them into SQL between backticks and
 quotes without escaping them (MariaDB/mariadb-docker 11.8/docker-entrypoint.sh at 1b6429b,

@@ -1,8 +1,9 @@
 """The library's folders are layers: each imports only the layers below it, and never the stack.
 
-core <- services <- apps <- backups, core <- edge <- apps, core <- hosts. The stack (config/, stack.py,
-__main__.py) is the library's first client: nothing under components/ imports it, so the
-components can be imported into another program (README, "Using the components").
+core <- services <- apps <- backups, core <- edge <- apps, core <- hosts; the component package
+(package) on top of all but backups. The stack (config/, stack.py, __main__.py) is the library's
+first client: nothing under components/ imports it, so the components can be imported into
+another program (README, "Using the components").
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ ALLOWED = {
     "hosts": {"core"},
     "apps": {"core", "services", "edge"},
     "backups": {"core", "services", "apps"},
+    "package": {"core", "services", "apps", "edge", "hosts"},
 }
 """Which other layers each layer may import."""
 STACK = ("config", "stack", "__main__")

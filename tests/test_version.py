@@ -45,4 +45,4 @@ def test_the_readme_pins_the_current_version() -> None:
     readme = (PROJECT_DIR / "README.md").read_text()
     section = re.search(r"^## Versions: pinning one when you import the components\n(.*?)^## ", readme, re.S | re.M)
     assert section is not None
-    assert f"pulumi package add github.com/<owner>/selfhost@v{package_version()}" in section.group(1)
+    assert f"pulumi package add github.com/<owner>/selfhost/provider@v{package_version()}" in section.group(1)

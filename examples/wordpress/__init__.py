@@ -1,0 +1,1 @@
+"""Package marker only: lets type checkers tell this example's __main__ from the stack's."""

@@ -224,7 +224,7 @@ def build_swarm_stack(settings: StackSettings, name_prefix: str) -> dict[str, pu
                 spec=spec,
                 type_token=KINDS[spec.kind].component,
                 name_prefix=name_prefix,
-                edge_network=edge.name,
+                edge_network=edge_runtime.network_ref(edge),
                 state=state,
                 runtime=SwarmRuntime(constraints=[_constraint_after(checked, placement[name])]),
             ),
@@ -232,7 +232,7 @@ def build_swarm_stack(settings: StackSettings, name_prefix: str) -> dict[str, pu
         )
         for name, spec in specs.items()
     }
-    proxy = proxy_args(settings, name_prefix, edge.name, state, specs)
+    proxy = proxy_args(settings, name_prefix, edge_runtime.network_ref(edge), state, specs)
     Proxy("proxy", dataclasses.replace(proxy, runtime=edge_runtime), on_manager)
     outputs = stack_outputs(host.address, apps, specs, digests)
     outputs[SWARM_PLACEMENT_OUTPUT] = dict(placement)

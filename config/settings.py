@@ -319,6 +319,12 @@ class StackSettings(ConfigModel):
                 "{sshPublicKeys: [...], adminCidrs: [...], nodes: {node1: {role: manager}}}` (see docs/swarm.md "
                 "and Pulumi.swarm.yaml)"
             )
+        if self.swarm is not None and self.tls == "letsencrypt" and len(self.swarm.edge_nodes) > 1:
+            raise ValueError(
+                f"swarm.nodes: {', '.join(self.swarm.edge_nodes)} are all edge nodes, but with tls=letsencrypt the "
+                "proxy keeps its ACME account and certificates on one node's volume; set edge: true on one node, "
+                "or use tls=provided (the certificate as a Swarm secret on every edge node)"
+            )
         if self.swarm is not None:
             problem = swarm_problem(self.swarm, sorted(self.apps), self.memory_budgets(), self.architecture_needs())
             if problem:

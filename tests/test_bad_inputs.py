@@ -425,6 +425,12 @@ SWARM_CASES = [
     Bad("swarm-labels-bad", sw(labels={"hetzner.cloud/x": "y"}), "swarm.labels", "reserved by Hetzner"),
     Bad("swarm-memory-reserve-bad", sw(memoryReserve="lots"), "swarm.memoryReserve", "Ki, Mi or Gi"),
     Bad("swarm-http-port-ssh", {**sw(), "httpPort": 22}, "httpPort", "is SSH's port"),
+    Bad(
+        "swarm-letsencrypt-two-edge-nodes",
+        {**sw(nodes={**node("node1", edge=True), "node2": {"role": "worker", "edge": True}}), **ACME},
+        "swarm.nodes",
+        "set edge: true on one node",
+    ),
 ]
 
 

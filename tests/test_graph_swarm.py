@@ -10,6 +10,7 @@ an app, and determinism. It does not prove that a real swarm behaves so.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -28,6 +29,7 @@ from tests.mockstack import (
     run_program,
     run_stack_file,
     stack_file_config,
+    walk,
 )
 
 SERVICE = "docker:index/service:Service"
@@ -143,10 +145,12 @@ def test_networks_are_encrypted_overlays(swarm: ProgramRun) -> None:
         assert network["driver"] == "overlay" and network["options"] == {"encrypted": "true"}, name
     assert networks["selfhost-swarm-blog-backend"]["internal"] is True
     app = services(swarm)["selfhost-swarm-blog-app"].inputs["taskSpec"]["networksAdvanceds"]
-    assert {n["name"]: n.get("aliases", []) for n in app} == {
-        "selfhost-swarm-edge": ["app-blog"],
-        "selfhost-swarm-blog-backend": [],
+    # By id, never by name (the provider would replace the service on every run).
+    assert {n["id"]: n.get("aliases", []) for n in app} == {
+        "edge-network-id": ["app-blog"],
+        "blog-backend-network-id": [],
     }
+    assert not any("name" in n for n in app)
 
 
 def test_volumes_through_their_nodes_engine_retained_and_protected(swarm: ProgramRun) -> None:
@@ -224,3 +228,29 @@ def test_spreading_fills_the_node_with_most_room_and_keeps_pins() -> None:
     budgets = [_budget("one", 1024), _budget("two", 1024), _budget("three", 512)]
     assert place_apps(["one", "two", "three"], {}, nodes, budgets, ["a"]) == {"one": "b", "three": "b", "two": "b"}
     assert place_apps(["one", "two", "three"], {"two": "a"}, nodes, budgets, ["a"])["two"] == "a"
+
+
+def test_secrets_reach_services_only_as_swarm_secrets(swarm: ProgramRun) -> None:
+    """Swarm secrets carry their data base64-encoded: every password, in either form, sits only in a
+    secret-marked ``docker.Secret`` (or the password's own resource), never unmarked anywhere."""
+    passwords = swarm.generated_passwords()
+    assert passwords
+    encoded = {base64.b64encode(p.encode()).decode(): p for p in passwords}
+    carried: set[str] = set()
+    for secret in swarm.of_type("docker:index/secret:Secret"):
+        assert is_secret(secret.raw_inputs["data"])
+        text = base64.b64decode(secret.inputs["data"]).decode()
+        carried |= {p for p in passwords if p in text}
+    assert carried == passwords, "a generated password reaches no Swarm secret"
+    forms = passwords | set(encoded)
+    for registration in swarm.registrations:
+        for path, value, marked in walk(registration.raw_inputs):
+            if isinstance(value, str) and any(form in value for form in forms):
+                assert marked, f"{registration.name}.{path} holds a password unmarked"
+                assert registration.type in (
+                    "docker:index/secret:Secret",
+                    "random:index/randomPassword:RandomPassword",
+                ), f"{registration.name}.{path}"
+    for path, value, marked in walk(swarm.outputs):
+        if isinstance(value, str) and any(form in value for form in forms):
+            assert marked, f"stack output {path}"

@@ -199,7 +199,7 @@ class App(pulumi.ComponentResource):
             elif service.edge == "outbound":
                 networks.append(Attachment(args.edge_network))
             if backend is not None and service.backend:
-                networks.append(Attachment(backend.name))
+                networks.append(Attachment(args.runtime.network_ref(backend)))
             container = args.runtime.run(
                 f"{name}-container" if service.role == APP_ROLE else f"{name}-{service.role}",
                 ServiceSpec(
@@ -260,7 +260,11 @@ class App(pulumi.ComponentResource):
                 f"{name}-{backing.role}",
                 backing,
                 Placement(
-                    args.host_name(backing.role), network.name, parent=self, state=args.state, runtime=args.runtime
+                    args.host_name(backing.role),
+                    args.runtime.network_ref(network),
+                    parent=self,
+                    state=args.state,
+                    runtime=args.runtime,
                 ),
             )
             for backing in args.spec.backing

@@ -46,6 +46,8 @@ class NetworkArgs:
 
 class Network(pulumi.ComponentResource):
     name: pulumi.Output[str]
+    network_id: pulumi.Output[str]
+    """The engine's id: what a Swarm service names its networks by (by name the provider replaces it on every run)."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("selfhost:index:Network", name, None, opts)
@@ -60,4 +62,5 @@ class Network(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.name = network.name
+        self.network_id = network.id
         self.register_outputs({"name": self.name})

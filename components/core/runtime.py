@@ -18,7 +18,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.core.container import ServiceSpec, service_container
-from components.core.network import NetworkArgs
+from components.core.network import Network, NetworkArgs
 
 
 class ServiceRuntime(Protocol):
@@ -32,6 +32,10 @@ class ServiceRuntime(Protocol):
         """The network a service of this runtime joins (a bridge on one engine, an overlay on a swarm)."""
         ...
 
+    def network_ref(self, network: Network) -> pulumi.Input[str]:
+        """How a service of this runtime names ``network``: a container by name, a Swarm service by id."""
+        ...
+
 
 class EngineRuntime:
     """One Docker engine: a container per service, bridge networks."""
@@ -43,6 +47,9 @@ class EngineRuntime:
 
     def network(self, args: NetworkArgs) -> NetworkArgs:
         return args
+
+    def network_ref(self, network: Network) -> pulumi.Input[str]:
+        return network.name
 
 
 ENGINE = EngineRuntime()

@@ -39,7 +39,7 @@ import pulumi_docker as docker
 
 from components.core.container import LOG_DRIVER, LOG_OPTIONS, SERVICE_LABEL, FileUpload, ServiceSpec
 from components.core.durations import go_duration
-from components.core.network import NetworkArgs
+from components.core.network import Network, NetworkArgs
 from components.core.runtime import overlay
 
 NODE_LABEL = "selfhost.node"
@@ -105,6 +105,11 @@ class SwarmRuntime:
 
     def network(self, args: NetworkArgs) -> NetworkArgs:
         return overlay(args)
+
+    def network_ref(self, network: Network) -> pulumi.Input[str]:
+        """By id: ``networks_advanced.name`` is deprecated in pulumi-docker 5.x ("Using the name attribute of
+        the docker network will lead to constant replacements", the SDK's ServiceTaskSpecNetworksAdvancedArgs)."""
+        return network.network_id
 
     def run(
         self, resource_name: str, spec: ServiceSpec, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()
@@ -197,7 +202,7 @@ class SwarmRuntime:
                 ),
                 networks_advanceds=[
                     docker.ServiceTaskSpecNetworksAdvancedArgs(
-                        name=attachment.network, aliases=sorted(attachment.aliases)
+                        id=attachment.network, aliases=sorted(attachment.aliases)
                     )
                     for attachment in spec.networks
                 ],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import pulumi
 from pydantic import SecretStr
@@ -130,20 +130,24 @@ SWARM_PLACEMENT_OUTPUT = "swarmPlacement"
 """Stack output ``{app: node}`` on a swarm, read back by the next deploy: an app never silently moves."""
 
 
-def placement_check(placement: Mapping[str, str]) -> Callable[[object], None]:
-    """Refuse a deploy that would run an app on another node than the last one did: its data would stay behind."""
+def placement_check(placement: Mapping[str, str], moved: Collection[str] = ()) -> Callable[[object], None]:
+    """Refuse a deploy that would run an app on another node than the last one did: its data would stay behind.
+    ``moved``: apps whose data the operator has copied to the new node (``swarm.moved``)."""
 
     def check(record: object) -> None:
         if not isinstance(record, dict):
             return
         for app, node in sorted(placement.items()):
             before = record.get(app)
+            if app in moved:
+                continue
             if isinstance(before, str) and before != node:
                 raise pulumi.RunError(
                     f"selfhost:swarm.placement.{app}: app {app!r} ran on node {before!r} at the last deploy and "
                     f"its volumes are there; this deploy would run it on {node!r} and leave its data behind. "
                     f"Keep it where it is: `pulumi config set --path swarm.placement.{app} {before}`. To move it "
-                    'with its data, follow docs/swarm.md, "Moving an app to another node".'
+                    'with its data, follow docs/swarm.md, "Moving an app to another node" (copy its volumes, then '
+                    f"`pulumi config set --path 'swarm.moved[0]' {app}` for one deploy)."
                 )
 
     return check
@@ -196,7 +200,8 @@ def build_swarm_stack(settings: StackSettings, name_prefix: str) -> dict[str, pu
     on_manager = pulumi.ResourceOptions(providers=[host.provider], transformations=[digests.transformation])
     specs = app_specs(settings)
     placement = settings.swarm_placement()
-    checked = previous_record("swarm-placement", SWARM_PLACEMENT_OUTPUT).apply(placement_check(placement))
+    moved = settings.swarm.moved if settings.swarm is not None else []
+    checked = previous_record("swarm-placement", SWARM_PLACEMENT_OUTPUT).apply(placement_check(placement, moved))
     # Each app's volumes on its node; the proxy's ACME state on the first edge node. Nothing of an app is
     # made before the check that it has not moved.
     edge_nodes = settings.swarm.edge_nodes if settings.swarm is not None else [placement[next(iter(specs))]]

@@ -113,6 +113,13 @@ class SwarmSettings(ConfigModel):
         default={},
         description="app name -> the node it runs on (its volumes live there); apps not listed are spread by capacity",
     )
+    moved: list[str] = Field(
+        default=[],
+        description=(
+            'apps whose volumes you have copied to the node they are now placed on (docs/swarm.md, "Moving an '
+            'app"): the next deploy may run them elsewhere than the last one; remove the entry afterwards'
+        ),
+    )
     location: Annotated[str, AfterValidator(_check_location)] = Field(
         default="fsn1", description="Hetzner location of the nodes that set none, and of the private network's zone"
     )
@@ -255,6 +262,9 @@ def swarm_problem(
             return (
                 f"swarm.placement.{app}: {pinned!r} is not a node of the swarm; nodes: {', '.join(sorted(swarm.nodes))}"
             )
+    for index, app in enumerate(swarm.moved):
+        if app not in apps:
+            return f"swarm.moved.{index}: there is no app {app!r} (apps: {', '.join(sorted(apps))})"
     placement = placed_apps(swarm, apps, budgets)
     for name in sorted(swarm.nodes):
         node = swarm.nodes[name]

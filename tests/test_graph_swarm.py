@@ -188,6 +188,12 @@ def test_moving_an_app_is_refused_at_preview() -> None:
         config, stack="swarm", secret_keys=secrets, previous_outputs={"swarmPlacement": {"blog": "worker1"}}
     )
     assert run.outputs["swarmPlacement"] == {"blog": "worker1", "cloud": "worker2"}
+    # After the operator copied the data (docs/swarm.md), swarm.moved lets that one deploy through.
+    moved = {**config, "selfhost:swarm": {**config["selfhost:swarm"], "moved": ["blog"]}}
+    run = run_program(
+        moved, stack="swarm", secret_keys=secrets, previous_outputs={"swarmPlacement": {"blog": "worker2"}}
+    )
+    assert run.outputs["swarmPlacement"]["blog"] == "worker1"
 
 
 def test_two_runs_send_the_same_graph() -> None:

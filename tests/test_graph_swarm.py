@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 import pytest
@@ -260,3 +261,15 @@ def test_secrets_reach_services_only_as_swarm_secrets(swarm: ProgramRun) -> None
     for path, value, marked in walk(swarm.outputs):
         if isinstance(value, str) and any(form in value for form in forms):
             assert marked, f"stack output {path}"
+
+
+def test_secret_and_config_names_fit_swarms_limit(swarm: ProgramRun) -> None:
+    names = [
+        r.inputs["name"]
+        for r in swarm.of_type("docker:index/secret:Secret") + swarm.of_type("docker:index/serviceConfig:ServiceConfig")
+    ]
+    assert len(set(names)) == len(names)
+    for name in names:
+        assert len(name) <= swarm_service.NAME_LIMIT and re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*[a-zA-Z0-9]", name)
+    long = swarm_service.object_name("selfhost-production-cloud-app", "/etc/apache2/conf-enabled/" + "x" * 80, "a" * 12)
+    assert len(long) == swarm_service.NAME_LIMIT and long.endswith("-" + "a" * 12)

@@ -59,8 +59,15 @@ def node_constraint(node: str) -> str:
 EDGE_CONSTRAINT = f"node.labels.{EDGE_LABEL}==true"
 
 
-def content_hash(content: str) -> str:
-    return hashlib.sha256(content.encode()).hexdigest()[:HASH_LENGTH]
+NAME_LIMIT = 64
+"""Swarm refuses longer secret and config names: "invalid name, only 64 [a-zA-Z0-9-_.] characters allowed,
+and the start and end character must be [a-zA-Z0-9]" (Docker 28.5's answer, seen in tests/test_swarm_live.py)."""
+
+
+def content_hash(content: str, *scope: str) -> str:
+    """A short hash of the content and of where it goes (``scope``: service and path), so that a name cut
+    to ``NAME_LIMIT`` still names one object."""
+    return hashlib.sha256("\0".join([*scope, content]).encode()).hexdigest()[:HASH_LENGTH]
 
 
 def file_slug(path: str) -> str:
@@ -70,8 +77,9 @@ def file_slug(path: str) -> str:
 
 
 def object_name(container_name: str, path: str, digest: str) -> str:
-    """``selfhost-swarm-blog-db-db-password-<hash>``: which service and file, and which content."""
-    return f"{container_name}-{file_slug(path)}-{digest}"
+    """``selfhost-swarm-blog-db-db-password-<hash>``: which service and file (cut to fit), and which content."""
+    readable = f"{container_name}-{file_slug(path)}"[: NAME_LIMIT - 1 - len(digest)].rstrip("-_.")
+    return f"{readable}-{digest}"
 
 
 def _encoded(upload: FileUpload) -> pulumi.Output[str]:
@@ -81,7 +89,7 @@ def _encoded(upload: FileUpload) -> pulumi.Output[str]:
 
 
 def _object_name(data: pulumi.Output[str], container_name: str, path: str) -> pulumi.Output[str]:
-    return data.apply(lambda text: object_name(container_name, path, content_hash(text)))
+    return data.apply(lambda text: object_name(container_name, path, content_hash(text, container_name, path)))
 
 
 def _secret(value: pulumi.Output[str]) -> pulumi.Output[str]:

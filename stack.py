@@ -186,6 +186,7 @@ def swarm_host_args(settings: StackSettings, name_prefix: str) -> SwarmHostArgs:
         network_zone=LOCATION_ZONES[swarm.location],
         labels=dict(swarm.labels),
         name_prefix=name_prefix,
+        protect=settings.protect,
     )
 
 

@@ -50,7 +50,7 @@ def _check_node_name(value: str) -> str:
     if not DNS_LABEL.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a node name: use 1-63 lower-case letters, digits and inner hyphens "
-            "(it is the server's name at Hetzner and the node's label in the swarm)"
+            "(the server's name at Hetzner is <project>-<stack>-<node>, the node's label in the swarm is <node>)"
         )
     return value
 

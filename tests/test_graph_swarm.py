@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from components.core.container import SERVICE_LABEL
+from components.core.container import SERVICE_LABEL, FileUpload
 from components.hosts.swarm import host as swarm_host
 from components.swarm import service as swarm_service
 from config.hetzner import SERVER_TYPES
@@ -46,13 +46,18 @@ def services(run: ProgramRun) -> dict[str, Any]:
 
 
 def test_nodes_private_network_and_firewall(swarm: ProgramRun) -> None:
-    servers = {r.inputs["name"]: r.inputs for r in swarm.of_type("hcloud:index/server:Server")}
+    servers = {
+        r.inputs["name"].removeprefix("selfhost-swarm-"): r.inputs for r in swarm.of_type("hcloud:index/server:Server")
+    }
     assert {name: s["serverType"] for name, s in servers.items()} == {
         "manager1": "cx23",
         "worker1": "cx33",
         "worker2": "cx33",
     }
     assert len(swarm.of_type("hcloud:index/volume:Volume")) == 3
+    for ip in swarm.of_type("hcloud:index/primaryIp:PrimaryIp"):
+        assert ip.protect and ip.inputs["autoDelete"] is False  # kept when a server is replaced: DNS stays right
+    assert len(swarm.of_type("hcloud:index/primaryIp:PrimaryIp")) == 3
     network = swarm.named("host-network").inputs
     assert network["ipRange"] == "10.20.0.0/16"
     assert swarm.named("host-subnet").inputs["ipRange"] == "10.20.0.0/24"
@@ -273,3 +278,34 @@ def test_secret_and_config_names_fit_swarms_limit(swarm: ProgramRun) -> None:
         assert len(name) <= swarm_service.NAME_LIMIT and re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*[a-zA-Z0-9]", name)
     long = swarm_service.object_name("selfhost-production-cloud-app", "/etc/apache2/conf-enabled/" + "x" * 80, "a" * 12)
     assert len(long) == swarm_service.NAME_LIMIT and long.endswith("-" + "a" * 12)
+
+
+def test_every_kind_runs_on_the_swarm_as_the_same_processes() -> None:
+    """The lab stack (one app of every kind) on local-swarm: a service for each container of the single
+    host, same names, same networks and mounts, secrets as Swarm secrets where the host uploads secret files."""
+    config, secrets = stack_file_config("lab")
+    single = run_program(config, stack="lab", secret_keys=secrets)
+    swarmed = run_program({**config, "selfhost:host": "local-swarm"}, stack="lab", secret_keys=secrets)
+    containers = {r.inputs["name"]: r.inputs for r in single.of_type("docker:index/container:Container")}
+    found = {r.inputs["name"]: r.inputs for r in swarmed.of_type(SERVICE)}
+    assert set(found) == set(containers)
+    kinds = {r.type for r in swarmed.registrations if r.type.startswith("selfhost:index:")}
+    assert {"selfhost:index:WordPress", "selfhost:index:Nextcloud", "selfhost:index:RocketChat"} <= kinds
+    for name, container in containers.items():
+        spec = found[name]["taskSpec"]["containerSpec"]
+        assert sorted(m["target"] for m in spec.get("mounts", [])) == sorted(
+            v["containerPath"] for v in container.get("volumes", [])
+        ), name
+        uploads = {u["file"]: u for u in container.get("uploads", [])}
+        files = {s["fileName"]: s for s in spec.get("secrets", []) + spec.get("configs", [])}
+        assert set(files) == set(uploads), name
+        for path, upload in uploads.items():
+            assert int(files[path]["fileMode"]) == int(upload.get("permissions", "0644"), 8), (name, path)
+            assert files[path]["fileUid"] == upload.get("owner", "0"), (name, path)
+        assert sorted(spec.get("env", {})) == sorted(e.split("=", 1)[0] for e in container.get("envs", [])), name
+
+
+def test_a_file_larger_than_swarm_takes_is_found() -> None:
+    big = FileUpload("/srv/site/video.bin", "", content_base64=base64.b64encode(b"x" * (500 * 1024 + 1)).decode())
+    assert swarm_service.too_large(big) == 500 * 1024 + 1
+    assert swarm_service.too_large(FileUpload("/etc/small.conf", "ok")) is None

@@ -64,6 +64,21 @@ NAME_LIMIT = 64
 and the start and end character must be [a-zA-Z0-9]" (Docker 28.5's answer, seen in tests/test_swarm_live.py)."""
 
 
+DATA_LIMIT = 500 * 1024
+"""The most a Swarm secret or config may hold (swarmkit's ``MaxSecretSize`` and ``MaxConfigSize``, 500 KiB)."""
+
+
+def too_large(upload: FileUpload) -> int | None:
+    """The size of a file whose content is known now and is more than Swarm takes, or None."""
+    if isinstance(upload.content_base64, str):
+        size = len(base64.b64decode(upload.content_base64))
+    elif upload.content_base64 is None and isinstance(upload.content, str):
+        size = len(upload.content.encode())
+    else:
+        return None
+    return size if size > DATA_LIMIT else None
+
+
 def content_hash(content: str, *scope: str) -> str:
     """A short hash of the content and of where it goes (``scope``: service and path), so that a name cut
     to ``NAME_LIMIT`` still names one object."""
@@ -126,6 +141,12 @@ class SwarmRuntime:
         secrets: list[docker.ServiceTaskSpecContainerSpecSecretArgs] = []
         configs: list[docker.ServiceTaskSpecContainerSpecConfigArgs] = []
         for upload in sorted(spec.files, key=lambda upload: upload.path):
+            size = too_large(upload)
+            if size is not None:
+                raise ValueError(
+                    f"{spec.container_name}: {upload.path} is {size} bytes; a Swarm secret or config holds at most "
+                    f'{DATA_LIMIT} bytes, so this file cannot run on a swarm (docs/swarm.md, "Limits")'
+                )
             data = _encoded(upload)
             suffix = f"{resource_name}-{file_slug(upload.path)}"
             if upload.secret:

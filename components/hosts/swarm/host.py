@@ -98,6 +98,8 @@ class SwarmHostArgs:
     labels: Mapping[str, str] = field(default_factory=dict)
     name_prefix: str = "selfhost"
     """Prefix of the Hetzner names of the network, firewall and keys."""
+    protect: bool = False
+    """Protect the nodes' primary IPs too (their data volumes are always protected)."""
 
 
 def private_subnet(private_network: str) -> str:
@@ -198,7 +200,7 @@ class SwarmNode(pulumi.ComponentResource):
         labels = {**LABELS, **host.labels, **args.labels, "swarm-role": args.role}
         volume = hcloud.Volume(
             f"{name}-data",
-            name=f"{args.name}-data",
+            name=f"{host.name_prefix}-{args.name}-data",
             size=args.volume_size_gb,
             location=args.location,
             format="ext4",
@@ -207,17 +209,30 @@ class SwarmNode(pulumi.ComponentResource):
             labels=labels,
             opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
         )
+        ip = hcloud.PrimaryIp(
+            f"{name}-ipv4",
+            name=f"{host.name_prefix}-{args.name}-ipv4",
+            type="ipv4",
+            location=args.location,
+            # As on the single host (components/hosts/hetzner/host.py): kept when the server is replaced, so
+            # DNS pointing at an edge node stays right; no assignee (the server takes it by public_net).
+            auto_delete=False,
+            delete_protection=host.protect,
+            labels=labels,
+            opts=pulumi.ResourceOptions(parent=self, protect=host.protect),
+        )
         user_data = volume.id.apply(lambda volume_id: render_user_data(CloudInitOptions(int(volume_id))))
         server = hcloud.Server(
             f"{name}-server",
-            name=args.name,
+            # Unique in the Hetzner project beside other stacks' nodes of the same name.
+            name=f"{host.name_prefix}-{args.name}",
             server_type=args.server_type,
             image=host.image,
             location=args.location,
             ssh_keys=[key.id for key in keys],
             user_data=user_data,
             firewall_ids=[firewall.id.apply(int)],
-            public_nets=[hcloud.ServerPublicNetArgs(ipv4_enabled=True, ipv6_enabled=True)],
+            public_nets=[hcloud.ServerPublicNetArgs(ipv4_enabled=True, ipv4=ip.id.apply(int), ipv6_enabled=True)],
             shutdown_before_deletion=True,
             labels=labels,
             opts=pulumi.ResourceOptions(
@@ -237,10 +252,10 @@ class SwarmNode(pulumi.ComponentResource):
             automount=False,
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
-        self.public_ip = server.ipv4_address
+        self.public_ip = ip.ip_address
         self.private_ip = attached.ip
         self.connection = command.remote.ConnectionArgs(
-            host=server.ipv4_address,
+            host=ip.ip_address,
             user="root",
             dial_error_limit=DIAL_ERROR_LIMIT,
             per_dial_timeout=PER_DIAL_TIMEOUT_SECONDS,

@@ -309,3 +309,17 @@ def test_a_file_larger_than_swarm_takes_is_found() -> None:
     big = FileUpload("/srv/site/video.bin", "", content_base64=base64.b64encode(b"x" * (500 * 1024 + 1)).decode())
     assert swarm_service.too_large(big) == 500 * 1024 + 1
     assert swarm_service.too_large(FileUpload("/etc/small.conf", "ok")) is None
+
+
+def test_service_durations_are_written_as_the_provider_reads_them_back(swarm: ProgramRun) -> None:
+    assert [swarm_service.service_duration(v) for v in ("60s", "2m", 90, "1h", "30s")] == [
+        "1m",
+        "2m",
+        "1m30s",
+        "1h",
+        "30s",
+    ]
+    db = services(swarm)["selfhost-swarm-blog-db"].inputs
+    health = db["taskSpec"]["containerSpec"]["healthcheck"]
+    assert (health["interval"], health["timeout"], health["startPeriod"]) == ("30s", "10s", "1m")
+    assert db["taskSpec"]["containerSpec"]["stopGracePeriod"] == "1m"

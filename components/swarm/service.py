@@ -38,7 +38,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.core.container import LOG_DRIVER, LOG_OPTIONS, SERVICE_LABEL, FileUpload, ServiceSpec
-from components.core.durations import go_duration
+from components.core.durations import DurationInput, go_duration
 from components.core.network import Network, NetworkArgs
 from components.core.runtime import overlay
 
@@ -50,6 +50,20 @@ EDGE_LABEL = "selfhost.edge"
 CONVERGE_DELAY = "7s"
 """How often the provider looks at the tasks while it waits (its own default)."""
 HASH_LENGTH = 12
+
+
+def service_duration(value: DurationInput) -> str:
+    """A duration as the provider reads a service's back: Go's ``Duration.String()`` with a trailing
+    ``0s`` after minutes and ``0m`` after hours dropped (``shortDur``: ``1m``, ``2m``, ``1h``, ``1m30s``),
+    used for the healthcheck, ``stop_grace_period`` and ``update_config.monitor``
+    (internal/provider/resource_docker_service_structures.go at 83c00e0). Written any other way, a second
+    preview would show a change; a container's durations keep Go's own form (components/core/container.py)."""
+    text = go_duration(value)
+    if text.endswith("m0s"):
+        text = text[:-2]
+    if text.endswith("h0m"):
+        text = text[:-2]
+    return text
 
 
 def node_constraint(node: str) -> str:
@@ -218,12 +232,12 @@ class SwarmRuntime:
                     configs=configs,
                     healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
                         tests=list(health.test),
-                        interval=go_duration(health.interval),
-                        timeout=go_duration(health.timeout),
+                        interval=service_duration(health.interval),
+                        timeout=service_duration(health.timeout),
                         retries=health.retries,
-                        start_period=go_duration(health.start_period),
+                        start_period=service_duration(health.start_period),
                     ),
-                    stop_grace_period=go_duration(spec.stop_grace_seconds),
+                    stop_grace_period=service_duration(spec.stop_grace_seconds),
                     labels=[
                         docker.ServiceTaskSpecContainerSpecLabelArgs(label=key, value=value)
                         for key, value in sorted(labels.items())
@@ -264,7 +278,7 @@ class SwarmRuntime:
                 order="stop-first" if stateful or self.global_service else "start-first",
                 parallelism=1,
                 failure_action="rollback",
-                monitor=go_duration(health.interval),
+                monitor=service_duration(health.interval),
             ),
             converge_config=docker.ServiceConvergeConfigArgs(
                 delay=CONVERGE_DELAY, timeout=go_duration(spec.wait_timeout_seconds)

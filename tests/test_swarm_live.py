@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
 import re
 import shlex
 import subprocess
@@ -30,9 +31,17 @@ from typing import Any
 
 import pytest
 
-from components.hosts.swarm.host import EDGE_LABEL, NODE_LABEL
+from components.hosts.swarm.host import (
+    EDGE_LABEL,
+    NODE_LABEL,
+    init_script,
+    join_script,
+    label_script,
+    local_init_script,
+    token_script,
+)
 from tests import docker_replay as replay
-from tests.dockerd28 import Engine, running_engine, skip_reason
+from tests.dockerd28 import STATE_MOUNT, Engine, running_engine, skip_reason
 from tests.mockstack import ProgramRun, run_stack_file
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
@@ -158,6 +167,14 @@ def service_create_args(service: Any, run: ProgramRun) -> list[str]:
     return [*args, replay.STAND_IN_IMAGE, *command]
 
 
+def run_script(engine: Engine, script: str, stdin: str | None = None) -> str:
+    """A shell script with the engine's docker CLI, as pulumi-command runs one on a server; its stdout."""
+    argv = engine.in_engine("env", f"DOCKER_HOST=unix://{STATE_MOUNT}/docker.sock", "sh", "-c", script)
+    done = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 def wait_for(what: str, check: Any, timeout: float = 120.0) -> float:
     started = time.monotonic()
     while not check():
@@ -196,24 +213,19 @@ def swarm() -> Iterator[tuple[Engine, Engine, dict[str, str]]]:
         image = replay.stand_in_image_tar(busybox, extra_applets=APPLETS)
         for engine in (manager, worker):
             engine.docker("import", "-", replay.STAND_IN_IMAGE, input=image)
+        # The program's own init, token, join and label scripts (components/hosts/swarm/host.py), as its
+        # SSH steps run them on the servers, here run in each engine's namespaces.
         started = time.monotonic()
-        ip = addresses["manager1"]
-        manager.docker("swarm", "init", "--advertise-addr", ip, "--listen-addr", f"{ip}:2377")
-        token = manager.docker("swarm", "join-token", "--quiet", "worker").stdout.strip()
-        wip = addresses["worker1"]
-        worker.docker(
-            "swarm", "join", "--token", token, "--advertise-addr", wip, "--listen-addr", f"{wip}:2377", f"{ip}:2377"
+        ids = {"manager1": run_script(manager, init_script(addresses["manager1"]))}
+        token = run_script(manager, token_script("worker"))
+        ids["worker1"] = run_script(
+            worker, join_script(addresses["worker1"], addresses["manager1"]), stdin=token + "\n"
         )
+        again = run_script(worker, join_script(addresses["worker1"], addresses["manager1"]), stdin=token + "\n")
+        assert again == ids["worker1"]  # idempotent: a node already in the swarm is left alone
         TIMINGS["swarm init + join"] = time.monotonic() - started
-        ids = {
-            name: engine.docker("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
-            for name, engine in (("manager1", manager), ("worker1", worker))
-        }
         for name, node_id in ids.items():
-            edge = "true" if name == "manager1" else "false"
-            manager.docker(
-                "node", "update", "--label-add", f"{NODE_LABEL}={name}", "--label-add", f"{EDGE_LABEL}={edge}", node_id
-            )
+            assert run_script(manager, label_script(node_id, name, edge=name == "manager1")) == name
         # The program's objects for the app and the proxy.
         for network in network_names(run).values():
             if network["name"] == f"{PREFIX}-cloud-backend":
@@ -336,3 +348,16 @@ def test_a_start_first_rolling_update_fails_no_request(swarm: tuple[Engine, Engi
     ok, bad = (int(n) for n in result["out"].split())
     TIMINGS["requests during update (ok)"] = ok
     assert ok > 20 and bad == 0, result
+
+
+def test_local_swarm_init_makes_and_labels_a_one_node_swarm_idempotently() -> None:
+    """``host: local-swarm``'s init step (components/hosts/swarm/host.py) on a fresh Docker 28, twice."""
+    with running_engine() as engine:
+        argv = engine.in_engine("env", f"DOCKER_HOST=unix://{STATE_MOUNT}/docker.sock", "sh", "-c", local_init_script())
+        first = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+        again = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+        assert first.returncode == 0 and again.returncode == 0, (first.stderr, again.stderr)
+        assert first.stdout.strip() == again.stdout.strip() != ""
+        labels = engine.docker("node", "inspect", "--format", "{{json .Spec.Labels}}", "self").stdout
+        assert json.loads(labels) == {NODE_LABEL: "local", EDGE_LABEL: "true"}
+        engine.docker("swarm", "leave", "--force", check=False)

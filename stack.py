@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Collection, Mapping
 
 import pulumi
 from pydantic import SecretStr
@@ -12,13 +13,16 @@ from components.apps.registry import KINDS, proxy_routes
 from components.apps.spec import AppSpec, Site
 from components.core import images
 from components.core.network import Network, NetworkArgs
-from components.core.records import own_stack_name
+from components.core.records import own_stack_name, previous_record
 from components.core.volumes import StatePolicy
 from components.edge.proxy import Proxy, ProxyArgs
 from components.hosts.hetzner.host import HetznerHost, HetznerHostArgs
 from components.hosts.local import DockerHost, LocalDockerHost, LocalDockerHostArgs
+from components.hosts.swarm.host import LocalSwarmHost, LocalSwarmHostArgs, SwarmHost, SwarmHostArgs, SwarmNodeArgs
+from components.swarm.service import EDGE_CONSTRAINT, SwarmRuntime, node_constraint
 from config.memory import total_reservation
 from config.settings import AppSettings, StackSettings
+from config.swarm import LOCATION_ZONES
 
 
 def hetzner_host_args(settings: StackSettings) -> HetznerHostArgs:
@@ -122,8 +126,132 @@ def image_digests(settings: StackSettings, provider: pulumi.ProviderResource) ->
     )
 
 
+SWARM_PLACEMENT_OUTPUT = "swarmPlacement"
+"""Stack output ``{app: node}`` on a swarm, read back by the next deploy: an app never silently moves."""
+
+
+def placement_check(placement: Mapping[str, str], moved: Collection[str] = ()) -> Callable[[object], None]:
+    """Refuse a deploy that would run an app on another node than the last one did: its data would stay behind.
+    ``moved``: apps whose data the operator has copied to the new node (``swarm.moved``)."""
+
+    def check(record: object) -> None:
+        if not isinstance(record, dict):
+            return
+        for app, node in sorted(placement.items()):
+            before = record.get(app)
+            if app in moved:
+                continue
+            if isinstance(before, str) and before != node:
+                raise pulumi.RunError(
+                    f"selfhost:swarm.placement.{app}: app {app!r} ran on node {before!r} at the last deploy and "
+                    f"its volumes are there; this deploy would run it on {node!r} and leave its data behind. "
+                    f"Keep it where it is: `pulumi config set --path swarm.placement.{app} {before}`. To move it "
+                    'with its data, follow docs/swarm.md, "Moving an app to another node" (copy its volumes, then '
+                    f"`pulumi config set --path 'swarm.moved[0]' {app}` for one deploy)."
+                )
+
+    return check
+
+
+def _constraint_after(checked: pulumi.Output[None], node: str) -> pulumi.Output[str]:
+    """The app's placement on ``node``, known only once the placement check passed."""
+    return checked.apply(lambda _: node_constraint(node))
+
+
+def swarm_host_args(settings: StackSettings, name_prefix: str) -> SwarmHostArgs:
+    swarm = settings.swarm
+    if swarm is None:
+        raise ValueError("host=swarm needs selfhost:swarm (validated settings always have it)")
+    public_ports = [settings.http_port] if settings.tls == "off" else [settings.http_port, settings.https_port]
+    edge = set(swarm.edge_nodes)
+    nodes = [
+        SwarmNodeArgs(
+            name=name,
+            role=swarm.nodes[name].role,
+            server_type=swarm.nodes[name].server_type,
+            location=swarm.node_location(name),
+            volume_size_gb=swarm.nodes[name].volume_size_gb,
+            edge=name in edge,
+            labels=dict(swarm.nodes[name].labels),
+        )
+        for name in [*swarm.managers, *swarm.workers]
+    ]
+    return SwarmHostArgs(
+        nodes=nodes,
+        image=swarm.image,
+        ssh_public_keys=list(swarm.ssh_public_keys),
+        admin_cidrs=list(swarm.admin_cidrs),
+        public_ports=public_ports,
+        private_network=swarm.private_network,
+        network_zone=LOCATION_ZONES[swarm.location],
+        labels=dict(swarm.labels),
+        name_prefix=name_prefix,
+        protect=settings.protect,
+    )
+
+
+def build_swarm_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.Input[object]]:
+    """The same apps and proxy, from the same specs, as Swarm services (docs/swarm.md)."""
+    host: SwarmHost | LocalSwarmHost = (
+        SwarmHost("host", swarm_host_args(settings, name_prefix))
+        if settings.host == "swarm"
+        else LocalSwarmHost("host", LocalSwarmHostArgs(docker_host=settings.docker_host))
+    )
+    digests = image_digests(settings, host.provider)
+    on_manager = pulumi.ResourceOptions(providers=[host.provider], transformations=[digests.transformation])
+    specs = app_specs(settings)
+    placement = settings.swarm_placement()
+    moved = settings.swarm.moved if settings.swarm is not None else []
+    checked = previous_record("swarm-placement", SWARM_PLACEMENT_OUTPUT).apply(placement_check(placement, moved))
+    # Each app's volumes on its node; the proxy's ACME state on the first edge node. Nothing of an app is
+    # made before the check that it has not moved.
+    edge_nodes = settings.swarm.edge_nodes if settings.swarm is not None else [placement[next(iter(specs))]]
+    volume_nodes = {
+        volume: placement[name] for name, spec in specs.items() for volume in spec_volume_names(name_prefix, name, spec)
+    }
+    acme = acme_volume_name(settings, name_prefix)
+    if acme:
+        volume_nodes[acme] = edge_nodes[0]
+    prepared = host.prepare_volumes(volume_nodes, dict.fromkeys(volume_nodes, checked))
+    state = StatePolicy(placement=prepared, protect=settings.protect)
+    edge_runtime = SwarmRuntime(constraints=[EDGE_CONSTRAINT], global_service=True)
+    edge = Network(
+        "edge",
+        edge_runtime.network(
+            NetworkArgs(network_name=f"{name_prefix}-edge", internal=False, subnet=settings.edge_subnet)
+        ),
+        on_manager,
+    )
+    apps = {
+        name: App(
+            name,
+            AppArgs(
+                app_name=name,
+                spec=spec,
+                type_token=KINDS[spec.kind].component,
+                name_prefix=name_prefix,
+                edge_network=edge_runtime.network_ref(edge),
+                state=state,
+                runtime=SwarmRuntime(constraints=[_constraint_after(checked, placement[name])]),
+            ),
+            on_manager,
+        )
+        for name, spec in specs.items()
+    }
+    proxy = proxy_args(settings, name_prefix, edge_runtime.network_ref(edge), state, specs)
+    Proxy("proxy", dataclasses.replace(proxy, runtime=edge_runtime), on_manager)
+    outputs = stack_outputs(host.address, apps, specs, digests)
+    outputs[SWARM_PLACEMENT_OUTPUT] = dict(placement)
+    if isinstance(host, SwarmHost):
+        outputs["nodeIps"] = host.node_ips
+        outputs["sshCommand"] = host.ssh_command
+    return outputs
+
+
 def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.Input[object]]:
     """Register every resource; return the stack outputs."""
+    if settings.host in ("swarm", "local-swarm"):
+        return build_swarm_stack(settings, name_prefix)
     host = build_host(settings, name_prefix)
     digests = image_digests(settings, host.provider)
     # Every RemoteImage on the host runs its tag at the stack's recorded digest (components/core/images.py).
@@ -153,6 +281,17 @@ def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.I
     }
 
     Proxy("proxy", proxy_args(settings, name_prefix, edge.name, state, specs), on_host)
+    outputs = stack_outputs(host.address, apps, specs, digests)
+    if isinstance(host, HetznerHost):
+        outputs["serverIp"] = host.server_ip
+        outputs["sshCommand"] = host.ssh_command
+    return outputs
+
+
+def stack_outputs(
+    address: pulumi.Output[str], apps: Mapping[str, App], specs: Mapping[str, AppSpec], digests: images.DigestPins
+) -> dict[str, pulumi.Input[object]]:
+    """What every stack exports, whatever it runs on."""
     # Read back by the next deploy: each app's upgrade record (components/apps/nextcloud/upgrades.py:
     # one Nextcloud major at a time).
     records: dict[str, dict[str, pulumi.Output[object]]] = {
@@ -164,7 +303,7 @@ def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.I
             records.setdefault(spec.upgrade_guard.output, {})[name] = recorded
 
     outputs: dict[str, pulumi.Input[object]] = {
-        "address": host.address,
+        "address": address,
         "urls": {name: app.url for name, app in apps.items()},
         "adminUsers": {name: app.admin_user for name, app in apps.items()},
         "adminPasswords": pulumi.Output.secret(
@@ -175,7 +314,4 @@ def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.I
         # Read back by the next deploy: the same digests until imageRefresh changes.
         images.DIGESTS_OUTPUT: digests.record(),
     }
-    if isinstance(host, HetznerHost):
-        outputs["serverIp"] = host.server_ip
-        outputs["sshCommand"] = host.ssh_command
     return outputs

@@ -326,13 +326,23 @@ def required_memory(budgets: Sequence[MemoryBudget], reserve_bytes: int) -> int:
     return total_reservation(budgets) + reserve_bytes + max((b.burst for b in budgets), default=0)
 
 
-def _fix(server: ServerType, needed: int, lower: str, architectures: frozenset[str] | None = None) -> str:
+SERVER_TYPE_KEY = "hetzner.serverType"
+MEMORY_RESERVE_KEY = "hetzner.memoryReserve"
+
+
+def _fix(
+    server: ServerType,
+    needed: int,
+    lower: str,
+    architectures: frozenset[str] | None = None,
+    key: str = SERVER_TYPE_KEY,
+) -> str:
     fits = smallest_fitting(needed, server, architectures)
     if fits is None:
         return f"No Hetzner server type is that large; {lower}."
     return (
         f"The smallest server type that fits is {fits.name} ({fits.memory_gib}Gi, {fits.vcpus} vCPU, "
-        f"{fits.architecture}): `pulumi config set --path hetzner.serverType {fits.name}`, {lower}."
+        f"{fits.architecture}): `pulumi config set --path {key} {fits.name}`, {lower}."
     )
 
 
@@ -341,8 +351,13 @@ def capacity_problem(
     reserve_bytes: int,
     budgets: Sequence[MemoryBudget],
     architectures: frozenset[str] | None = None,
+    key: str = SERVER_TYPE_KEY,
+    reserve_key: str = MEMORY_RESERVE_KEY,
 ) -> str | None:
     """Why the containers' memory does not fit ``server``, or None when it does.
+
+    ``key`` and ``reserve_key`` name the config keys of the server type and the OS reserve (a swarm
+    node's are ``swarm.nodes.<name>.serverType`` and ``swarm.memoryReserve``, config/swarm.py).
 
     Two rules (config/memory.py says what a reservation and a limit are):
 
@@ -364,11 +379,13 @@ def capacity_problem(
             groups[budget.group] = groups.get(budget.group, 0) + budget.reservation
         parts = ", ".join(f"{group} {format_memory(size)}" for group, size in sorted(groups.items()))
         return (
-            f"hetzner.serverType: {server.name} has {server.memory_gib}Gi of memory, but the containers' memory "
-            f"reservations add up to {format_memory(reserved)} ({parts}) and hetzner.memoryReserve keeps "
+            f"{key}: {server.name} has {server.memory_gib}Gi of memory, but the containers' memory "
+            f"reservations add up to {format_memory(reserved)} ({parts}) and {reserve_key} keeps "
             f"{format_memory(reserve_bytes)} for the OS: {format_memory(reserved + reserve_bytes)} is needed "
             "before any container bursts. "
-            + _fix(server, needed, "or lower the apps' memoryReservation values (see docs/hetzner.md)", architectures)
+            + _fix(
+                server, needed, "or lower the apps' memoryReservation values (see docs/hetzner.md)", architectures, key
+            )
         )
     too_big = sorted(
         (b for b in budgets if reserved - b.reservation + b.limit + reserve_bytes > server.memory_bytes),
@@ -377,7 +394,7 @@ def capacity_problem(
     reasons = [
         f"{b.limit_key}: the limit {format_memory(b.limit)} does not fit {server.name} ({server.memory_gib}Gi) "
         f"while the other containers hold their reservations ({format_memory(reserved - b.reservation)}) and "
-        f"hetzner.memoryReserve keeps {format_memory(reserve_bytes)} for the OS: "
+        f"{reserve_key} keeps {format_memory(reserve_bytes)} for the OS: "
         f"{format_memory(reserved - b.reservation + b.limit + reserve_bytes)} is needed"
         for b in too_big
     ]
@@ -385,7 +402,7 @@ def capacity_problem(
         f"{b.limit_key} to at most {format_memory(server.memory_bytes - reserve_bytes - (reserved - b.reservation))}"
         for b in too_big
     )
-    return "; ".join(reasons) + ". " + _fix(server, needed, f"or lower {lower}", architectures)
+    return "; ".join(reasons) + ". " + _fix(server, needed, f"or lower {lower}", architectures, key)
 
 
 def allowed_architectures(needs: Mapping[str, frozenset[str]]) -> frozenset[str] | None:
@@ -393,7 +410,9 @@ def allowed_architectures(needs: Mapping[str, frozenset[str]]) -> frozenset[str]
     return frozenset.intersection(*needs.values()) if needs else None
 
 
-def architecture_problem(server: ServerType, needs: Mapping[str, frozenset[str]], needed_bytes: int) -> str | None:
+def architecture_problem(
+    server: ServerType, needs: Mapping[str, frozenset[str]], needed_bytes: int, key: str = SERVER_TYPE_KEY
+) -> str | None:
     """Why the apps' images cannot run on ``server``'s CPU, or None. ``needs``: app name -> the
     architectures its kind's images are built for (only kinds that are not multi-arch)."""
     wrong = sorted(name for name, archs in needs.items() if server.docker_architecture not in archs)
@@ -401,13 +420,13 @@ def architecture_problem(server: ServerType, needs: Mapping[str, frozenset[str]]
         return None
     fits = smallest_fitting(needed_bytes, server, allowed_architectures(needs))
     suggestion = (
-        f"`pulumi config set --path hetzner.serverType {fits.name}` ({fits.architecture}, {fits.memory_gib}Gi)"
+        f"`pulumi config set --path {key} {fits.name}` ({fits.architecture}, {fits.memory_gib}Gi)"
         if fits
         else "no Hetzner server type runs all of them"
     )
     apps = ", ".join(f"apps.{name} ({'/'.join(sorted(needs[name]))} only)" for name in wrong)
     return (
-        f"hetzner.serverType: {server.name} is an {server.architecture} ({server.docker_architecture}) server, but the "
+        f"{key}: {server.name} is an {server.architecture} ({server.docker_architecture}) server, but the "
         f"images of {apps} are not built for it: Docker would fail to pull them after the server exists; "
         f"{suggestion}"
     )

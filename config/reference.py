@@ -22,6 +22,7 @@ from components.apps.registry import KINDS
 from components.core.units import format_memory
 from config.hetzner import HetznerSettings
 from config.settings import StackSettings
+from config.swarm import SwarmNodeSettings, SwarmSettings
 
 BEGIN = "<!-- config-reference:begin (generated from config/settings.py by `python -m docsgen --write`) -->"
 END = "<!-- config-reference:end -->"
@@ -166,12 +167,16 @@ def project_config() -> str:
 
 
 def reference(kinds: Mapping[str, Kind] = KINDS) -> str:
-    top = [row for row in _rows(StackSettings, "") if not row.startswith(("| `apps.", "| `hetzner."))]
+    top = [row for row in _rows(StackSettings, "") if not row.startswith(("| `apps.", "| `hetzner.", "| `swarm."))]
     sections = [
         "Top-level keys (`pulumi config set <key> <value>`; objects in the stack file):",
         _table(top),
         "`hetzner`, with `host: hetzner` only (see docs/hetzner.md):",
         _table(_rows(HetznerSettings, "hetzner.")),
+        "`swarm`, with `host: swarm` only (see docs/swarm.md):",
+        _table(_rows(SwarmSettings, "swarm.")),
+        "Each `swarm.nodes.<name>`:",
+        _table(_rows(SwarmNodeSettings, "swarm.nodes.<name>.")),
         "App kinds (`apps.<name>.kind`; docs/apps.md has more on each):",
         kinds_table(kinds),
     ]

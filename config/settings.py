@@ -32,6 +32,7 @@ from config.memory import (
     reservation_problem,
 )
 from config.pem import tls_pair_problem
+from config.swarm import LOCAL_NODE, SwarmSettings, placed_apps, swarm_problem
 
 _DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://")
 SSH_PORT = 22
@@ -145,9 +146,12 @@ class StackSettings(ConfigModel):
     model_config = ConfigDict(strict=False)
 
     apps: dict[AppName, AppSettings] = Field(min_length=1, description=APPS_DESCRIPTION)
-    host: Literal["local", "hetzner"] = Field(
+    host: Literal["local", "hetzner", "swarm", "local-swarm"] = Field(
         default="local",
-        description="where the containers run: local (the Docker engine here) or hetzner (a Hetzner Cloud VPS)",
+        description=(
+            "where the containers run: local (the Docker engine here), hetzner (a Hetzner Cloud VPS), swarm (a "
+            "Docker Swarm of Hetzner servers, see docs/swarm.md) or local-swarm (the local engine as a single-node swarm)"
+        ),
     )
     docker_host: Annotated[str, AfterValidator(_check_docker_host)] = Field(
         default="",
@@ -210,6 +214,9 @@ class StackSettings(ConfigModel):
             "see docs/hetzner.md; unset for host=local (an error there)"
         ),
     )
+    swarm: SwarmSettings | None = Field(
+        default=None, description="the swarm's Hetzner servers and where the apps run (host=swarm only)"
+    )
 
     @model_validator(mode="after")
     def _hostnames_unique(self) -> StackSettings:
@@ -270,7 +277,7 @@ class StackSettings(ConfigModel):
 
     @model_validator(mode="after")
     def _ports_clear_of_ssh(self) -> StackSettings:
-        if self.host != "hetzner":
+        if self.host not in ("hetzner", "swarm"):
             return self
         for key, port in (("httpPort", self.http_port), ("httpsPort", self.https_port)):
             if port == SSH_PORT:
@@ -291,7 +298,7 @@ class StackSettings(ConfigModel):
     def _hetzner_host(self) -> StackSettings:
         # A hetzner block with host=local is an error, not ignored: it would mean someone
         # believes they deploy to a server while the stack deploys here (or the reverse).
-        if self.host == "local" and self.hetzner is not None:
+        if self.host != "hetzner" and self.hetzner is not None:
             raise ValueError(
                 "hetzner: is only used with host=hetzner; set `pulumi config set host hetzner`, "
                 "or remove it with `pulumi config rm hetzner`"
@@ -313,6 +320,37 @@ class StackSettings(ConfigModel):
             if problem:
                 raise ValueError(problem)
         return self
+
+    @model_validator(mode="after")
+    def _swarm_host(self) -> StackSettings:
+        if self.host != "swarm" and self.swarm is not None:
+            raise ValueError(
+                "swarm: is only used with host=swarm; set `pulumi config set host swarm`, "
+                "or remove it with `pulumi config rm swarm`"
+            )
+        if self.host == "swarm" and self.swarm is None:
+            raise ValueError(
+                "swarm: host=swarm needs the swarm's servers; add to Pulumi.<stack>.yaml `selfhost:swarm: "
+                "{sshPublicKeys: [...], adminCidrs: [...], nodes: {node1: {role: manager}}}` (see docs/swarm.md "
+                "and Pulumi.swarm.yaml)"
+            )
+        if self.swarm is not None and self.tls == "letsencrypt" and len(self.swarm.edge_nodes) > 1:
+            raise ValueError(
+                f"swarm.nodes: {', '.join(self.swarm.edge_nodes)} are all edge nodes, but with tls=letsencrypt the "
+                "proxy keeps its ACME account and certificates on one node's volume; set edge: true on one node, "
+                "or use tls=provided (the certificate as a Swarm secret on every edge node)"
+            )
+        if self.swarm is not None:
+            problem = swarm_problem(self.swarm, sorted(self.apps), self.memory_budgets(), self.architecture_needs())
+            if problem:
+                raise ValueError(problem)
+        return self
+
+    def swarm_placement(self) -> dict[str, str]:
+        """App -> the swarm node it runs on (host=swarm), or every app on the one local node (local-swarm)."""
+        if self.swarm is None:
+            return dict.fromkeys(sorted(self.apps), LOCAL_NODE)
+        return placed_apps(self.swarm, sorted(self.apps), self.memory_budgets())
 
     def architecture_needs(self) -> dict[str, frozenset[str]]:
         """App name -> the CPU architectures its kind's images are built for, for kinds that are not multi-arch."""

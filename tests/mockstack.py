@@ -135,6 +135,14 @@ def _server(args: mocks.MockResourceArgs) -> dict[str, Any]:
     return {"ipv4Address": MOCK_SERVER_IP, "status": "running"}
 
 
+MOCK_PRIVATE_IP = "10.20.0.2"
+"""The private address the mocked Hetzner API gives a server on a network."""
+
+
+def _server_network(args: mocks.MockResourceArgs) -> dict[str, Any]:
+    return {"ip": MOCK_PRIVATE_IP}
+
+
 def _remote_command(args: mocks.MockResourceArgs) -> dict[str, Any]:
     return {"stdout": MOCK_DOCKER_VERSION if "docker info" in str(args.inputs.get("create")) else "", "stderr": ""}
 
@@ -145,6 +153,7 @@ COMPUTED_OUTPUTS: dict[str, OutputFactory] = {
     "hcloud:index/primaryIp:PrimaryIp": _primary_ip,
     "hcloud:index/server:Server": _server,
     "command:remote:Command": _remote_command,
+    "hcloud:index/serverNetwork:ServerNetwork": _server_network,
 }
 """Outputs a provider would compute, by resource type; other modules may add entries."""
 

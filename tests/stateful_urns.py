@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
+
 from policy import rules
 from tests.engine_view import identities
 from tests.mockstack import PROJECT_DIR, ProgramRun, run_stack_file
@@ -19,6 +21,19 @@ PINNED_FILE = Path(__file__).with_name("stateful_urns.json")
 
 def shipped_stacks() -> list[str]:
     return sorted(path.name.split(".")[1] for path in PROJECT_DIR.glob("Pulumi.*.yaml"))
+
+
+SWARM_HOSTS = ("swarm", "local-swarm")
+
+
+def container_stacks() -> list[str]:
+    """The shipped stacks that run containers on one engine (not Swarm services: tests/test_swarm_graph.py)."""
+    return [
+        stack
+        for stack in shipped_stacks()
+        if (yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"].get("selfhost:host"))
+        not in SWARM_HOSTS
+    ]
 
 
 def stateful(run: ProgramRun) -> dict[str, list[str]]:

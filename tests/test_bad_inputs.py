@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from components.apps.registry import KINDS
 from config.hetzner import HetznerSettings
 from config.loading import ConfigError, config_keys
+from config.swarm import SwarmNodeSettings, SwarmSettings
 from tests import container_bad_inputs, static_bad_inputs, tls_material
 from tests.mockstack import RecordingMonitor, run_program
 
@@ -55,6 +56,26 @@ def hz(**changes: Any) -> dict[str, Any]:
     """host=hetzner with a valid minimal ``hetzner`` block, ``changes`` on top (OMIT drops a key)."""
     block = {key: value for key, value in {**HETZNER, **changes}.items() if value is not OMIT}
     return {"host": "hetzner", "hetzner": block}
+
+
+SWARM_NODES = {"node1": {"role": "manager"}, "node2": {"role": "worker"}, "node3": {"role": "worker"}}
+
+
+def sw(**changes: Any) -> dict[str, Any]:
+    """host=swarm with a valid three-node ``swarm`` block, ``changes`` on top (OMIT drops a key)."""
+    block = {key: value for key, value in {**HETZNER, "nodes": SWARM_NODES, **changes}.items() if value is not OMIT}
+    return {"host": "swarm", "swarm": block, "apps": PUBLIC_APPS_SWARM}
+
+
+def node(name: str = "node2", **changes: Any) -> dict[str, Any]:
+    """The three nodes with ``changes`` on node ``name``."""
+    return {**SWARM_NODES, name: {**SWARM_NODES.get(name, {"role": "worker"}), **changes}}
+
+
+PUBLIC_APPS_SWARM = {
+    "blog": {"kind": "wordpress", "hostname": "blog.example.com"},
+    "cloud": {"kind": "nextcloud", "hostname": "cloud.example.com"},
+}
 
 
 @dataclass(frozen=True)
@@ -327,6 +348,94 @@ ROCKETCHAT_CASES.append(
         "images of apps.chat (amd64 only) are not built for it",
     )
 )
+
+SWARM_CASES = [
+    Bad("swarm-host-without-block", {"host": "swarm"}, "swarm", "host=swarm needs the swarm's servers"),
+    Bad("swarm-block-with-local-host", {"swarm": sw()["swarm"]}, "swarm", "is only used with host=swarm"),
+    Bad("swarm-block-with-local-swarm", {**sw(), "host": "local-swarm"}, "swarm", "is only used with host=swarm"),
+    Bad("swarm-hetzner-block-with-swarm", {**sw(), "hetzner": HETZNER}, "hetzner", "is only used with host=hetzner"),
+    Bad("swarm-key-typo", sw(node={}), "swarm.node", "allowed here: adminCidrs,"),
+    Bad("swarm-ssh-keys-missing", sw(sshPublicKeys=OMIT), "swarm.sshPublicKeys", "is required"),
+    Bad("swarm-ssh-key-private", sw(sshPublicKeys=["-----BEGIN x"]), "swarm.sshPublicKeys.0", "give the public key"),
+    Bad("swarm-admin-cidr-world", sw(adminCidrs=["0.0.0.0/0"]), "swarm.adminCidrs.0", "SSH to the whole internet"),
+    Bad("swarm-no-nodes", sw(nodes={}), "swarm.nodes", "at least 1 item"),
+    Bad("swarm-node-name-bad", sw(nodes={"Node_1": {"role": "manager"}}), "swarm.nodes.Node_1", "not a node name"),
+    Bad("swarm-managers-two", sw(nodes=node("node2", role="manager")), "swarm.nodes", "needs 1 or 3 managers"),
+    Bad(
+        "swarm-managers-none",
+        sw(nodes={"node1": {"role": "worker"}}),
+        "swarm.nodes",
+        "2 managers stop the swarm when either fails",
+    ),
+    Bad(
+        "swarm-managers-four",
+        sw(nodes={f"m{i}": {"role": "manager"} for i in range(4)}),
+        "swarm.nodes",
+        "Set role: manager on 1 or 3 nodes",
+    ),
+    Bad("swarm-node-role-bad", sw(nodes=node(role="leader")), "swarm.nodes.node2.role", "'manager' or 'worker'"),
+    Bad("swarm-node-role-missing", sw(nodes={**SWARM_NODES, "node4": {}}), "swarm.nodes.node4.role", "is required"),
+    Bad("swarm-node-type-unknown", sw(nodes=node(serverType="cx99")), "swarm.nodes.node2.serverType", "known types"),
+    Bad(
+        "swarm-node-too-small",
+        sw(nodes=node(serverType="cpx12"), placement={"blog": "node2", "cloud": "node2"}),
+        "swarm.nodes.node2.serverType",
+        "The smallest server type that fits",
+    ),
+    Bad(
+        "swarm-node-limit-too-big",
+        {
+            **sw(placement={"cloud": "node3"}, nodes=node("node3", serverType="cx23")),
+            "apps": {**PUBLIC_APPS_SWARM, "cloud": {**PUBLIC_APPS_SWARM["cloud"], "memory": {"app": "4Gi"}}},
+        },
+        "apps.cloud.memory.app",
+        "swarm.nodes.node3.serverType",
+    ),
+    Bad(
+        "swarm-node-wrong-architecture",
+        {
+            **sw(nodes=node("node2", serverType="cax21"), placement={"chat": "node2"}),
+            "apps": {**PUBLIC_APPS_SWARM, "chat": {"kind": "rocketchat", "hostname": "chat.example.com"}},
+        },
+        "swarm.nodes.node2.serverType",
+        "are not built for it",
+    ),
+    Bad("swarm-node-location-bad", sw(nodes=node(location="mars1")), "swarm.nodes.node2.location", "fsn1"),
+    Bad(
+        "swarm-node-other-zone",
+        sw(nodes=node(location="ash")),
+        "swarm.nodes",
+        "a Hetzner private network spans one zone",
+    ),
+    Bad("swarm-node-labels-bad", sw(nodes=node(labels={"env": "a b"})), "swarm.nodes.node2.labels", "a value must"),
+    Bad("swarm-node-volume-small", sw(nodes=node(volumeSizeGb=5)), "swarm.nodes.node2.volumeSizeGb", "greater than"),
+    Bad("swarm-node-edge-bad", sw(nodes=node(edge="front")), "swarm.nodes.node2.edge", "should be a valid boolean"),
+    Bad(
+        "swarm-placement-unknown-node",
+        sw(placement={"blog": "node9"}),
+        "swarm.placement.blog",
+        "is not a node of the swarm; nodes: node1, node2, node3",
+    ),
+    Bad("swarm-placement-unknown-app", sw(placement={"shop": "node2"}), "swarm.placement.shop", "there is no app"),
+    Bad("swarm-placement-bad-name", sw(placement={"blog": "Node 2"}), "swarm.placement.blog", "is not a node name"),
+    Bad("swarm-location-bad", sw(location="mars1"), "swarm.location", "Hetzner Cloud locations"),
+    Bad("swarm-moved-unknown-app", sw(moved=["shop"]), "swarm.moved.0", "there is no app 'shop'"),
+    Bad("swarm-moved-a-string", sw(moved="blog"), "swarm.moved", "should be a valid list"),
+    Bad("swarm-image-bad", sw(image="ubuntu-24.04"), "swarm.image", "debian-13 or newer"),
+    Bad("swarm-private-network-public", sw(privateNetwork="8.8.0.0/16"), "swarm.privateNetwork", "private IPv4"),
+    Bad("swarm-private-network-bad", sw(privateNetwork="lan"), "swarm.privateNetwork", "is not a CIDR network"),
+    Bad("swarm-labels-bad", sw(labels={"hetzner.cloud/x": "y"}), "swarm.labels", "reserved by Hetzner"),
+    Bad("swarm-memory-reserve-bad", sw(memoryReserve="lots"), "swarm.memoryReserve", "Ki, Mi or Gi"),
+    Bad("swarm-http-port-ssh", {**sw(), "httpPort": 22}, "httpPort", "is SSH's port"),
+    Bad(
+        "swarm-letsencrypt-two-edge-nodes",
+        {**sw(nodes={**node("node1", edge=True), "node2": {"role": "worker", "edge": True}}), **ACME},
+        "swarm.nodes",
+        "set edge: true on one node",
+    ),
+]
+
+
 CATALOGUE = [
     # --- apps: the map itself -----------------------------------------------------------
     Bad("apps-missing", {"apps": OMIT}, "apps", "is required (the apps: a map of app name to {kind, hostname"),
@@ -472,8 +581,8 @@ CATALOGUE = [
     Bad("top-key-typo", {"appz": {}}, "appz", "allowed keys: acmeEmail, acmeStaging, apps,"),
     Bad("top-key-wrong-case", {"httpport": 80}, "httpport", "allowed keys: acmeEmail, acmeStaging, apps,"),
     Bad("top-key-snake-case", {"http_port": 80}, "http_port", "allowed keys: acmeEmail, acmeStaging, apps,"),
-    Bad("host-unknown", {"host": "aws"}, "host", "should be 'local' or 'hetzner'"),
-    Bad("host-wrong-case", {"host": "Local"}, "host", "should be 'local' or 'hetzner'"),
+    Bad("host-unknown", {"host": "aws"}, "host", "should be 'local', 'hetzner', 'swarm' or 'local-swarm'"),
+    Bad("host-wrong-case", {"host": "Local"}, "host", "should be 'local', 'hetzner', 'swarm' or 'local-swarm'"),
     Bad("docker-host-http", {"dockerHost": "http://127.0.0.1:2375"}, "dockerHost", "unix://, tcp://, ssh://"),
     Bad("docker-host-bare-path", {"dockerHost": "/var/run/docker.sock"}, "dockerHost", "unix:///var/run/docker.sock"),
     Bad("http-port-a-word", {"httpPort": "eighty"}, "httpPort", "should be a valid integer"),
@@ -579,6 +688,7 @@ CATALOGUE = [
     Bad("reboot-time-bad", hz(automaticRebootTime="25:00"), "hetzner.automaticRebootTime", "HH:MM in UTC"),
     Bad("memory-reserve-bad", hz(memoryReserve="lots"), "hetzner.memoryReserve", "Ki, Mi or Gi"),
     *NEWLINE_CASES,
+    *SWARM_CASES,
     *ARTEFACT_CASES,
     *APP_RUN_CASES,
     *SECURITY_CASES,
@@ -603,6 +713,20 @@ CATALOGUE = [
         "is more than the container's limit apps.www.memory.app (64Mi)",
     ),
 ]
+
+
+def test_every_swarm_key_has_a_bad_input() -> None:
+    named = {path.split(".")[1] for case in CATALOGUE for path in case.key.split(", ") if path.startswith("swarm.")}
+    missing = sorted(set(config_keys(SwarmSettings)) - named)
+    assert not missing, f"add bad inputs for these swarm keys to the catalogue: {missing}"
+    in_nodes = {
+        path.split(".")[3]
+        for case in CATALOGUE
+        for path in case.key.split(", ")
+        if path.startswith("swarm.nodes.") and path.count(".") >= 3
+    }
+    missing = sorted(set(config_keys(SwarmNodeSettings)) - in_nodes)
+    assert not missing, f"add bad inputs for these swarm node keys to the catalogue: {missing}"
 
 
 def stack_config(case: Bad) -> dict[str, Any]:

@@ -26,9 +26,9 @@ from components.core.container import (
 )
 from components.core.durations import go_duration, parse_duration
 from tests.mockstack import ProgramRun, Registration, run_stack_file
-from tests.stateful_urns import shipped_stacks
+from tests.stateful_urns import container_stacks
 
-SHIPPED_STACKS = shipped_stacks()
+SHIPPED_STACKS = container_stacks()
 
 CONTAINER = "docker:index/container:Container"
 DURATION_FIELDS = ("interval", "timeout", "startPeriod", "startInterval")

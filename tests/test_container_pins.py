@@ -6,10 +6,10 @@ import pytest
 
 from tests.container_inputs import digests, read_pins
 from tests.mockstack import run_stack_file
-from tests.stateful_urns import shipped_stacks
+from tests.stateful_urns import container_stacks
 
 
-@pytest.mark.parametrize("stack", shipped_stacks())
+@pytest.mark.parametrize("stack", container_stacks())
 def test_every_containers_inputs_are_the_pinned_ones(stack: str) -> None:
     pinned = read_pins().get(stack)
     assert pinned is not None, f"no pins for stack {stack}: run `python -m tests.container_inputs`"

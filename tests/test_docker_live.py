@@ -43,11 +43,11 @@ from components.hosts.hetzner.cloud_init import DATA_MOUNT
 from tests import docker_replay as replay
 from tests.dockerd28 import Engine
 from tests.mockstack import SECRET_PLACEHOLDER, ProgramRun, Registration, run_stack_file
-from tests.stateful_urns import shipped_stacks
+from tests.stateful_urns import container_stacks
 
 pytestmark = pytest.mark.live
 
-STACKS = tuple(shipped_stacks())
+STACKS = tuple(container_stacks())
 """Replayed one after the other on the same engine (the engine is this run's alone, so the
 graph's names and subnets are used unchanged)."""
 CONTAINER = "docker:index/container:Container"

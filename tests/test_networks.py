@@ -23,9 +23,9 @@ from config.loading import settings_from_config
 from policy import rules
 from stack import app_specs
 from tests.mockstack import ProgramRun, Registration, run_stack_file, stack_file_config
-from tests.stateful_urns import shipped_stacks
+from tests.stateful_urns import container_stacks
 
-SHIPPED_STACKS = shipped_stacks()
+SHIPPED_STACKS = container_stacks()
 
 NETWORK = "docker:index/network:Network"
 CONTAINER = "docker:index/container:Container"

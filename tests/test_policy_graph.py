@@ -30,9 +30,10 @@ from policy import pack, rules
 from policy.rules import Resource
 from tests import tls_material
 from tests.engine_view import policy_resources
-from tests.mockstack import PROJECT_DIR, ProgramRun, run_program, run_stack_file, stack_file_config
+from tests.mockstack import ProgramRun, run_program, run_stack_file, stack_file_config
+from tests.stateful_urns import container_stacks
 
-STACK_FILES = sorted(path.name.split(".")[1] for path in PROJECT_DIR.glob("Pulumi.*.yaml"))
+STACK_FILES = container_stacks()
 _RUNS: dict[str, ProgramRun] = {}
 
 

@@ -20,7 +20,6 @@ from components.core.secret_names import is_secret_name
 from policy import rules
 from tests import tls_material
 from tests.mockstack import (
-    PROJECT_DIR,
     SECRET_PLACEHOLDER,
     ProgramRun,
     Registration,
@@ -30,8 +29,9 @@ from tests.mockstack import (
     unwrap,
     walk,
 )
+from tests.stateful_urns import container_stacks
 
-STACK_FILES = sorted(path.name.split(".")[1] for path in PROJECT_DIR.glob("Pulumi.*.yaml"))
+STACK_FILES = container_stacks()
 TLS_KEY = tls_material.pair().key
 TLS_CERTIFICATE = tls_material.pair().certificate
 TLS_KEY_MATERIAL = TLS_KEY.splitlines()[1]

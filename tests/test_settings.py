@@ -228,7 +228,11 @@ def test_several_wordpress_sites_and_a_nextcloud() -> None:
         ({}, {}, "selfhost:apps: dictionary should have at least 1 item after validation"),
         (None, {"httpPort": "eighty"}, "selfhost:httpPort: input should be a valid integer"),
         (None, {"httpPort": "70000"}, "selfhost:httpPort: input should be less than or equal to 65535 (got '70000')"),
-        (None, {"host": "aws"}, "selfhost:host: input should be 'local' or 'hetzner' (got 'aws')"),
+        (
+            None,
+            {"host": "aws"},
+            "selfhost:host: input should be 'local', 'hetzner', 'swarm' or 'local-swarm' (got 'aws')",
+        ),
         (None, {"tls": "on"}, "selfhost:tls: input should be 'off', 'letsencrypt' or 'provided' (got 'on')"),
         (None, {"tls": "letsencrypt"}, "selfhost:acmeEmail: tls=letsencrypt needs a contact e-mail address"),
         (None, {"tls": "provided"}, "selfhost:tlsCertificate, tlsKey: tls=provided needs both"),

@@ -27,10 +27,11 @@ from components.apps.spec import (
     ServiceSecret,
 )
 from components.core import images
-from components.core.container import Attachment, FileUpload, Mount, ServiceSpec, secret_file, service_container
+from components.core.container import Attachment, FileUpload, Mount, ServiceSpec, secret_file
 from components.core.images import ImagePin
 from components.core.network import Network, NetworkArgs
 from components.core.records import previous_record
+from components.core.runtime import ENGINE, ServiceRuntime, created_name
 from components.core.secrets import generated_password
 from components.core.volumes import StatePolicy, data_volume
 from components.services import registry
@@ -146,6 +147,8 @@ class AppArgs:
     """Prefix of container, volume and network names on the host, e.g. ``selfhost-dev``."""
     edge_network: pulumi.Input[str]
     state: StatePolicy = field(default_factory=StatePolicy)
+    runtime: ServiceRuntime = ENGINE
+    """What runs its services' containers: one Docker engine, or a swarm (components/core/runtime.py)."""
 
     def host_name(self, role: str) -> str:
         return host_name(self.name_prefix, self.app_name, role)
@@ -188,7 +191,7 @@ class App(pulumi.ComponentResource):
 
         pulled = self._images(name, args)
         started: dict[str, pulumi.Resource] = {role: built.resource for role, built in backing.items()}
-        containers: dict[str, docker.Container] = {}
+        containers: dict[str, pulumi.CustomResource] = {}
         for service in start_order(spec.services):
             networks = []
             if service.edge == "routed":
@@ -196,8 +199,8 @@ class App(pulumi.ComponentResource):
             elif service.edge == "outbound":
                 networks.append(Attachment(args.edge_network))
             if backend is not None and service.backend:
-                networks.append(Attachment(backend.name))
-            container = service_container(
+                networks.append(Attachment(args.runtime.network_ref(backend)))
+            container = args.runtime.run(
                 f"{name}-container" if service.role == APP_ROLE else f"{name}-{service.role}",
                 ServiceSpec(
                     container_name=args.host_name(service.role),
@@ -249,14 +252,20 @@ class App(pulumi.ComponentResource):
             return None, {}
         network = Network(
             f"{name}-backend",
-            NetworkArgs(network_name=args.host_name("backend"), internal=True),
+            args.runtime.network(NetworkArgs(network_name=args.host_name("backend"), internal=True)),
             pulumi.ResourceOptions(parent=self),
         )
         built = {
             backing.role: registry.build(
                 f"{name}-{backing.role}",
                 backing,
-                Placement(args.host_name(backing.role), network.name, parent=self, state=args.state),
+                Placement(
+                    args.host_name(backing.role),
+                    args.runtime.network_ref(network),
+                    parent=self,
+                    state=args.state,
+                    runtime=args.runtime,
+                ),
             )
             for backing in args.spec.backing
         }
@@ -277,11 +286,13 @@ class App(pulumi.ComponentResource):
         }
 
 
-def _recorded_once_up(container: docker.Container, value: object) -> pulumi.Output[object]:
+def _recorded_once_up(container: pulumi.CustomResource, value: object) -> pulumi.Output[object]:
     def record(_: object) -> object:
         return value
 
-    return container.image.apply(record)
+    # A container's image, a swarm service's name: either is known once the resource is created (and healthy).
+    signal = container.image if isinstance(container, docker.Container) else created_name(container)
+    return signal.apply(record)
 
 
 def _upload(file: File | SecretFile, secret_value: SecretValue) -> FileUpload:

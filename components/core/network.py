@@ -36,21 +36,31 @@ class NetworkArgs:
     """Internal networks have no route out: databases and caches live on them."""
     subnet: str | None = None
     """A fixed subnet, for networks whose address range other settings depend on."""
+    driver: str = "bridge"
+    """``overlay`` on a swarm (components/core/runtime.py ``overlay``): the network spans the nodes."""
+    encrypted: bool = False
+    """Overlay only: traffic between nodes in IPsec (libnetwork's overlay driver turns it on when the
+    ``encrypted`` option is present, whatever its value; sent as ``"true"``, never empty: Terraform's SDK
+    has dropped empty map values, hashicorp/terraform#19757)."""
 
 
 class Network(pulumi.ComponentResource):
     name: pulumi.Output[str]
+    network_id: pulumi.Output[str]
+    """The engine's id: what a Swarm service names its networks by (by name the provider replaces it on every run)."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("selfhost:index:Network", name, None, opts)
         network = docker.Network(
             f"{name}-network",
             name=args.network_name,
-            driver="bridge",
+            driver=args.driver,
             internal=args.internal,
+            options={"encrypted": "true"} if args.encrypted else None,
             ipam_configs=[docker.NetworkIpamConfigArgs(subnet=args.subnet)] if args.subnet else None,
             labels=[docker.NetworkLabelArgs(label="io.selfhost.internal", value=str(args.internal).lower())],
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.name = network.name
+        self.network_id = network.id
         self.register_outputs({"name": self.name})

@@ -21,6 +21,10 @@ class VolumePlacement(Protocol):
         """Options for Docker's local volume driver, or None for the engine's default place."""
         ...
 
+    def engine(self, volume_name: str) -> pulumi.ProviderResource | None:
+        """The provider of the engine the volume lives on; None: the one its parent uses."""
+        ...
+
 
 class PreparedPlacement:
     """The placement a host returns from ``prepare_volumes``: exactly the volumes it prepared.
@@ -30,8 +34,18 @@ class PreparedPlacement:
     on the server's root disk, and vanish with the server), so it fails loudly instead.
     """
 
-    def __init__(self, options: Mapping[str, pulumi.Input[Mapping[str, str]] | None]) -> None:
+    def __init__(
+        self,
+        options: Mapping[str, pulumi.Input[Mapping[str, str]] | None],
+        engines: Mapping[str, pulumi.ProviderResource] | None = None,
+    ) -> None:
         self._options = dict(options)
+        self._engines = dict(engines or {})
+
+    def engine(self, volume_name: str) -> pulumi.ProviderResource | None:
+        """The Docker provider of the engine that holds ``volume_name`` (a swarm node's), or None: the
+        parent's. On a swarm each node keeps its own volumes, so each is made through that node's engine."""
+        return self._engines.get(volume_name)
 
     @property
     def volume_names(self) -> list[str]:
@@ -50,6 +64,9 @@ class EngineDefaultPlacement:
     """Volumes where the Docker engine keeps them (/var/lib/docker/volumes)."""
 
     def driver_opts(self, volume_name: str) -> pulumi.Input[Mapping[str, str]] | None:
+        return None
+
+    def engine(self, volume_name: str) -> pulumi.ProviderResource | None:
         return None
 
 
@@ -77,5 +94,7 @@ def data_volume(
         driver="local",
         driver_opts=state.placement.driver_opts(volume_name),
         labels=[docker.VolumeLabelArgs(label="io.selfhost.state", value="true")],
-        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True, protect=state.protect),
+        opts=pulumi.ResourceOptions(
+            parent=parent, retain_on_delete=True, protect=state.protect, provider=state.placement.engine(volume_name)
+        ),
     )

@@ -16,7 +16,8 @@ import pulumi
 import pulumi_docker as docker
 
 from components.core import images
-from components.core.container import Attachment, FileUpload, Healthcheck, Mount, ServiceSpec, service_container
+from components.core.container import Attachment, FileUpload, Healthcheck, Mount, ServiceSpec
+from components.core.runtime import ENGINE, ServiceRuntime, created_name
 from components.core.volumes import StatePolicy, data_volume
 from components.edge.nginx.config import (
     HEALTH_PATH,
@@ -68,6 +69,8 @@ class ProxyArgs:
     state: StatePolicy = field(default_factory=StatePolicy)
     acme_volume_name: str | None = None
     """Docker volume for the ACME state (tls=letsencrypt), e.g. ``selfhost-prod-proxy-acme``."""
+    runtime: ServiceRuntime = ENGINE
+    """What runs the proxy: one Docker engine, or a swarm (components/core/runtime.py)."""
 
     @property
     def tls_settings(self) -> TlsSettings:
@@ -144,7 +147,7 @@ class Proxy(pulumi.ComponentResource):
             volume = data_volume(f"{name}-acme-state", args.acme_volume_name, args.state, parent=self)
             mounts.append(Mount(volume.name, PRODUCTION.acme_state_dir))
 
-        container = service_container(
+        container = args.runtime.run(
             f"{name}-container",
             ServiceSpec(
                 container_name=args.container_name,
@@ -166,7 +169,7 @@ class Proxy(pulumi.ComponentResource):
         self.config_sha256 = pulumi.Output.from_input(hashlib.sha256(text.encode()).hexdigest())
         self.http_port = pulumi.Output.from_input(args.http_port)
         self.https_port = pulumi.Output.from_input(args.https_port if args.tls != "off" else None)
-        self.container_name = container.name
+        self.container_name = created_name(container)
         self.register_outputs(
             {
                 "config": self.config,

@@ -27,7 +27,8 @@ from typing import Literal
 import pulumi
 
 from components.core import images
-from components.core.container import Attachment, FileUpload, Healthcheck, ServiceSpec, secret_file, service_container
+from components.core.container import Attachment, FileUpload, Healthcheck, ServiceSpec, secret_file
+from components.core.runtime import ENGINE, ServiceRuntime
 from components.core.secrets import generated_password
 from components.services.kinds import BuiltService, Placement, ServiceKind, standard_connection
 from components.services.spec import Backing
@@ -74,6 +75,8 @@ class CacheArgs:
     """A cache fills up to its maxmemory and stays there: reserve at least that (config/memory.py)."""
     host_alias: str = "redis"
     """Its DNS name on the app's network (the ``Backing.role``)."""
+    runtime: ServiceRuntime = ENGINE
+    """What runs its container: one Docker engine, or a swarm (components/core/runtime.py)."""
 
 
 class Cache(pulumi.ComponentResource):
@@ -89,7 +92,7 @@ class Cache(pulumi.ComponentResource):
         # maxmemory follows the container's limit: a quarter of it stays for Redis itself and its buffers.
         max_memory = args.memory_bytes * 3 // 4
         config = self.password.apply(lambda password: redis_config(password, max_memory, args.eviction_policy))
-        service_container(
+        args.runtime.run(
             f"{name}-container",
             ServiceSpec(
                 container_name=args.container_name,
@@ -134,6 +137,7 @@ def _build(resource_name: str, backing: Backing, placement: Placement) -> BuiltS
             memory_reservation_bytes=backing.memory_reservation,
             eviction_policy=_eviction_policy(backing),
             host_alias=backing.role,
+            runtime=placement.runtime,
         ),
         pulumi.ResourceOptions(parent=placement.parent),
     )

@@ -9,7 +9,8 @@ from typing import Literal
 import pulumi
 
 from components.core import images
-from components.core.container import Attachment, Healthcheck, Mount, ServiceSpec, secret_file, service_container
+from components.core.container import Attachment, Healthcheck, Mount, ServiceSpec, secret_file
+from components.core.runtime import ENGINE, ServiceRuntime
 from components.core.secrets import generated_password
 from components.core.volumes import StatePolicy, data_volume
 from components.services.kinds import DATA_VOLUME, BuiltService, Placement, ServiceKind, standard_connection
@@ -59,6 +60,8 @@ class DatabaseArgs:
     memory_reservation_bytes: int | None = None
     host_alias: str = "db"
     """Its DNS name on the app's network (the ``Backing.role``)."""
+    runtime: ServiceRuntime = ENGINE
+    """What runs its container: one Docker engine, or a swarm (components/core/runtime.py)."""
 
 
 class Database(pulumi.ComponentResource):
@@ -77,7 +80,7 @@ class Database(pulumi.ComponentResource):
             spec = self._mariadb(name, args, volume.name)
         else:
             spec = self._postgres(name, args, volume.name)
-        service_container(f"{name}-container", spec, parent=self)
+        args.runtime.run(f"{name}-container", spec, parent=self)
 
         self.host = pulumi.Output.from_input(args.host_alias)
         self.port = pulumi.Output.from_input(PORTS[args.engine])
@@ -165,6 +168,7 @@ def _builder(engine: Engine) -> ServiceKind:
                 state=placement.state,
                 server_args=_server_args(backing),
                 host_alias=backing.role,
+                runtime=placement.runtime,
             ),
             pulumi.ResourceOptions(parent=placement.parent),
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from components.core.runtime import ENGINE, ServiceRuntime
 from components.core.volumes import StatePolicy
 from components.services.spec import Backing, Connection, ServiceSecret
 
@@ -30,6 +31,8 @@ class Placement:
     """The app's internal network: the only one the service joins."""
     parent: pulumi.Resource
     state: StatePolicy = field(default_factory=StatePolicy)
+    runtime: ServiceRuntime = ENGINE
+    """What runs its container: one Docker engine, or a swarm (components/core/runtime.py)."""
 
     def volume_name(self, suffix: str) -> str:
         return volume_host_name(self.container_name, suffix)

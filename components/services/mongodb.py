@@ -38,8 +38,9 @@ from typing import Final
 import pulumi
 
 from components.core import images
-from components.core.container import Attachment, FileUpload, Healthcheck, Mount, ServiceSpec, service_container
+from components.core.container import Attachment, FileUpload, Healthcheck, Mount, ServiceSpec
 from components.core.container import secret_file as secret_upload
+from components.core.runtime import ENGINE, ServiceRuntime
 from components.core.secrets import generated_password
 from components.core.templating import templates_of
 from components.core.volumes import StatePolicy, data_volume
@@ -145,6 +146,8 @@ class MongoDBArgs:
     state: StatePolicy = field(default_factory=StatePolicy)
     replica_set: str = DEFAULT_REPLICA_SET
     memory_reservation_bytes: int | None = None
+    runtime: ServiceRuntime = ENGINE
+    """What runs its container: one Docker engine, or a swarm (components/core/runtime.py)."""
 
 
 class MongoDB(pulumi.ComponentResource):
@@ -167,7 +170,7 @@ class MongoDB(pulumi.ComponentResource):
         self.root_password = generated_password(f"{name}-root-password", parent=self, protect=protect)
         key = generated_password(f"{name}-keyfile", parent=self, protect=protect)
         volume = data_volume(f"{name}-data", args.volume_name, args.state, parent=self)
-        service_container(
+        args.runtime.run(
             f"{name}-container",
             ServiceSpec(
                 container_name=args.container_name,
@@ -225,6 +228,7 @@ def build(resource_name: str, backing: Backing, placement: Placement) -> BuiltSe
             host_alias=backing.role,
             state=placement.state,
             replica_set=replica_set(backing),
+            runtime=placement.runtime,
         ),
         pulumi.ResourceOptions(parent=placement.parent),
     )

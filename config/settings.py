@@ -150,7 +150,8 @@ class StackSettings(ConfigModel):
         default="local",
         description=(
             "where the containers run: local (the Docker engine here), hetzner (a Hetzner Cloud VPS), swarm (a "
-            "Docker Swarm of Hetzner servers, see docs/swarm.md) or local-swarm (the local engine as a single-node swarm)"
+            "Docker Swarm of Hetzner servers, see docs/swarm.md) or local-swarm (the local engine as a single-node "
+            "swarm)"
         ),
     )
     docker_host: Annotated[str, AfterValidator(_check_docker_host)] = Field(

@@ -261,6 +261,8 @@ def main() -> None:
     parser.add_argument("--start-seconds", type=float, default=3.0, help="create until healthy")
     parser.add_argument("--listen-after", type=float, default=0.5, help="from create until the app listens")
     parser.add_argument("--drain-seconds", type=float, default=1.0, help="stop signal until exit")
+    parser.add_argument("--only-after", action="store_true", help="play the new order with the new config only")
+    parser.add_argument("--after-params", default="", help="other upstream server parameters for that play")
     options = parser.parse_args()
     reason = skip_reason()
     if reason:
@@ -271,8 +273,10 @@ def main() -> None:
         f"{options.start_seconds:g} s, listening after {options.listen_after:g} s, drain {options.drain_seconds:g} s; "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
-    for label, order, params in PLAYS:
-        print_report(label, play(root, order, params, options))
+    plays = PLAYS[-1:] if options.only_after else PLAYS
+    for label, order, params in plays:
+        params = options.after_params if options.after_params and params == CURRENT_PARAMS else params
+        print_report(f"{label} [{params}]", play(root, order, params, options))
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -22,7 +22,7 @@ from components.core import container as core
 from components.core.container import CONTAINER_INPUTS, Healthcheck, ServiceSpec, replacement_inputs
 from components.edge.nginx.config import PublicPorts, TlsSettings, render_nginx_config
 from components.edge.routes import ProxyRoute
-from tests.mockstack import ProgramRun, Registration, is_secret, run_stack_file, service_name
+from tests.mockstack import ProgramRun, Registration, is_secret, run_stack_file, service_name, stack_file_config
 from tests.stateful_urns import shipped_stacks
 
 CONTAINER = "docker:index/container:Container"
@@ -233,3 +233,37 @@ def test_nginx_passes_failed_connections_to_the_other_container_but_never_resend
         servers = [d["args"] for d in found if d["directive"] == "server" and d["args"]]
         # A failed address is skipped for one re-resolution interval (UPSTREAM_FAIL_TIMEOUT_SECONDS).
         assert servers == [["app-blog:80", "resolve", "max_fails=1", "fail_timeout=2s"]]
+
+
+# --- tier 2: the generation follows the inputs through the whole program ------------------------------
+
+
+def _dev_with_blog(**blog: Any) -> ProgramRun:
+    values, _ = stack_file_config("dev")
+    apps = {**values["selfhost:apps"], "blog": {**values["selfhost:apps"]["blog"], **blog}}
+    return run_stack_file("dev", {"selfhost:apps": apps})
+
+
+def _names(run: ProgramRun) -> dict[str, str]:
+    return {service_name(c): str(c.inputs["name"]) for c in run.of_type(CONTAINER)}
+
+
+def test_a_replacing_change_renames_exactly_the_create_first_container_it_touches() -> None:
+    before, after = _names(run_stack_file("dev")), _names(_dev_with_blog(uploadLimit="8Mi"))
+    app, cron = "selfhost-dev-blog-app", "selfhost-dev-blog-cron"
+    # The upload limit is in the app's php.ini (a new container) and in neither cron's nor anyone else's files.
+    assert after[app] != before[app] and after[app].startswith(f"{app}-")
+    assert {name: value for name, value in after.items() if name != app} == {
+        name: value for name, value in before.items() if name != app
+    }
+    assert after[cron] == cron  # stop-first: the fixed name
+
+
+def test_a_change_applied_in_place_keeps_the_generation() -> None:
+    """Memory is updated in place by the provider: the same name, so no replacement."""
+    before, after = run_stack_file("dev"), _dev_with_blog(memory={"app": "384Mi"})
+    app = "selfhost-dev-blog-app"
+    old = next(c for c in before.of_type(CONTAINER) if service_name(c) == app)
+    new = next(c for c in after.of_type(CONTAINER) if service_name(c) == app)
+    assert new.inputs["memory"] != old.inputs["memory"]
+    assert new.inputs["name"] == old.inputs["name"]

@@ -167,7 +167,12 @@ class Diagram:
             lines.append(f"{_short_type(component.type)} {component.name}")
         name = str(resource.inputs.get("name", resource.name))
         if resource.type == CONTAINER:
-            lines += [name, self._image(resource)]
+            # The stable service name: a create-first container's own name adds a generation suffix
+            # that changes with every replacement (components/core/container.py).
+            labels = {str(item.get("label")): item.get("value") for item in resource.inputs.get("labels") or []}
+            service = labels.get("io.selfhost.service")
+            shown = name if service is None else f"{service} (+ generation suffix)" if service != name else name
+            lines += [shown, self._image(resource)]
         elif resource.type == NETWORK:
             subnets = [str(c.get("subnet")) for c in resource.inputs.get("ipamConfigs") or [] if c.get("subnet")]
             lines += [name, ", ".join(["internal" if resource.inputs.get("internal") else "bridge", *subnets])]

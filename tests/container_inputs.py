@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.mockstack import ProgramRun, run_stack_file, unwrap
+from tests.mockstack import ProgramRun, run_stack_file, service_name, unwrap
 from tests.stateful_urns import shipped_stacks
 
 PINNED_FILE = Path(__file__).with_name("container_inputs.json")
@@ -23,13 +23,14 @@ CONTAINER = "docker:index/container:Container"
 
 
 def digests(run: ProgramRun) -> dict[str, str]:
-    """Container name -> sha256 of its inputs, as the engine would compare them (secrets unwrapped:
-    the mocks' passwords are deterministic)."""
+    """Service name (the container's name without a create-first generation) -> sha256 of its inputs, as the
+    engine would compare them (secrets unwrapped: the mocks' passwords are deterministic; the generation in
+    a name is part of the inputs)."""
     found: dict[str, str] = {}
     for container in run.of_type(CONTAINER):
         inputs: Any = unwrap(container.raw_inputs)
         text = json.dumps(inputs, sort_keys=True, default=str)
-        found[str(container.inputs["name"])] = hashlib.sha256(text.encode()).hexdigest()
+        found[service_name(container)] = hashlib.sha256(text.encode()).hexdigest()
     return dict(sorted(found.items()))
 
 

@@ -54,6 +54,8 @@ class Registration:
     providers: dict[str, str]
     aliases: list[Any]
     replace_on_changes: list[str] = field(default_factory=list)
+    delete_before_replace_defined: bool = False
+    """The program set ``delete_before_replace`` (True or False), overriding the provider's choice."""
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -70,6 +72,13 @@ def unwrap(value: Any) -> Any:
     if isinstance(value, list):
         return [unwrap(item) for item in value]
     return value
+
+
+def service_name(container: Any) -> str:
+    """A container registration's stable service name (its ``io.selfhost.service`` label): the container's
+    name, without the generation suffix a create-first service's name carries (components/core/container.py)."""
+    labels = {item["label"]: item["value"] for item in unwrap(container.inputs.get("labels", []))}
+    return str(labels["io.selfhost.service"])
 
 
 def is_secret(value: Any) -> bool:
@@ -121,6 +130,15 @@ def _random_password(args: mocks.MockResourceArgs) -> dict[str, Any]:
     return {"result": mock_password(args.name, int(args.inputs.get("length", 32)))}
 
 
+def _random_id(args: mocks.MockResourceArgs) -> dict[str, Any]:
+    """Like pulumi-random's RandomId: a new value when the keepers change (here: derived from them)."""
+    try:
+        keepers = json.dumps(unwrap(args.inputs.get("keepers", {})), sort_keys=True)
+    except TypeError:
+        return {}  # keepers unknown in a preview: so is the id
+    return {"hex": _digest("random-id", args.name, keepers)[: 2 * int(args.inputs.get("byteLength", 8))]}
+
+
 MOCK_SERVER_IP = "192.0.2.10"
 """The primary IPv4 address the mocked Hetzner API hands out (a documentation address)."""
 MOCK_DOCKER_VERSION = "26.1.5+dfsg1"
@@ -150,6 +168,7 @@ def _remote_command(args: mocks.MockResourceArgs) -> dict[str, Any]:
 COMPUTED_OUTPUTS: dict[str, OutputFactory] = {
     "docker:index/remoteImage:RemoteImage": _remote_image,
     "random:index/randomPassword:RandomPassword": _random_password,
+    "random:index/randomId:RandomId": _random_id,
     "hcloud:index/primaryIp:PrimaryIp": _primary_ip,
     "hcloud:index/server:Server": _server,
     "command:remote:Command": _remote_command,
@@ -279,6 +298,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     providers=dict(request.providers),
                     aliases=list(request.aliases),
                     replace_on_changes=list(request.replaceOnChanges),
+                    delete_before_replace_defined=bool(request.deleteBeforeReplaceDefined),
                 )
             )
         return response

@@ -19,7 +19,7 @@ from components.apps.spec import Site
 from components.apps.wordpress import setup as wordpress_setup
 from components.apps.wordpress.setup import SiteSettings, site_script
 from components.core import images
-from tests.mockstack import ProgramRun, Registration, is_secret, run_stack_file, unwrap
+from tests.mockstack import ProgramRun, Registration, is_secret, run_stack_file, service_name, unwrap
 
 CONTAINER = "docker:index/container:Container"
 IMAGE = "docker:index/remoteImage:RemoteImage"
@@ -36,7 +36,7 @@ def dev() -> ProgramRun:
 
 
 def containers(run: ProgramRun) -> dict[str, Registration]:
-    return {c.inputs["name"]: c for c in run.of_type(CONTAINER)}
+    return {service_name(c): c for c in run.of_type(CONTAINER)}
 
 
 def env(container: Registration) -> dict[str, str]:

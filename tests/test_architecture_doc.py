@@ -56,7 +56,10 @@ def test_every_container_network_and_volume_is_one_node(graph: list[Resource], m
     shown = [r for r in graph if r.type in (CONTAINER, NETWORK, VOLUME)]
     assert {r.type for r in shown} == {CONTAINER, NETWORK, VOLUME}
     for resource in shown:
-        assert str(resource.inputs["name"]) in _node_line(mermaid, diagram.node_of(resource))
+        # A container is drawn under its stable service name (a create-first one's name adds a suffix).
+        labels = {item["label"]: item["value"] for item in resource.inputs.get("labels") or []}
+        expected = str(labels.get("io.selfhost.service", resource.inputs["name"]))
+        assert expected in _node_line(mermaid, diagram.node_of(resource))
     # Nothing else is a node: images, passwords and providers stay out.
     defined = {m.group(1) for m in re.finditer(r"^\s*(\w+)[\[\{(]", mermaid, re.M) if m.group(1) != "subgraph"}
     assert defined == {"users"} | {diagram.node_of(r) for r in shown}

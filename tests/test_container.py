@@ -25,7 +25,7 @@ from components.core.container import (
     service_container,
 )
 from components.core.durations import go_duration, parse_duration
-from tests.mockstack import ProgramRun, Registration, run_stack_file
+from tests.mockstack import ProgramRun, Registration, run_stack_file, service_name
 from tests.stateful_urns import container_stacks
 
 SHIPPED_STACKS = container_stacks()
@@ -50,7 +50,7 @@ def lab() -> ProgramRun:
 
 
 def containers(run: ProgramRun) -> dict[str, Registration]:
-    return {c.inputs["name"]: c for c in run.of_type(CONTAINER)}
+    return {service_name(c): c for c in run.of_type(CONTAINER)}
 
 
 @pytest.mark.parametrize(

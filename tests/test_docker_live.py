@@ -42,7 +42,7 @@ from pulumi.runtime import rpc
 from components.hosts.hetzner.cloud_init import DATA_MOUNT
 from tests import docker_replay as replay
 from tests.dockerd28 import Engine
-from tests.mockstack import SECRET_PLACEHOLDER, ProgramRun, Registration, run_stack_file
+from tests.mockstack import SECRET_PLACEHOLDER, ProgramRun, Registration, run_stack_file, service_name
 from tests.stateful_urns import container_stacks
 
 pytestmark = pytest.mark.live
@@ -103,6 +103,14 @@ class Replayed:
     @property
     def prefix(self) -> str:
         return f"selfhost-{self.stack}"
+
+    def real_name(self, name: str) -> str:
+        """The engine's name of the container whose service is ``name`` (a create-first one's has a generation)."""
+        return {service_name(c): str(c.inputs["name"]) for c in self.containers.values()}.get(name, name)
+
+    def service_name(self, name: str) -> str:
+        """The inverse of ``real_name``."""
+        return {str(c.inputs["name"]): service_name(c) for c in self.containers.values()}.get(name, name)
 
     def __repr__(self) -> str:
         return f"<replay of {self.stack}: {len(self.containers)} containers>"
@@ -253,7 +261,7 @@ def test_networks_read_back_as_sent(replayed: Replayed) -> None:
 
 def _in(replayed: Replayed, container: str, command: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
     as_user = ["--user", user] if user else []
-    return replayed.docker("exec", *as_user, container, "sh", "-c", command, check=False)
+    return replayed.docker("exec", *as_user, replayed.real_name(container), "sh", "-c", command, check=False)
 
 
 def _resolve(replayed: Replayed, source: str, name: str) -> str | None:
@@ -273,7 +281,8 @@ def _get(replayed: Replayed, source: str, address: str, port: int = 80) -> str |
     result = _in(replayed, source, f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {address} {port}")
     if result.returncode != 0 or "\n\n" not in result.stdout.replace("\r", ""):
         return None
-    return result.stdout.replace("\r", "").split("\n\n", 1)[1].strip()
+    # The stand-in serves its container's name: compared as the service's.
+    return replayed.service_name(result.stdout.replace("\r", "").split("\n\n", 1)[1].strip())
 
 
 def _fetch(replayed: Replayed, source: str, target: str) -> str | None:

@@ -21,6 +21,7 @@ from tests.mockstack import (
     is_secret,
     run_program,
     run_stack_file,
+    service_name,
     unwrap,
     walk,
 )
@@ -39,7 +40,7 @@ def dev() -> ProgramRun:
 
 
 def containers(run: ProgramRun) -> dict[str, Registration]:
-    return {c.inputs["name"]: c for c in run.of_type(CONTAINER)}
+    return {service_name(c): c for c in run.of_type(CONTAINER)}
 
 
 def networks(run: ProgramRun) -> dict[str, Registration]:
@@ -256,7 +257,10 @@ def test_every_container_is_cared_for(dev: ProgramRun) -> None:
         assert inputs["logDriver"] == "json-file" and inputs["logOpts"] == LOG_OPTIONS, name
         assert inputs["memorySwap"] == inputs["memory"], f"{name}: no swap (memory_swap = memory)"
         assert inputs["stopTimeout"] == inputs["destroyGraceSeconds"] > 0, name
-        assert container.delete_before_replace, f"{name} has a fixed name: needs delete_before_replace"
+        # tests/test_replacement.py has which container is replaced how; both choices are explicit.
+        assert container.delete_before_replace_defined, name
+        fixed = container.inputs["name"] == name
+        assert container.delete_before_replace is fixed, f"{name}: a fixed name needs delete_before_replace"
 
 
 def test_memory_limits_follow_config() -> None:

@@ -29,6 +29,7 @@ from tests.mockstack import (
     is_secret,
     run_program,
     run_stack_file,
+    service_name,
     stack_file_config,
     walk,
 )
@@ -286,7 +287,8 @@ def test_every_kind_runs_on_the_swarm_as_the_same_processes() -> None:
     config, secrets = stack_file_config("lab")
     single = run_program(config, stack="lab", secret_keys=secrets)
     swarmed = run_program({**config, "selfhost:host": "local-swarm"}, stack="lab", secret_keys=secrets)
-    containers = {r.inputs["name"]: r.inputs for r in single.of_type("docker:index/container:Container")}
+    # Keyed by the stable service name: a create-first container's name carries a generation suffix.
+    containers = {service_name(r): r.inputs for r in single.of_type("docker:index/container:Container")}
     found = {r.inputs["name"]: r.inputs for r in swarmed.of_type(SERVICE)}
     assert set(found) == set(containers)
     kinds = {r.type for r in swarmed.registrations if r.type.startswith("selfhost:index:")}

@@ -30,8 +30,10 @@ SHIPPED_STACKS = container_stacks()
 NETWORK = "docker:index/network:Network"
 CONTAINER = "docker:index/container:Container"
 PASSWORD = "random:index/randomPassword:RandomPassword"
-REPLACED_WITH_A_DEPENDENCY = frozenset({CONTAINER})
-"""Types the replay lets a replaced dependency take along: a container's inputs are ForceNew."""
+RANDOM_ID = "random:index/randomId:RandomId"
+REPLACED_WITH_A_DEPENDENCY = frozenset({CONTAINER, RANDOM_ID})
+"""Types the replay lets a replaced dependency take along: a container's inputs are ForceNew, and a
+create-first container's generation (a RandomId keyed on its inputs, no state) is renewed with it."""
 
 _RUNS: dict[tuple[str, str], ProgramRun] = {}
 
@@ -96,13 +98,16 @@ def test_replacing_a_network_takes_exactly_its_containers_and_nothing_stateful(s
         assert not types & (rules.STATEFUL_TYPES | {PASSWORD})
         # Every container on the network is found by the engine: none is attached by a literal name
         # (it would stay attached, and the network's delete would fail mid-deploy).
-        assert {dependent.name for dependent in dependents} == attached(run, network), network.name
+        containers = {dependent.name for dependent in dependents if dependent.type == CONTAINER}
+        assert containers == attached(run, network), network.name
+        generations = {dependent.name for dependent in dependents if dependent.type == RANDOM_ID}
+        assert generations <= {f"{name}-generation" for name in containers}, network.name
 
 
 def test_the_edge_network_takes_the_proxy_and_the_apps() -> None:
     run = stack("dev")
     edge = run.named("edge-network")
-    assert {d.name for d in dependents_replaced_with(run, edge)} == {
+    assert {d.name for d in dependents_replaced_with(run, edge) if d.type == CONTAINER} == {
         "proxy-container",
         "blog-container",
         "blog-cron",
@@ -110,7 +115,7 @@ def test_the_edge_network_takes_the_proxy_and_the_apps() -> None:
         "cloud-cron",
     }
     backend = run.named("cloud-backend-network")
-    assert {d.name for d in dependents_replaced_with(run, backend)} == {
+    assert {d.name for d in dependents_replaced_with(run, backend) if d.type == CONTAINER} == {
         "cloud-db-container",
         "cloud-redis-container",
         "cloud-container",

@@ -168,7 +168,7 @@ def test_upstreams_are_resolved_through_dockers_dns_with_keepalive(conf: Conf) -
     upstreams = {upstream["args"][0]: upstream["block"] for upstream in find(conf.http, "upstream")}
     assert set(upstreams) == {"app_blog", "app_cloud"}
     blog = upstreams["app_blog"]
-    assert args(blog, "server") == ["app-blog:80", "resolve", "max_fails=0"]
+    assert args(blog, "server") == ["app-blog:80", "resolve", "max_fails=1", "fail_timeout=2s"]
     assert args(blog, "zone") == ["app_blog", "64k"]
     assert args(blog, "keepalive") == ["16"]
     assert args(blog, "keepalive_timeout") == ["4s"]  # below Apache's 5 s
@@ -471,7 +471,7 @@ def test_a_route_sets_its_upstream_idle_time(tmp_path: Path) -> None:
     node = dataclasses.replace(CHAT_ROUTE, upstream_idle_seconds=3)
     upstreams = {u["args"][0]: u["block"] for u in find(Conf(render([*ROUTES, node]), tmp_path).http, "upstream")}
     assert args(upstreams["app_chat"], "keepalive_timeout") == ["3s"]
-    assert args(upstreams["app_chat"], "server") == ["app-chat:3000", "resolve", "max_fails=0"]
+    assert args(upstreams["app_chat"], "server") == ["app-chat:3000", "resolve", "max_fails=1", "fail_timeout=2s"]
     assert args(upstreams["app_blog"], "keepalive_timeout") == ["4s"]
 
 

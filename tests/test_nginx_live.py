@@ -346,7 +346,7 @@ def test_only_addresses_and_paths_differ_from_production(tls: TlsSettings) -> No
     changed = [(a, b) for a, b in zip(tested_lines, production_lines, strict=True) if a != b]
     assert changed and all(a.split()[0] == b.split()[0] and a.split()[0] in ADAPTED for a, b in changed)
     assert "user nginx;" in tested_lines
-    assert "        server app-blog:80 resolve max_fails=0;" in tested_lines
+    assert "        server app-blog:80 resolve max_fails=1 fail_timeout=2s;" in tested_lines
 
 
 def test_workers_run_as_the_images_nginx_user(plain: Edge) -> None:

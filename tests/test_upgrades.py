@@ -33,6 +33,7 @@ from tests.mockstack import (
     is_secret,
     run_program,
     run_stack_file,
+    service_name,
     stack_file_config,
     walk,
 )
@@ -105,7 +106,7 @@ def pin_nextcloud(monkeypatch: pytest.MonkeyPatch, major: int) -> images.ImagePi
 
 
 def containers(run: ProgramRun) -> dict[str, Any]:
-    return {c.inputs["name"]: c for c in run.of_type(CONTAINER)}
+    return {service_name(c): c for c in run.of_type(CONTAINER)}
 
 
 def test_the_stack_records_the_deployed_major_and_reads_its_own_last_record() -> None:
@@ -188,9 +189,12 @@ def test_bumping_pins_changes_images_and_leaves_every_volume_alone(monkeypatch: 
     for name in old:
         changed = old[name].inputs["image"] != new[name].inputs["image"]
         assert changed is (name in bumped), name
-        assert new[name].delete_before_replace, name
-        other = {k: v for k, v in new[name].inputs.items() if k != "image"}
-        assert other == {k: v for k, v in old[name].inputs.items() if k != "image"}, name
+        # Create-first containers get a new generation (name) with the image; stop-first ones keep theirs.
+        assert new[name].delete_before_replace is (new[name].inputs["name"] == name), name
+        renamed = new[name].inputs["name"] != old[name].inputs["name"]
+        assert renamed is (changed and not new[name].delete_before_replace), name
+        other = {k: v for k, v in new[name].inputs.items() if k not in {"image", "name"}}
+        assert other == {k: v for k, v in old[name].inputs.items() if k not in {"image", "name"}}, name
 
 
 # --- secretness: the record is read without the secrets stored beside it --------------------------

@@ -218,6 +218,7 @@ class App(pulumi.ComponentResource):
                     wait_timeout_seconds=service.wait_timeout_seconds,
                     stop_grace_seconds=service.stop_grace_seconds,
                     keep_anonymous_volumes=service.keep_anonymous_volumes,
+                    replacement=service.replacement,
                 ),
                 parent=self,
                 depends_on=[started[role] for role in service.depends_on],

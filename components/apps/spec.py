@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import SecretStr
 
-from components.core.container import Healthcheck
+from components.core.container import Healthcheck, Replacement
 from components.core.images import ImagePin
 from components.edge.routes import ProxyRoute
 from components.services.spec import Backing, Connection, ServiceSecret
@@ -168,6 +168,11 @@ class Service:
     image_name: str | None = None
     """Names the image's resource when this service is the first to run its pin (see the module
     docstring): ``cli`` -> ``<app>-cli-image``. Added after the contract's first version."""
+    replacement: Replacement = "stop-first"
+    """How a change that needs a new container is rolled out (components/core/container.py ``Replacement``):
+    ``create-first`` (the new one healthy beside the old, then the old drains and goes; the container's
+    name carries a generation suffix) only for services that may run twice at once on the same volumes;
+    ``stop-first`` (fixed name, a gap) for everything else. Each kind says which, and why. Added for issue 14."""
 
 
 # --- the app ---------------------------------------------------------------------------------

@@ -14,17 +14,23 @@ its container resource is internal/provider/resource_docker_container*.go there.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
 import pulumi
 import pulumi_docker as docker
+import pulumi_random as random
 
 from components.core.durations import DurationInput, go_duration, healthcheck_duration_problem
 
 SERVICE_LABEL: Final = "io.selfhost.service"
-"""On every container: its name. Also the one label each log line carries (``docker logs --details``)."""
+"""On every container: its service's stable name (``ServiceSpec.container_name``), which is the container's
+name too unless the service is replaced create-first (then the name carries a generation suffix):
+``docker ps -qf label=io.selfhost.service=selfhost-dev-blog-app`` finds it either way. Also the one label
+each log line carries (``docker logs --details``)."""
 NO_ENV_IN_LOGS: Final = "SELFHOST_NO_ENV_IN_LOGS"
 LOG_DRIVER: Final = "json-file"
 LOG_OPTIONS: Final = {
@@ -214,6 +220,27 @@ class Mount:
     read_only: bool = False
 
 
+Replacement = Literal["create-first", "stop-first"]
+"""How a container is replaced when an input the provider cannot update changes (image, files, env...).
+
+``stop-first``: the old container is stopped (its stop signal, then ``stop_grace_seconds``) and removed,
+then the new one is created under the same fixed name and waited for (Pulumi ``delete_before_replace``).
+The service is down from the stop until the new one is healthy. For anything that must never run twice
+at once: databases, caches, apps that migrate their data on start, containers that publish host ports.
+
+``create-first``: the new container is created next to the old one and waited for until healthy
+(provider ``wait``); only then, at the end of the ``pulumi up``, is the old one stopped and removed
+(Pulumi's default create-before-delete, which the stack must ask for explicitly: pulumi-docker marks
+``docker_container`` ``DeleteBeforeReplace: true``, pulumi/pulumi-docker provider/resources.go, and the
+engine lets ``ResourceOptions.delete_before_replace=False`` override the provider, pulumi/pulumi
+pkg/resource/deploy/step_generator.go). Two containers cannot share a name, so each generation is named
+``<container_name>-<6 hex>`` (``generation_name``). If the new one never becomes healthy the old one
+keeps serving. For stateless services only: both run at once, on the same volumes and alias.
+"""
+GENERATION_BYTES: Final = 3
+"""The generation suffix: 6 hex digits, random per replacement (pulumi-random ``RandomId``)."""
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     container_name: str
@@ -242,6 +269,8 @@ class ServiceSpec:
     """``uid:gid`` to run as, when the image's default user is wrong for shared volumes."""
     memory_reservation_bytes: int | None = None
     """What it needs to run (Docker's ``memory_reservation``, cgroup ``memory.low``); at most ``memory_bytes``."""
+    replacement: Replacement = "stop-first"
+    """How it is replaced (``Replacement``); stop-first unless the caller knows the service is stateless."""
 
 
 def _env_list(envs: Mapping[str, pulumi.Input[str]]) -> list[pulumi.Input[str]]:
@@ -272,6 +301,73 @@ def _check_upload_owners(spec: ServiceSpec) -> None:
             )
 
 
+def replacement_inputs(spec: ServiceSpec, labels: Mapping[str, str]) -> dict[str, pulumi.Input[object]]:
+    """Every input whose change replaces the container (``CONTAINER_INPUTS`` "replace"), except its name,
+    as plain data with the program's outputs in it: what a create-first service's generation is keyed on."""
+    return {
+        "image": spec.image.image_id,
+        "envs": [[key, value] for key, value in sorted((spec.envs or {}).items())],
+        "uploads": [
+            [upload.path, upload.content, upload.content_base64, upload.owner, upload.group, upload.mode]
+            for upload in sorted(spec.files, key=lambda upload: upload.path)
+        ],
+        "volumes": [[mount.volume, mount.path, mount.read_only] for mount in spec.mounts],
+        "networksAdvanced": [[attachment.network, sorted(attachment.aliases)] for attachment in spec.networks],
+        "ports": [[port.internal, port.external, port.ip, port.protocol] for port in spec.ports],
+        "command": list(spec.command) if spec.command is not None else None,
+        "entrypoints": list(spec.entrypoint) if spec.entrypoint is not None else None,
+        "user": spec.user,
+        "healthcheck": [
+            list(spec.healthcheck.test),
+            *(
+                go_duration(duration)
+                for duration in (
+                    spec.healthcheck.interval,
+                    spec.healthcheck.timeout,
+                    spec.healthcheck.start_period,
+                    spec.healthcheck.start_interval,
+                )
+            ),
+            spec.healthcheck.retries,
+        ],
+        "logDriver": LOG_DRIVER,
+        "logOpts": dict(LOG_OPTIONS),
+        "labels": dict(sorted(labels.items())),
+        "stopTimeout": spec.stop_grace_seconds,
+    }
+
+
+def _digest(inputs: Mapping[str, object]) -> str:
+    return _sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":")))
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def generation_name(
+    resource_name: str, spec: ServiceSpec, labels: Mapping[str, str], parent: pulumi.Resource
+) -> pulumi.Output[str]:
+    """``<container_name>-<6 hex>``: deterministic (kept in state, the same on every preview) and new
+    exactly when the container is replaced, so the replacement can be created beside the old one.
+
+    The suffix is a pulumi-random ``RandomId`` (resource ``<container resource>-generation``) whose
+    ``keepers`` hold a SHA-256 of ``replacement_inputs``: a change to any of them replaces the id, and
+    so renames, and so replaces, the container. Random rather than the digest itself so that no part of
+    a name is derived from a secret file's content; the keepers are secret in the state.
+    """
+    # json_dumps waits for every output inside (and stays unknown in a preview while one is unknown).
+    text = pulumi.Output.json_dumps(replacement_inputs(spec, labels), sort_keys=True, separators=(",", ":"))
+    digest: pulumi.Output[str] = pulumi.Output.secret(text.apply(_sha256))
+    generation = random.RandomId(
+        f"{resource_name}-generation",
+        byte_length=GENERATION_BYTES,
+        keepers={"replacement-inputs": digest},
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return generation.hex.apply(lambda suffix: f"{spec.container_name}-{suffix}")
+
+
 def service_container(
     resource_name: str, spec: ServiceSpec, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()
 ) -> docker.Container:
@@ -284,6 +380,8 @@ def service_container(
     update fails. No swap also keeps the capacity check honest (a container cannot grow past
     its limit into swap) and a database's working set in RAM; at its limit a container is
     OOM-killed and restarted (``unless-stopped``) instead of thrashing the host.
+
+    ``spec.replacement`` decides the name and ``delete_before_replace`` (``Replacement``).
     """
     memory = memory_mib(spec.memory_bytes)
     if NO_ENV_IN_LOGS in (spec.envs or {}):
@@ -292,9 +390,17 @@ def service_container(
         )
     _check_upload_owners(spec)
     labels = {SERVICE_LABEL: spec.container_name, **(spec.labels or {})}
+    create_first = spec.replacement == "create-first"
+    if create_first and spec.ports:
+        raise ValueError(
+            f"{spec.container_name}: publishes host ports, which two containers cannot bind at once: stop-first only"
+        )
+    name: pulumi.Input[str] = (
+        generation_name(resource_name, spec, labels, parent) if create_first else spec.container_name
+    )
     return docker.Container(
         resource_name,
-        name=spec.container_name,
+        name=name,
         image=spec.image.image_id,
         envs=_env_list(spec.envs or {}),
         uploads=[upload.args() for upload in sorted(spec.files, key=lambda upload: upload.path)],
@@ -328,7 +434,7 @@ def service_container(
         labels=[docker.ContainerLabelArgs(label=key, value=value) for key, value in sorted(labels.items())],
         opts=pulumi.ResourceOptions(
             parent=parent,
-            delete_before_replace=True,
+            delete_before_replace=not create_first,
             depends_on=list(depends_on),
             replace_on_changes=replace_on_changes(),
         ),

@@ -161,6 +161,11 @@ class Proxy(pulumi.ComponentResource):
                 ports=published_ports(args),
                 wait_timeout_seconds=60,
                 stop_grace_seconds=15,
+                # It publishes the host's ports, which two containers cannot bind at once (Docker refuses the
+                # second: "port is already allocated"), so a new proxy can only start once the old one has
+                # stopped; the old one drains on the image's STOPSIGNAL SIGQUIT (nginx's graceful shutdown).
+                # docs/operations.md, "Replacing containers", has what that costs and what changes it.
+                replacement="stop-first",
             ),
             parent=self,
         )

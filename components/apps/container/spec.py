@@ -24,7 +24,7 @@ import math
 
 from components.apps.container.settings import ContainerApp, ContainerHealthcheck, config_secret_key
 from components.apps.spec import AppSpec, ConfigSecret, SecretFile, Service, Site, Volume, VolumeMount, edge_alias
-from components.core.container import Healthcheck
+from components.core.container import Healthcheck, Replacement
 from components.core.durations import SECOND, nanoseconds
 from components.edge.routes import ProxyRoute
 
@@ -72,6 +72,14 @@ def wait_timeout_seconds(settings: ContainerHealthcheck) -> int:
     return max(MIN_WAIT_SECONDS, math.ceil(decided / SECOND))
 
 
+def replacement(settings: ContainerApp) -> Replacement:
+    """Create-first only without named volumes: the stack cannot know whether an unknown image may run twice on
+    the same data (an SQLite file, an embedded database's lock, a migration on start), so an app with volumes
+    keeps the clean stop-then-start. Without volumes two copies share nothing the stack gives them; what an
+    image keeps on its own anonymous volumes is per container either way (a replacement gets fresh ones)."""
+    return "stop-first" if settings.volumes else "create-first"
+
+
 def spec(app_name: str, settings: ContainerApp, site: Site) -> AppSpec:
     """Pure: the same settings give equal specs; maps come out sorted."""
     owner = settings.uid if settings.uid is not None else 0
@@ -102,6 +110,7 @@ def spec(app_name: str, settings: ContainerApp, site: Site) -> AppSpec:
         # Any image: a VOLUME path left out of `volumes` holds data on an anonymous volume; keep it
         # when the container is replaced, so it can be recovered (docs/apps.md, the container kind).
         keep_anonymous_volumes=True,
+        replacement=replacement(settings),
     )
     route = ProxyRoute(
         app=app_name,

@@ -202,6 +202,9 @@ def spec(app_name: str, app: NextcloudApp, site: Site) -> AppSpec:
         healthcheck=http_healthcheck("/status.php", start_period="10m"),
         wait_timeout_seconds=900,
         depends_on=("db", "redis"),
+        # The image's entrypoint upgrades the code on the html volume and runs `occ upgrade` when the image
+        # is newer than the installed version: an old Nextcloud must not serve (or run) beside that.
+        replacement="stop-first",
     )
     cron = Service(
         role="cron",
@@ -217,6 +220,8 @@ def spec(app_name: str, app: NextcloudApp, site: Site) -> AppSpec:
         healthcheck=Healthcheck(test=["CMD-SHELL", "grep -qa crond /proc/1/cmdline"], start_period="10s"),
         # cron.sh does not install Nextcloud: start it after the app container has.
         depends_on=("app",),
+        # Background jobs of the old version must not run during the new one's upgrade.
+        replacement="stop-first",
     )
 
     def check(previous: object) -> None:

@@ -165,6 +165,9 @@ def spec(app_name: str, settings: RocketChatApp, site: Site) -> AppSpec:
         command=IMAGE_COMMAND,
         wait_timeout_seconds=600,
         stop_grace_seconds=30,
+        # Rocket.Chat migrates its MongoDB database on start (see the healthcheck's start period): a new
+        # version must not migrate while the old one still writes, and the old one cannot read the result.
+        replacement="stop-first",
         depends_on=(MONGO_ROLE,),
     )
     return AppSpec(

@@ -150,5 +150,9 @@ def spec(app_name: str, settings: StaticApp, site: Site) -> AppSpec:
         files=service_files(app_name, settings),
         wait_timeout_seconds=60,
         stop_grace_seconds=10,
+        # Stateless (its files are uploads, no volume): the new nginx starts beside the old one, and the old
+        # drains on the image's STOPSIGNAL SIGQUIT, nginx's graceful shutdown (nginx/docker-nginx
+        # stable/debian/Dockerfile), after the new one is healthy.
+        replacement="create-first",
     )
     return AppSpec(kind=KIND, services=(service,), route=route(app_name, settings), url=site.public_url)

@@ -138,6 +138,12 @@ def spec(app_name: str, app: WordPressApp, site: Site) -> AppSpec:
         healthcheck=http_healthcheck("/wp-login.php"),
         # Start once the database and cache report healthy.
         depends_on=("db", "redis"),
+        # Apache with PHP keeps no state of its own: the html volume, database and cache are shared, and
+        # the image's entrypoint copies WordPress onto the volume only when it holds none (docker-library/
+        # wordpress docker-entrypoint.sh: `[ ! -e index.php ] && [ ! -e wp-includes/version.php ]`), so an
+        # image bump changes no file and two Apaches serve the same site. The old one drains on the php
+        # image's STOPSIGNAL SIGWINCH, Apache's graceful stop (docker-library/php 8.4/*/apache/Dockerfile).
+        replacement="create-first",
     )
     cron = Service(
         role="cron",
@@ -164,6 +170,9 @@ def spec(app_name: str, app: WordPressApp, site: Site) -> AppSpec:
         wait_timeout_seconds=600,
         # wp-config.php exists once the app container has started; it waits for database and cache.
         depends_on=("db", "redis", "app"),
+        # Serves no visitor, so a gap costs nothing, while two at once would run the setup script (install,
+        # plugin download, `wp` commands writing the database and the html volume) and wp-cron twice.
+        replacement="stop-first",
     )
     return AppSpec(
         kind="wordpress",

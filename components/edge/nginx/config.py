@@ -58,6 +58,21 @@ UPSTREAM_CONNECT_TIMEOUT_SECONDS = 2
 covers one lost SYN (Linux retransmits it after its initial 1 s RTO, RFC 6298). A removed
 container's address drops packets: each request sent there until the next re-resolution
 waits this long and ends in 504 (was 5 s)."""
+NEXT_UPSTREAM = "error timeout"
+"""``proxy_next_upstream``: nginx's default, written out because replacement depends on it. Not ``http_502``
+and the like (an app's own error is its answer), not ``non_idempotent`` (a POST sent once stays sent once)."""
+UPSTREAM_MAX_FAILS = 1
+UPSTREAM_FAIL_TIMEOUT_SECONDS = RESOLVE_VALID_SECONDS + 1
+"""A container address that failed a connection once (refused while its container drains, timed out once it
+is gone) gets no request for one re-resolution interval, by when Docker's DNS no longer returns it. Without
+this (``max_fails=0``, before issue 14) every request nginx sent to a removed container's address in the
+last 2 s waited the connect timeout, and its retry was mostly refused: a re-resolution in between changes
+the peer set, and nginx does not pass a request on to a peer of another set (nginx 1.30
+src/http/ngx_http_upstream_round_robin.c, ``rrp->config != *peers->config``: busy). bench/
+replace_under_load.py measured 19 such 504s in 244 requests, and none with this. nginx ignores both
+settings while an alias has one address (``peers->single``), so they cost nothing outside a replacement.
+The risk: when both of an alias's addresses failed within 2 s (a new container refusing before its app
+listens, the old one draining right after), requests get 502 until the first mark expires; docs/operations.md."""
 SERVER_NAMES_HASH_BUCKET_SIZE = 512
 """nginx refuses to start when one server name plus its hash overhead does not fit a bucket
 (nginx 1.30.4 src/core/ngx_hash.c: ``sizeof(void *) + align(len + 2, 8)`` plus a
@@ -272,6 +287,9 @@ def render_nginx_config(
         static_cache_seconds=STATIC_CACHE_SECONDS,
         hsts_seconds=HSTS_SECONDS,
         idle_connections=UPSTREAM_IDLE_CONNECTIONS,
+        next_upstream=NEXT_UPSTREAM,
+        max_fails=UPSTREAM_MAX_FAILS,
+        fail_timeout=UPSTREAM_FAIL_TIMEOUT_SECONDS,
         server_names_bucket=SERVER_NAMES_HASH_BUCKET_SIZE,
         acme_issuer=issuer,
         acme_directory=LETSENCRYPT_STAGING_DIRECTORY if tls.acme_staging else LETSENCRYPT_DIRECTORY,

@@ -11,7 +11,7 @@ import re
 
 import yaml
 
-from tests.mockstack import PROJECT_DIR, ProgramRun, is_secret, run_program
+from tests.mockstack import PROJECT_DIR, ProgramRun, is_secret, run_program, service_name
 from tests.test_version import package_version
 
 EXAMPLE = PROJECT_DIR / "examples" / "wordpress"
@@ -48,7 +48,7 @@ def test_a_database_and_a_wordpress_on_the_existing_network() -> None:
     networks = [r.inputs["name"] for r in run.of_type("docker:index/network:Network")]
     assert networks == ["example-blog-backend"], "the shared network exists already: the example makes none"
     joined = {
-        r.inputs["name"]: {n["name"]: n["aliases"] for n in r.inputs["networksAdvanced"]}
+        service_name(r): {n["name"]: n["aliases"] for n in r.inputs["networksAdvanced"]}
         for r in run.of_type("docker:index/container:Container")
     }
     assert joined == {

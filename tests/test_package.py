@@ -29,7 +29,7 @@ from components.package import apps, schema
 from components.package.edge import Proxy, route_inputs
 from components.package.index import COMPONENTS, NAME, version
 from components.package.services import Cache, Database, DatabaseEngine
-from tests.mockstack import PROJECT_DIR, ProgramRun, run_components
+from tests.mockstack import PROJECT_DIR, ProgramRun, run_components, service_name
 
 SCHEMA = schema.schema()
 PROVIDER_DIR = PROJECT_DIR / "provider"
@@ -201,7 +201,7 @@ def test_a_package_wordpress_registers_what_the_library_s_app_registers() -> Non
     assert sorted(graph(package)) == sorted(graph(run_components(library)))
     assert package.named("blog").type == "selfhost:index:WordPress"
     container = package.named("blog-container")
-    assert container.inputs["name"] == "selfhost-blog-app"
+    assert service_name(container) == "selfhost-blog-app"
     envs = container.inputs["envs"]
     assert any("http://blog.example.com:8080" in env for env in envs), envs
 

@@ -87,6 +87,9 @@ CONTAINER_INPUTS: Final[Mapping[str, InputHandling]] = {
     "logOpts": "replace",
     "labels": "replace",
     "stopTimeout": "replace",
+    # Not ForceNew in the schema and not in the update's attribute list (resource_docker_container.go,
+    # resource_docker_container_funcs.go, v4.6.0): a changed tmpfs would be "updated" without effect.
+    "tmpfs": "not-applied",
     "restart": "update",
     "memory": "update",
     "memorySwap": "update",
@@ -242,6 +245,10 @@ class ServiceSpec:
     """``uid:gid`` to run as, when the image's default user is wrong for shared volumes."""
     memory_reservation_bytes: int | None = None
     """What it needs to run (Docker's ``memory_reservation``, cgroup ``memory.low``); at most ``memory_bytes``."""
+    tmpfs: Mapping[str, str] | None = None
+    """Container path -> mount options (``size=41943040,mode=0700``): the provider's ``tmpfs`` map, sent as
+    Docker's ``HostConfig.Tmpfs`` and read back from it verbatim (``d.Set("tmpfs", HostConfig.Tmpfs)``,
+    resource_docker_container_funcs.go v4.6.0). Its pages count against the container's memory limit."""
 
 
 def _env_list(envs: Mapping[str, pulumi.Input[str]]) -> list[pulumi.Input[str]]:
@@ -325,6 +332,7 @@ def service_container(
         stop_timeout=spec.stop_grace_seconds,
         destroy_grace_seconds=spec.stop_grace_seconds,
         remove_volumes=False if spec.keep_anonymous_volumes else None,
+        tmpfs=dict(spec.tmpfs) if spec.tmpfs else None,
         labels=[docker.ContainerLabelArgs(label=key, value=value) for key, value in sorted(labels.items())],
         opts=pulumi.ResourceOptions(
             parent=parent,

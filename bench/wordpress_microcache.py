@@ -14,7 +14,10 @@ tmpfs of the size production mounts). The site is installed with WordPress's own
 Measured with wrk (the host's, Debian's 4.1): the front page, anonymous, direct from Apache,
 through the edge without cache, through the edge with the microcache; and a logged-in front
 page through the edge (a real ``wordpress_logged_in_*`` cookie from ``wp_generate_auth_cookie``).
-Throughput at ``--connections``, latency at one connection (the median the target is about).
+Throughput at ``--connections``, latency at one connection (the median the target is about);
+the edge's own cost also on a static copy of the front page that Apache serves from a file
+(same size, same proxying, none of PHP's run-to-run variation, which on a loaded machine is
+larger than the figure sought).
 Over the whole run a Lua script in wrk and a probe thread count answers to logged-in, POST and
 query-string requests that came from the cache (X-Cache-Status HIT, STALE, UPDATING,
 REVALIDATED): that figure must be 0.
@@ -77,6 +80,8 @@ PACKAGES = (
 )  # fmt: skip
 CACHED = ("HIT", "STALE", "UPDATING", "REVALIDATED")
 MYSQL_SOCKET = "/run/mysqld/mysqld.sock"
+STATIC_PATH = "/bench-static/front-page.html"
+"""Apache serves the rendered front page from a file here (not under /wp-content/: the edge passes it as a page)."""
 
 APACHE_CONF = r"""ServerRoot /tmp/apache
 DefaultRuntimeDir /tmp/apache
@@ -85,6 +90,7 @@ LoadModule mpm_prefork_module /usr/lib/apache2/modules/mod_mpm_prefork.so
 LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
 LoadModule dir_module /usr/lib/apache2/modules/mod_dir.so
 LoadModule rewrite_module /usr/lib/apache2/modules/mod_rewrite.so
+LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
 LoadModule php_module /usr/lib/apache2/modules/libphp8.4.so
 Listen {address}:80
 ServerName {host}
@@ -102,6 +108,11 @@ MaxSpareServers 10
 MaxRequestWorkers 150
 DocumentRoot /usr/share/wordpress
 DirectoryIndex index.php
+# The front page's HTML as a file: what the proxy adds per request, without PHP's noise.
+Alias {static_path} /tmp/apache/page.html
+<Directory /tmp/apache>
+    Require all granted
+</Directory>
 <FilesMatch "\.php$">
     SetHandler application/x-httpd-php
 </FilesMatch>
@@ -199,7 +210,7 @@ class Site:
         )
         files = {
             "/etc/wordpress/config-default.php": config,
-            "/tmp/apache/httpd.conf": APACHE_CONF.format(address=address, host=HOST_NAME),
+            "/tmp/apache/httpd.conf": APACHE_CONF.format(address=address, host=HOST_NAME, static_path=STATIC_PATH),
         }
         writes = "".join(f"printf '%s' {_quote(text)} >{root}{path}\n" for path, text in files.items())
         mariadb = f"chroot {root} mariadb --no-defaults --socket={MYSQL_SOCKET}"
@@ -256,6 +267,12 @@ wait
         if not {"COOKIE", "POST", "ID", "VERSION"} <= set(facts):
             raise RuntimeError(f"the install printed no cookie: {output[-2000:]}")
         return facts
+
+    def save_front_page(self) -> int:
+        """The front page as rendered now, written where Apache serves ``STATIC_PATH``; its size."""
+        html = self.run("curl", "-s", "-H", f"Host: {HOST}", f"http://{self.address}/")
+        self.run("sh", "-c", "cat >/tmp/apache/page.html && chmod 0644 /tmp/apache/page.html", input=html)
+        return len(html.encode())
 
     def versions(self) -> list[str]:
         php = self.run("php", "-r", "echo PHP_VERSION;")
@@ -437,6 +454,7 @@ def main() -> None:
         site = Site(ns, root, address, cpus)
         stack.callback(site.stop)
         facts = site.install(options.posts)
+        page_bytes = site.save_front_page()
         nginx_version = subprocess.run(["chroot", str(root), "nginx", "-v"], capture_output=True, text=True).stderr
         print(
             f"WordPress {facts['VERSION']}, {', '.join(site.versions())}, {nginx_version.strip()}; "
@@ -448,9 +466,13 @@ def main() -> None:
         run_wrk(ns, "warm-up", direct_url, cpus, 3, 4)  # OPcache, MariaDB's buffer pool
         results.append(run_wrk(ns, f"direct, {many} connections", direct_url, cpus, seconds, many))
         results.append(run_wrk(ns, "direct, 1 connection", direct_url, cpus, seconds, 1))
+        results.append(run_wrk(ns, "direct, static copy, 1 conn.", direct_url + STATIC_PATH[1:], cpus, seconds, 1))
         with edge(ns, root, dns, blog_route(False), cpus):
             results.append(run_wrk(ns, f"edge, no cache, {many} conn.", edge_url, cpus, seconds, many))
             results.append(run_wrk(ns, "edge, no cache, 1 connection", edge_url, cpus, seconds, 1))
+            results.append(
+                run_wrk(ns, "edge, no cache, static copy, 1 conn.", edge_url + STATIC_PATH[1:], cpus, seconds, 1)
+            )
         with edge(ns, root, dns, blog_route(True), cpus):
             first, second = cache_status(ns, "/"), cache_status(ns, "/")
             assert (first, second) == ("MISS", "HIT"), (first, second)
@@ -468,11 +490,11 @@ def main() -> None:
             results.append(run_wrk(ns, "edge, GET /?s=lorem", edge_url + "?s=lorem", cpus, seconds, many, counter))
     load_after = os.getloadavg()
 
-    print(f"\n{'':34} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7} {'from cache':>11}")
+    print(f"\n{'':38} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7} {'from cache':>11}")
     for result in results:
         cached = "" if result.cached is None else str(result.cached)
         print(
-            f"{result.label:34} {result.requests_per_second:10.1f} {result.p50_ms:9.2f} {result.p99_ms:9.2f} "
+            f"{result.label:38} {result.requests_per_second:10.1f} {result.p50_ms:9.2f} {result.p99_ms:9.2f} "
             f"{result.errors:7d} {cached:>11}"
         )
     by_label = {result.label: result for result in results}
@@ -481,7 +503,13 @@ def main() -> None:
     counted = sum(result.cached or 0 for result in results) + probes.cached
     ratio = cached_page.requests_per_second / direct.requests_per_second if direct.requests_per_second else 0.0
     print(f"\nmicrocached / direct throughput: {ratio:.0f}x" if ratio else "\ndirect: no request completed")
-    print(f"uncached edge adds at the median (1 connection): {added:+.2f} ms")
+    static_added = (
+        by_label["edge, no cache, static copy, 1 conn."].p50_ms - by_label["direct, static copy, 1 conn."].p50_ms
+    )
+    print(
+        f"uncached edge adds at the median (1 connection): {added:+.2f} ms on the PHP page, {static_added:+.3f} ms on"
+    )
+    print(f"  its {page_bytes}-byte static copy (the same proxying, without PHP's run-to-run variation)")
     print(
         f"logged-in, POST and query-string answers from the cache: {counted} "
         f"(wrk: {sum(result.cached or 0 for result in results)}; probes during the cached runs: "

@@ -103,7 +103,7 @@ class WordPressMicrocache(ConfigModel):
         default=5,
         ge=1,
         le=60,
-        description="how long a cached page is fresh (1-60); longer would serve expired nonces",
+        description="how long a cached page is fresh, in seconds (1-60); a page's nonces stay valid far longer",
     )
     bypass_feeds: bool = Field(default=False, description="send RSS/Atom feed requests to WordPress every time")
     size: MicrocacheSize = Field(

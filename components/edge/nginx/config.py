@@ -19,6 +19,11 @@ Docker's DNS answers with a TTL of 600 s (moby v28.5.2 libnetwork/resolver.go, r
 so ``resolver ... valid=`` alone sets the interval. Until then requests go to the old
 address, which on a bridge does not answer at all: each waits for the connect timeout and
 ends in 504. bench/upstream_stall.py measures both figures.
+
+Microcache (routes with ``microcache``, WordPress's): one ``proxy_cache_path`` per app on its
+own tmpfs (``microcache_tmpfs``; the proxy adds its size to the container's memory), and in
+the app's server the cache with lock, stale-while-updating/on-error and the bypass/no-store
+maps (docs/edge.md has every rule and the nginx source each rests on).
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ is a directory of the test's work dir, where production mounts a tmpfs.
 
 The stub app (:class:`CountingApp`) counts every request that reaches it by method and path,
 answers with the count in the body (so a cached answer shows an old count), and sets response
-headers the test asks for in ``X-Stub-Header`` (``Set-Cookie``, ``Cache-Control``). ``/slow/``
-paths take a second; ``/big/`` paths answer 200 KiB.
+headers the test asks for in ``X-Stub-Header`` (``Set-Cookie``, ``Cache-Control``) and the
+status in ``X-Stub-Status``. ``/slow/``
+paths take two seconds; ``/big/`` paths answer 200 KiB.
 
 Proven here: anonymous GET and HEAD are cached and counted once; every bypass rule (each
 method, each WordPress path, a query string, each cookie, Authorization, feeds when configured)
@@ -16,7 +17,8 @@ reaches the app every time and never stores what it got; wordpress_test_cookie a
 cookies do not bypass; responses with Set-Cookie, ``Cache-Control: private``/``no-store``/
 ``max-age=0`` are not stored, and a long ``max-age`` does not outlive the configured seconds;
 the cache lock (20 concurrent misses, 1 hit at the app); stale while updating (answered at
-once while the slow app refreshes); stale while the app is down; the size bound (the cache
+once while the slow app refreshes); stale while the app answers 5xx and while it is down; the
+size bound (the cache
 manager brings the directory back under ``max_size``).
 """
 
@@ -61,6 +63,8 @@ HOST = f"{BLOG}:{PUBLIC.http}"
 SECONDS = 1
 """The tests' freshness: short enough to watch entries expire."""
 BIG_BYTES = 200 * 1024
+SLOW_SECONDS = 2.0
+"""How long ``/slow/`` paths take at the app: far above what a cached answer takes, even on a loaded machine."""
 CACHED = {"HIT", "STALE", "UPDATING", "REVALIDATED"}
 """X-Cache-Status values of an answer that came from the cache."""
 
@@ -82,8 +86,8 @@ class _CountingHandler(BaseHTTPRequestHandler):
             self.server.hits[(self.command, self.path)] += 1
             count = self.server.hits[(self.command, self.path)]
         if path.startswith("/slow/"):
-            time.sleep(1.0)
-        status = 500 if path.startswith("/fail/") else 200
+            time.sleep(SLOW_SECONDS)
+        status = 500 if path.startswith("/fail/") else int(self.headers.get("X-Stub-Status") or 200)
         body = f"{self.command} {self.path} #{count}\n".encode()
         if path.startswith("/big/"):
             body = body.ljust(BIG_BYTES, b"x")
@@ -445,13 +449,32 @@ def test_an_expired_page_is_answered_at_once_while_one_request_refreshes_it(edge
     assert send(edge, path).cache == "MISS"
     time.sleep(SECONDS + 1.2)
     stale = send(edge, path)
-    assert stale.cache == "STALE" and stale.seconds < 0.5, stale  # the app takes 1 s
+    assert stale.cache == "STALE" and stale.seconds < SLOW_SECONDS / 2, stale
     assert stale.body == f"GET {path} #1\n".encode()
     deadline = time.monotonic() + 5
     while send(edge, path).body != f"GET {path} #2\n".encode():
         assert time.monotonic() < deadline, "the background update never landed"
         time.sleep(0.1)
     assert edge.app.hits(path) == 2
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_an_expired_page_is_served_while_the_app_answers_with_an_error(edge: Edge, status: int) -> None:
+    """WordPress's "Error establishing a database connection" is a 500: visitors keep the cached page."""
+    path = fresh()
+    assert send(edge, path).cache == "MISS"
+    time.sleep(SECONDS + 1.2)
+    failing = {"X-Stub-Status": str(status)}  # the background update carries the request's headers
+    served = [send(edge, path, headers=failing) for _ in range(3)]
+    # STALE, or UPDATING while another request's background update is still out: the old copy either way.
+    assert {(reply.status, reply.body) for reply in served} == {(200, f"GET {path} #1\n".encode())}
+    assert {reply.cache for reply in served} <= {"STALE", "UPDATING"}, served
+    deadline = time.monotonic() + 5
+    while edge.app.hits(path) < 2:  # the background update asked the app again, and it failed
+        assert time.monotonic() < deadline, "no background update reached the app"
+        time.sleep(0.05)
+    # A page never cached gets the error itself.
+    assert send(edge, fresh(), headers=failing).status == status
 
 
 def test_the_cache_manager_runs_as_the_worker_user(edge: Edge) -> None:

@@ -13,8 +13,10 @@ backends, each measured the same way:
 Per backend: direct; ``naive`` (bare ``proxy_pass``: HTTP/1.0, a new connection per
 request); the generated config as production runs it (``server … resolve`` with keep-alive
 upstream); and the generated config in ``variable`` mode (per-request resolution, no
-keep-alive). All on one machine: wrk, nginx and the backend share its CPUs, so absolute
-numbers mean little; the ratios are the result. Access logs are off in every nginx
+keep-alive). All on one machine; with ``taskset`` the backend (the Python stub runs in this
+process; the nginx backend's workers) gets the last CPU, the proxy's nginx (one worker per
+remaining CPU) and wrk the others: on a 2-CPU machine nginx and wrk share CPU 0. Absolute
+numbers still mean little; the ratios are the result. Access logs are off in every nginx
 (production logs to stdout; that cost is not measured).
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
 import shutil
 import subprocess
@@ -58,6 +61,30 @@ PATH = f"/bench?size={BODY_BYTES}&type=text/plain"
 
 
 @dataclass(frozen=True)
+class Cpus:
+    """Where the backend runs, and where nginx and wrk run: apart where the machine has the CPUs."""
+
+    backend: str
+    front: str
+    """nginx and wrk."""
+
+    @staticmethod
+    def of_this_machine() -> Cpus:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) == 1:
+            return Cpus(str(cpus[0]), str(cpus[0]))
+        return Cpus(str(cpus[-1]), ",".join(str(cpu) for cpu in cpus[:-1]))
+
+
+def pin_tree(pid: int, cpus: str) -> None:
+    """``taskset`` every thread of ``pid`` and of its children (nginx's workers, cache manager)."""
+    subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True, capture_output=True)
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in children.read_text().split() if children.exists() else []:
+        pin_tree(int(child), cpus)
+
+
+@dataclass(frozen=True)
 class Result:
     label: str
     requests_per_second: float
@@ -71,8 +98,9 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}[unit]
 
 
-def run_wrk(ns: NetNamespace, label: str, port: int, options: argparse.Namespace) -> Result:
+def run_wrk(ns: NetNamespace, label: str, port: int, options: argparse.Namespace, cpus: Cpus) -> Result:
     command = ns.command(
+        "taskset", "-c", cpus.front,
         "wrk", f"-t{options.threads}", f"-c{options.connections}", f"-d{options.duration}s", "--latency",
         "-H", f"Host: {HOST}", f"http://{LISTEN_ADDRESS}:{port}{PATH}",
     )  # fmt: skip
@@ -145,25 +173,27 @@ def route(port: int, upstream_host: str = ALIAS) -> ProxyRoute:
 
 
 @contextmanager
-def nginx(ns: NetNamespace, root: Path, config: Callable[[PurePosixPath], str], port: int) -> Iterator[None]:
+def nginx(ns: NetNamespace, root: Path, config: Callable[[PurePosixPath], str], port: int, cpus: str) -> Iterator[None]:
+    """An nginx with every process pinned to ``cpus``."""
     workdir = Workdir(root)
     try:
-        with NginxProcess(ns, workdir, config(workdir.inside), (port,)):
+        with NginxProcess(ns, workdir, config(workdir.inside), (port,)) as process:
+            pin_tree(process.pid, cpus)
             yield
     finally:
         workdir.remove()
 
 
-def generated(backend: int, mode: UpstreamMode) -> Callable[[PurePosixPath], str]:
+def generated(backend: int, mode: UpstreamMode, workers: int) -> Callable[[PurePosixPath], str]:
     def render(inside: PurePosixPath) -> str:
-        runtime = namespaced_runtime(inside, access_log=False, worker_processes="auto")
+        runtime = namespaced_runtime(inside, access_log=False, worker_processes=str(workers))
         runtime = dataclasses.replace(runtime, upstream_mode=mode)
         return render_nginx_config([route(backend)], TlsSettings(), PublicPorts(8080, 8443), runtime)
 
     return render
 
 
-def measure(root: Path, backend_kind: str, options: argparse.Namespace) -> list[Result]:
+def measure(root: Path, backend_kind: str, options: argparse.Namespace, cpus: Cpus) -> list[Result]:
     with ExitStack() as stack:
         ns = stack.enter_context(NetNamespace())
         dns = stack.enter_context(DnsStub(DNS_ADDRESS, 53, ns.entered))
@@ -171,19 +201,23 @@ def measure(root: Path, backend_kind: str, options: argparse.Namespace) -> list[
         if backend_kind == "python":
             stack.enter_context(StubBackend("blog", ns, LISTEN_ADDRESS, BACKEND_PORT))
         else:
-            stack.enter_context(nginx(ns, root, lambda inside: fast_backend_config(inside, BACKEND_PORT), BACKEND_PORT))
-        results = [run_wrk(ns, "direct", BACKEND_PORT, options)]
-        with nginx(ns, root, lambda inside: naive_config(inside, NAIVE_PORT, BACKEND_PORT), NAIVE_PORT):
-            results.append(run_wrk(ns, "naive proxy_pass", NAIVE_PORT, options))
+            stack.enter_context(
+                nginx(ns, root, lambda inside: fast_backend_config(inside, BACKEND_PORT), BACKEND_PORT, cpus.backend)
+            )
+        results = [run_wrk(ns, "direct", BACKEND_PORT, options, cpus)]
+        naive = nginx(ns, root, lambda inside: naive_config(inside, NAIVE_PORT, BACKEND_PORT), NAIVE_PORT, cpus.front)
+        with naive:
+            results.append(run_wrk(ns, "naive proxy_pass", NAIVE_PORT, options, cpus))
         modes: list[tuple[UpstreamMode, str]] = [
             ("resolve", "generated (resolve, keepalive)"),
             ("variable", "generated, variable (no keepalive)"),
         ]
         for mode, label in modes:
-            with nginx(ns, root, generated(BACKEND_PORT, mode), HTTP_PORT):
+            workers = len(cpus.front.split(","))
+            with nginx(ns, root, generated(BACKEND_PORT, mode, workers), HTTP_PORT, cpus.front):
                 if mode == "resolve":
                     dns.next_answer(ALIAS, 0.0)
-                results.append(run_wrk(ns, label, HTTP_PORT, options))
+                results.append(run_wrk(ns, label, HTTP_PORT, options, cpus))
         return results
 
 
@@ -213,10 +247,14 @@ def main() -> None:
         sys.exit(reason)
     root = nginx_root()
     version = subprocess.run(["chroot", str(root), "nginx", "-v"], capture_output=True, text=True).stderr.strip()
+    cpus = Cpus.of_this_machine()
+    os.sched_setaffinity(0, {int(cpu) for cpu in cpus.backend.split(",")})  # the Python stub backend's threads
     print(f"wrk -t{options.threads} -c{options.connections} -d{options.duration}s, loopback, {version}")
+    print(f"CPUs: backend on {cpus.backend}; nginx and wrk on {cpus.front}; load average {os.getloadavg()[0]:.2f}")
     kinds = ["python", "nginx"] if options.backend == "both" else [options.backend]
     for kind in kinds:
-        report(kind, measure(root, kind, options))
+        report(kind, measure(root, kind, options, cpus))
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -383,6 +383,13 @@ class StackSettings(ConfigModel):
                 group="proxy",
             )
         )
+        # A WordPress app's microcache lives in the proxy's memory, on top of proxyMemory
+        # (components/edge/proxy.py, proxy_memory_bytes): reserved whole, as tmpfs pages cannot be reclaimed.
+        for name, app in sorted(self.apps.items()):
+            edge_bytes = int(getattr(app, "edge_memory_bytes", 0))
+            if edge_bytes:
+                key = f"apps.{name}.microcache.size"
+                budgets.append(MemoryBudget(key, key, limit=edge_bytes, reservation=edge_bytes, group="proxy"))
         return budgets
 
     @property

@@ -632,6 +632,7 @@ def namespaced_runtime(inside: PurePosixPath, access_log: bool = True, worker_pr
         temp_dir=str(inside / "tmp"),
         certificate_path=str(inside / "tls" / "fullchain.pem"),
         key_path=str(inside / "tls" / "privkey.pem"),
+        microcache_dir=str(inside / "microcache"),
     )
 
 
@@ -644,6 +645,7 @@ class Workdir:
         self.host = root / self.inside.relative_to("/")
         (self.host / "tmp").mkdir(parents=True)
         (self.host / "tls").mkdir()
+        (self.host / "microcache").mkdir()  # production mounts a tmpfs per app below it; nginx makes the app's
         ids = subprocess.run(["chroot", str(root), "id", "-u", "nginx"], capture_output=True, text=True, check=True)
         os.chown(self.host / "tmp", int(ids.stdout), 0)  # the workers write request bodies there
 

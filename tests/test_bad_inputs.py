@@ -513,6 +513,50 @@ CATALOGUE = [
     Bad("memory-decimal-units", {"apps": nc(memory={"database": "2 GB"})}, "apps.cloud.memory.database", "Ki, Mi"),
     Bad("memory-negative", {"apps": nc(memory={"cache": "-64Mi"})}, "apps.cloud.memory.cache", "Ki, Mi or Gi"),
     Bad("memory-cron-too-small", {"apps": wp(memory={"cron": "8Mi"})}, "apps.blog.memory.cron", "32Mi minimum"),
+    # --- apps.<name>.microcache ----------------------------------------------------------------
+    Bad(
+        "microcache-not-an-object",
+        {"apps": wp(microcache=False)},
+        "apps.blog.microcache",
+        "with keys bypassFeeds, enabled, seconds, size",
+    ),
+    Bad(
+        "microcache-enabled-a-word",
+        {"apps": wp(microcache={"enabled": "yes"})},
+        "apps.blog.microcache.enabled",
+        "valid boolean",
+    ),
+    Bad(
+        "microcache-seconds-zero",
+        {"apps": wp(microcache={"seconds": 0})},
+        "apps.blog.microcache.seconds",
+        "greater than or equal to 1",
+    ),
+    Bad(
+        "microcache-seconds-a-minute-too-long",
+        {"apps": wp(microcache={"seconds": 61})},
+        "apps.blog.microcache.seconds",
+        "less than or equal to 60",
+    ),
+    Bad(
+        "microcache-bypass-feeds-a-number",
+        {"apps": wp(microcache={"bypassFeeds": 1})},
+        "apps.blog.microcache.bypassFeeds",
+        "valid boolean",
+    ),
+    Bad(
+        "microcache-size-too-big",
+        {"apps": wp(microcache={"size": "2Gi"})},
+        "apps.blog.microcache.size",
+        "from 1Mi to 1Gi",
+    ),
+    Bad(
+        "microcache-size-not-whole-mi",
+        {"apps": wp(microcache={"size": "1536Ki"})},
+        "apps.blog.microcache.size",
+        "whole Mi",
+    ),
+    Bad("microcache-key-typo", {"apps": wp(microcache={"ttl": 5})}, "apps.blog.microcache.ttl", "allowed here:"),
     # --- apps.<name>.memoryReservation ---------------------------------------------------------
     Bad(
         "reservation-not-an-object",

@@ -184,9 +184,10 @@ def test_more_memory_moves_the_check_not_the_graph() -> None:
     with pytest.raises(ConfigError, match="smallest server type that fits is cx33") as caught:
         run_stack_file_monitored({"selfhost:apps": apps}, monitors)
     assert monitors and monitors[0].registrations == []
-    # 5Gi for the blog's app beside the other containers' reservations (1440Mi) and the OS (768Mi).
+    # 5Gi for the blog's app beside the other containers' reservations (1440Mi, + 42Mi for the blog's
+    # microcache in the proxy) and the OS (768Mi).
     assert "selfhost:apps.blog.memory.app: the limit 5Gi does not fit cx23 (4Gi)" in str(caught.value)
-    assert "7328Mi is needed" in str(caught.value)
+    assert "7370Mi is needed" in str(caught.value)
     run = run_stack_file_monitored(
         {"selfhost:apps": apps, "selfhost:hetzner": {**HETZNER, "serverType": "cx33"}}, monitors
     )
@@ -210,4 +211,10 @@ def test_capacity_check_counts_exactly_the_containers_the_stack_runs(prod: Progr
     containers = prod.of_type("docker:index/container:Container")
     deployed = sorted((c.inputs["memory"], c.inputs["memoryReservation"]) for c in containers)
     assert all(reservation <= limit for limit, reservation in deployed)
-    assert deployed == sorted((b.limit // 1024**2, b.reservation // 1024**2) for b in settings.memory_budgets())
+    budgets = settings.memory_budgets()
+    # The proxy container carries proxyMemory and every app's microcache (apps.<name>.microcache.size budgets).
+    proxy = [b for b in budgets if b.group == "proxy"]
+    assert [b.limit_key for b in proxy] == ["proxyMemory", "apps.blog.microcache.size"]
+    expected = [(b.limit, b.reservation) for b in budgets if b.group != "proxy"]
+    expected.append((sum(b.limit for b in proxy), sum(b.reservation for b in proxy)))
+    assert deployed == sorted((limit // 1024**2, reservation // 1024**2) for limit, reservation in expected)

@@ -255,9 +255,10 @@ def test_the_default_apps_fit_the_smallest_server() -> None:
     settings = load({**MINIMAL, "serverType": "cx23"}, apps=json.dumps(TWO_APPS))
     assert settings.hetzner is not None and settings.hetzner.server_type == "cx23"
     budgets = settings.memory_budgets()
-    assert sum(b.reservation for b in budgets) == (640 + 1024 + 32) * MiB
+    # WordPress 640, Nextcloud 1024, the proxy 32 and the blog's microcache 42 (32Mi + 8Mi headroom + 2Mi keys).
+    assert sum(b.reservation for b in budgets) == (640 + 1024 + 32 + 42) * MiB
     # + 768Mi for the OS + Nextcloud's app bursting 512Mi above its reservation.
-    assert required_memory(budgets, settings.hetzner.memory_reserve) == 2976 * MiB
+    assert required_memory(budgets, settings.hetzner.memory_reserve) == 3018 * MiB
     assert sum(b.limit for b in budgets) + settings.hetzner.memory_reserve > SERVER_TYPES["cx23"].memory_bytes
 
 
@@ -269,12 +270,13 @@ def test_a_bigger_set_is_refused_naming_the_smallest_type() -> None:
     }
     message = error_of({**MINIMAL, "serverType": "cx23"}, apps=json.dumps(apps))
     assert message.startswith("invalid stack configuration:\n  selfhost:hetzner.serverType: cx23 has 4Gi of memory")
-    # 640 (blog) + 3 x 1024 (each Nextcloud: 512 + 128 + 256 + 128) + 32 (proxy) = 3744Mi, + 768Mi reserve
+    # 640 (blog) + 3 x 1024 (each Nextcloud: 512 + 128 + 256 + 128) + 32 (proxy) + 42 (the blog's microcache)
+    # = 3786Mi, + 768Mi reserve
     assert (
-        "reservations add up to 3744Mi (apps.blog 640Mi, apps.cloud 1Gi, apps.docs 1Gi, apps.files 1Gi, proxy 32Mi)"
+        "reservations add up to 3786Mi (apps.blog 640Mi, apps.cloud 1Gi, apps.docs 1Gi, apps.files 1Gi, proxy 74Mi)"
         in message
     )
-    assert "4512Mi is needed before any container bursts" in message
+    assert "4554Mi is needed before any container bursts" in message
     assert "The smallest server type that fits is cx33" in message
     assert "pulumi config set --path hetzner.serverType cx33" in message
     assert load({**MINIMAL, "serverType": "cx33"}, apps=json.dumps(apps)).hetzner is not None
@@ -336,6 +338,8 @@ def test_capacity_counts_every_container_and_the_proxy() -> None:
         ("apps.blog.memory.cache", 64, "apps.blog.memoryReservation.cache", 64),
         ("apps.blog.memory.cron", 256, "apps.blog.memoryReservation.cron", 64),
         ("proxyMemory", 256, "proxyMemoryReservation", 32),
+        # The microcache's tmpfs and keys zone, in the proxy container, reserved whole.
+        ("apps.blog.microcache.size", 42, "apps.blog.microcache.size", 42),
     ]
 
 
@@ -359,9 +363,10 @@ def test_smallest_fitting_prefers_current_types_and_the_same_family() -> None:
 
 
 def test_every_limit_that_does_not_fit_is_named_and_lowering_them_makes_it_fit() -> None:
-    # WordPress on cpx12 (2Gi): 672Mi reserved (with the proxy) + 1152Mi for the OS leaves 224Mi of burst, but its
-    # app and database may each burst 256Mi (512Mi limits, 256Mi reservations): both are named, with their maximum.
-    hetzner = {**MINIMAL, "serverType": "cpx12", "memoryReserve": "1152Mi"}
+    # WordPress on cpx12 (2Gi): 714Mi reserved (with the proxy and its 42Mi microcache) + 1110Mi for the OS leaves
+    # 224Mi of burst, but its app and database may each burst 256Mi (512Mi limits, 256Mi reservations): both are
+    # named, with their maximum.
+    hetzner = {**MINIMAL, "serverType": "cpx12", "memoryReserve": "1110Mi"}
     message = error_of(hetzner)
     assert "selfhost:apps.blog.memory.app: the limit 512Mi does not fit cpx12 (2Gi)" in message
     assert "apps.blog.memory.database: the limit 512Mi does not fit cpx12" in message

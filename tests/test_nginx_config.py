@@ -364,6 +364,7 @@ def test_security_headers_suit_each_app(conf: Conf) -> None:
         "X-Frame-Options": "$edge_x_frame_options always",
         "Referrer-Policy": "$edge_referrer_policy always",
         "Cache-Control": "$edge_static_cache_blog",
+        "X-Cache-Status": "$upstream_cache_status always",
     }
     # Nextcloud sends its own; the proxy adds HSTS only.
     assert conf.headers(conf.server(CLOUD, tls=True), "add_header") == {

@@ -42,7 +42,7 @@ import pytest
 from components.apps.nextcloud import spec as nextcloud
 from components.apps.nextcloud.settings import NextcloudApp
 from components.apps.wordpress import spec as wordpress
-from components.apps.wordpress.settings import WordPressApp
+from components.apps.wordpress.settings import WordPressApp, WordPressMicrocache
 from components.edge.nginx.config import (
     LOGIN_BURST,
     PRODUCTION,
@@ -87,10 +87,18 @@ def root() -> Path:
     return nginx_harness.nginx_root()
 
 
-def app_routes(blog_host: str = BLOG, cloud_host: str = CLOUD) -> list[ProxyRoute]:
-    return [
+def app_routes(blog_host: str = BLOG, cloud_host: str = CLOUD, microcache: bool = False) -> list[ProxyRoute]:
+    """The blog's microcache is off unless asked for: these tests count what reaches the stubs
+    request by request (tests/test_microcache_live.py tests the cache)."""
+    blog = WordPressApp(
         # An explicit e-mail: admin@<a 253-character name> is longer than WordPress's 100-character column.
-        wordpress.route("blog", WordPressApp(kind="wordpress", hostname=blog_host, admin_email="admin@example.com")),
+        kind="wordpress",
+        hostname=blog_host,
+        admin_email="admin@example.com",
+        microcache=WordPressMicrocache(enabled=microcache),
+    )
+    return [
+        wordpress.route("blog", blog),
         nextcloud.route("cloud", NextcloudApp(kind="nextcloud", hostname=cloud_host)),
     ]
 
@@ -329,15 +337,24 @@ def refused(edge: Edge, host: str | None) -> bool:
 
 # --- the config is production's ----------------------------------------------------------
 
-ADAPTED = ("listen", "pid", "error_log", "access_log", "ssl_certificate", "ssl_certificate_key", "worker_processes")
-"""What the tests change: listen addresses and file paths (and two workers on any machine)."""
+ADAPTED = (
+    "listen",
+    "pid",
+    "error_log",
+    "access_log",
+    "ssl_certificate",
+    "ssl_certificate_key",
+    "worker_processes",
+    "proxy_cache_path",
+)
+"""What the tests change: listen addresses and file paths (the microcache's too; and two workers on any machine)."""
 
 
 @pytest.mark.parametrize("tls", [TlsSettings(), TlsSettings(mode="provided"), LETSENCRYPT], ids=lambda t: t.mode)
 def test_only_addresses_and_paths_differ_from_production(tls: TlsSettings) -> None:
     runtime = nginx_harness.namespaced_runtime(PurePosixPath("/tmp/selfhost-nginx-x"))
-    tested = render_nginx_config(app_routes(), tls, PUBLIC, runtime)
-    production = render_nginx_config(app_routes(), tls, PUBLIC, PRODUCTION)
+    tested = render_nginx_config(app_routes(microcache=True), tls, PUBLIC, runtime)
+    production = render_nginx_config(app_routes(microcache=True), tls, PUBLIC, PRODUCTION)
     tested_lines, production_lines = tested.splitlines(), production.splitlines()
     temp_paths = [line for line in tested_lines if "_temp_path " in line]
     assert len(temp_paths) == 5  # production keeps the image's compiled-in temp paths

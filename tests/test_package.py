@@ -25,7 +25,7 @@ from pydantic.alias_generators import to_camel
 
 from components.apps.app import App, AppArgs
 from components.apps.registry import KINDS
-from components.package import apps, schema
+from components.package import apps, edge, schema
 from components.package.edge import Proxy, route_inputs
 from components.package.index import COMPONENTS, NAME, version
 from components.package.services import Cache, Database, DatabaseEngine
@@ -238,6 +238,15 @@ def test_the_proxy_routes_to_a_package_app_from_its_spec() -> None:
     run = run_components(body)
     config = run.named("proxy-container").inputs["uploads"]
     assert any("server_name blog.example.com" in (u.get("content") or "") for u in config)
+    # The WordPress route's microcache reaches the proxy through the package's route input.
+    assert any("proxy_cache_path" in (u.get("content") or "") for u in config)
+    assert run.named("proxy-container").inputs.get("tmpfs")
+
+
+def test_a_route_with_a_microcache_goes_through_the_package_unchanged() -> None:
+    route = apps.app_spec("wordpress", "blog", WORDPRESS_INPUTS).route
+    assert route.microcache is not None
+    assert edge._route("proxy", 0, route_inputs(route)) == route
 
 
 def construct(run_inputs: dict[str, Any], resource_type: str, name: str) -> dict[str, Any]:
@@ -288,6 +297,13 @@ def test_a_missing_required_input_from_another_language_is_named() -> None:
         construct({"engine": "mariadb", "network": "n", "databaseName": "app"}, "selfhost:index:Database", "db")
 
 
+def _cached_route(**cache: int) -> dict[str, Any]:
+    """The blog's route as the package's input, with its microcache changed."""
+    inputs: dict[str, Any] = dict(route_inputs(apps.app_spec("wordpress", "blog", WORDPRESS_INPUTS).route))
+    inputs["microcache"] = {**inputs["microcache"], **cache}
+    return inputs
+
+
 BAD_INPUTS: list[tuple[Any, dict[str, Any], str]] = [
     (Database, {"engine": "mysql", "network": "n", "database_name": "a", "user": "a"}, "engine: Input should be"),
     (
@@ -335,6 +351,16 @@ BAD_INPUTS: list[tuple[Any, dict[str, Any], str]] = [
         "tls: Input should be 'off', 'letsencrypt' or 'provided'",
     ),
     (Proxy, {"routes": [{"app": "blog"}], "edge_network": "e"}, r"routes\[0\].kind: is required"),
+    (
+        Proxy,
+        {"routes": [_cached_route(seconds=90)], "edge_network": "e"},
+        r"routes\[0\]\.microcache\.seconds: Input should be less than or equal to 60",
+    ),
+    (
+        Proxy,
+        {"routes": [_cached_route(max_bytes=1000)], "edge_network": "e"},
+        r"routes\[0\]\.microcache\.maxBytes: 1000 is not whole MiB",
+    ),
     (
         Proxy,
         {"routes": [], "edge_network": "e", "http_port": 70000},

@@ -7,7 +7,8 @@ ports (a busybox image stands in for the real ones: no image can be pulled here)
 ``docker inspect`` reports is then turned into what the provider would store, the way
 kreuzwerker/terraform-provider-docker v4.6.0 does in ``resourceDockerContainerRead``
 (memory in MiB, durations through ``Duration.String()``, ``log_opts`` as the engine's map,
-``ports`` from ``NetworkSettings.Ports`` sorted by port). Equal means a second preview shows
+``ports`` from ``NetworkSettings.Ports`` sorted by port, the proxy's microcache ``tmpfs`` from
+``HostConfig.Tmpfs``). Equal means a second preview shows
 no change for these inputs. The two "partial" tests show what the old inputs did.
 
 Not proven here: pulumi-docker's own translation of inputs into API calls (the Docker CLI
@@ -95,6 +96,8 @@ def _run_flags(inputs: dict[str, Any]) -> list[str]:
         *("--health-start-period", health["startPeriod"], "--health-start-interval", health["startInterval"]),
         *("--health-retries", str(int(health["retries"]))),
     ]
+    for path, options in sorted((inputs.get("tmpfs") or {}).items()):
+        flags += ["--tmpfs", f"{path}:{options}"]  # the CLI's HostConfig.Tmpfs, as the provider sends it
     for port in inputs.get("ports", []):
         address = f"[{port['ip']}]" if ":" in port["ip"] else port["ip"]
         flags += ["--publish", f"{address}:{int(port['external'])}:{int(port['internal'])}/{port['protocol']}"]
@@ -132,6 +135,8 @@ def _read_back(inspected: dict[str, Any]) -> dict[str, Any]:
             "retries": health.get("Retries", 0),
         },
         "ports": ports,
+        # d.Set("tmpfs", container.HostConfig.Tmpfs): the map as the engine keeps it.
+        "tmpfs": host.get("Tmpfs") or {},
     }
 
 
@@ -151,6 +156,7 @@ def _sent(inputs: dict[str, Any]) -> dict[str, Any]:
             {"internal": int(p["internal"]), "external": int(p["external"]), "ip": p["ip"], "protocol": p["protocol"]}
             for p in inputs.get("ports", [])
         ],
+        "tmpfs": inputs.get("tmpfs") or {},
     }
 
 
@@ -193,6 +199,35 @@ def test_proxy_answers_on_ipv4_and_ipv6(engine: Engine, dev: ProgramRun) -> None
                     break
                 time.sleep(0.1)
             assert answer == "ok", url
+    finally:
+        engine.docker("rm", "--force", name, check=False)
+
+
+CGROUP_SHMEM = "cat /sys/fs/cgroup/memory.stat 2>/dev/null || cat /sys/fs/cgroup/memory/memory.stat"
+"""The container's memory statistics (cgroup v2's file, else v1's, this kernel's): ``shmem`` is its tmpfs pages."""
+
+
+def _shmem(engine: Engine, name: str) -> int:
+    stat = engine.docker("exec", name, "sh", "-c", CGROUP_SHMEM).stdout
+    return int(next(line.split()[1] for line in stat.splitlines() if line.startswith("shmem ")))
+
+
+def test_the_proxys_microcache_tmpfs_is_bounded_and_charged_to_its_memory(engine: Engine, dev: ProgramRun) -> None:
+    """Why the proxy's memory grows by each cache's tmpfs: what nginx writes there is the container's memory."""
+    inputs = _container(dev, "-proxy").inputs
+    ((path, options),) = inputs["tmpfs"].items()
+    size = int(options.split(",")[0].removeprefix("size="))
+    name = _create(engine, _run_flags(inputs), ["sh", "-c", "exec sleep 600"])
+    try:
+        df = engine.docker("exec", name, "/bin/busybox", "df", "-k", path).stdout.splitlines()[1].split()
+        assert int(df[1]) * 1024 == size
+        before = _shmem(engine, name)
+        engine.docker("exec", name, "/bin/busybox", "dd", "if=/dev/zero", f"of={path}/fill", "bs=1M", "count=30")
+        assert _shmem(engine, name) - before == 30 * 1024**2  # charged to the container, byte for byte
+        overfill = engine.docker(
+            "exec", name, "/bin/busybox", "dd", "if=/dev/zero", f"of={path}/more", "bs=1M", "count=64", check=False
+        )
+        assert overfill.returncode != 0 and "No space left" in overfill.stderr
     finally:
         engine.docker("rm", "--force", name, check=False)
 

@@ -137,8 +137,9 @@ def _resolved(spec: ServiceSpec) -> dict[str, object]:
 
 
 def test_the_generation_covers_every_input_that_replaces_the_container() -> None:
-    replacing = {key for key, handling in CONTAINER_INPUTS.items() if handling == "replace"}
-    assert set(_resolved(_spec())) == replacing - {"name"}
+    # "not-applied" inputs are in replace_on_changes: their change replaces the container too.
+    replacing = {key for key, handling in CONTAINER_INPUTS.items() if handling in ("replace", "not-applied")}
+    assert set(_resolved(_spec(tmpfs={"/cache": "size=1048576"}))) == replacing - {"name"}
 
 
 @pytest.mark.parametrize(
@@ -154,6 +155,7 @@ def test_the_generation_covers_every_input_that_replaces_the_container() -> None
         {"user": "1:1"},
         {"healthcheck": Healthcheck(test=["CMD", "true"], retries=3)},
         {"stop_grace_seconds": 10},
+        {"tmpfs": {"/cache": "size=1048576"}},
     ],
 )
 def test_a_replacing_change_gives_other_keepers(change: dict[str, Any]) -> None:

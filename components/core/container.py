@@ -93,6 +93,9 @@ CONTAINER_INPUTS: Final[Mapping[str, InputHandling]] = {
     "logOpts": "replace",
     "labels": "replace",
     "stopTimeout": "replace",
+    # Not ForceNew in the schema and not in the update's attribute list (resource_docker_container.go,
+    # resource_docker_container_funcs.go, v4.6.0): a changed tmpfs would be "updated" without effect.
+    "tmpfs": "not-applied",
     "restart": "update",
     "memory": "update",
     "memorySwap": "update",
@@ -271,6 +274,10 @@ class ServiceSpec:
     """What it needs to run (Docker's ``memory_reservation``, cgroup ``memory.low``); at most ``memory_bytes``."""
     replacement: Replacement = "stop-first"
     """How it is replaced (``Replacement``); stop-first unless the caller knows the service is stateless."""
+    tmpfs: Mapping[str, str] | None = None
+    """Container path -> mount options (``size=41943040,mode=0700``): the provider's ``tmpfs`` map, sent as
+    Docker's ``HostConfig.Tmpfs`` and read back from it verbatim (``d.Set("tmpfs", HostConfig.Tmpfs)``,
+    resource_docker_container_funcs.go v4.6.0). Its pages count against the container's memory limit."""
 
 
 def _env_list(envs: Mapping[str, pulumi.Input[str]]) -> list[pulumi.Input[str]]:
@@ -334,6 +341,10 @@ def replacement_inputs(spec: ServiceSpec, labels: Mapping[str, str]) -> dict[str
         "logOpts": dict(LOG_OPTIONS),
         "labels": dict(sorted(labels.items())),
         "stopTimeout": spec.stop_grace_seconds,
+        # Not-applied by the provider's update, so in replace_on_changes: a change replaces the container.
+        # Absent when unset, as every input added later must be: a new key would change every service's
+        # keepers, so every create-first container would be replaced once for nothing.
+        **({"tmpfs": dict(sorted(spec.tmpfs.items()))} if spec.tmpfs else {}),
     }
 
 
@@ -431,6 +442,7 @@ def service_container(
         stop_timeout=spec.stop_grace_seconds,
         destroy_grace_seconds=spec.stop_grace_seconds,
         remove_volumes=False if spec.keep_anonymous_volumes else None,
+        tmpfs=dict(spec.tmpfs) if spec.tmpfs else None,
         labels=[docker.ContainerLabelArgs(label=key, value=value) for key, value in sorted(labels.items())],
         opts=pulumi.ResourceOptions(
             parent=parent,

@@ -25,6 +25,8 @@ from components.edge.nginx.config import (
     PublicPorts,
     TlsMode,
     TlsSettings,
+    microcache_memory_bytes,
+    microcache_tmpfs,
     render_nginx_config,
 )
 from components.edge.routes import ProxyRoute
@@ -46,7 +48,7 @@ class ProxyArgs:
     """Name of the network the apps' containers join under their aliases."""
     container_name: str
     memory_bytes: int
-    """``proxyMemory``."""
+    """``proxyMemory``: nginx itself; every route's microcache is added on top (``proxy_memory_bytes``)."""
     memory_reservation_bytes: int | None = None
     """``proxyMemoryReservation`` (capped at ``proxyMemory`` when unset)."""
     http_port: int = 8080
@@ -127,6 +129,20 @@ def proxy_files(args: ProxyArgs, config: str) -> list[FileUpload]:
     return files
 
 
+def proxy_memory_bytes(args: ProxyArgs) -> int:
+    """``proxyMemory`` plus every microcache (tmpfs full plus keys zone): tmpfs pages are charged to
+    the container's cgroup and, without swap, cannot be reclaimed, so they would otherwise eat
+    the memory nginx's buffers need and end in an OOM kill."""
+    return args.memory_bytes + microcache_memory_bytes(args.routes)
+
+
+def proxy_memory_reservation_bytes(args: ProxyArgs) -> int | None:
+    """``proxyMemoryReservation`` plus the microcaches, like the limit."""
+    if args.memory_reservation_bytes is None:
+        return None
+    return args.memory_reservation_bytes + microcache_memory_bytes(args.routes)
+
+
 class Proxy(pulumi.ComponentResource):
     """nginx in front of every app, on the edge network."""
 
@@ -152,8 +168,9 @@ class Proxy(pulumi.ComponentResource):
             ServiceSpec(
                 container_name=args.container_name,
                 image=images.pull(name, images.NGINX, parent=self),
-                memory_bytes=args.memory_bytes,
-                memory_reservation_bytes=args.memory_reservation_bytes,
+                memory_bytes=proxy_memory_bytes(args),
+                memory_reservation_bytes=proxy_memory_reservation_bytes(args),
+                tmpfs=microcache_tmpfs(args.routes) or None,
                 healthcheck=HEALTHCHECK,
                 networks=[Attachment(args.edge_network)],
                 files=proxy_files(args, text),

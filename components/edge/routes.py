@@ -5,7 +5,7 @@ behaviour of the edge that differs between apps is a field here: the nginx rende
 (components/edge/nginx/) never looks at ``kind``, so a new kind sets fields and needs no
 edge change. How the kinds fill them in (docs/apps.md has the table):
 
-- WordPress: upload limit, buffered bodies, login rate limits, static cache lifetimes;
+- WordPress: upload limit, buffered bodies, login rate limits, static cache lifetimes, the microcache;
 - Nextcloud: unlimited streamed bodies both ways, DAV redirects, its own security headers;
 - a static site (its own nginx behind the edge): plain proxying; the edge passes the site's
   gzip and cache headers through untouched (``static_cache_paths`` stays empty);
@@ -16,6 +16,13 @@ edge change. How the kinds fill them in (docs/apps.md has the table):
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+MiB = 1024**2
+MICROCACHE_PAGE_BYTES = 4096
+"""tmpfs allocates whole pages: every cached file holds at least one 4 KiB page."""
+MICROCACHE_KEYS_PER_MIB = 8000
+"""nginx's proxy_cache_path docs: "one megabyte zone can store about 8 thousand keys"."""
+MICROCACHE_MIN_HEADROOM = 4 * MiB
 
 UPLOAD_ENVELOPE_BYTES = 1024**2
 """Room for a multipart form's boundaries and fields around the largest allowed file: what a
@@ -33,6 +40,52 @@ NEXTCLOUD_DAV_REDIRECTS: tuple[tuple[str, str], ...] = (
     ("/.well-known/caldav", "/remote.php/dav/"),
 )
 """What ``dav_redirects`` stands for (Nextcloud's documented reverse-proxy rules)."""
+
+
+@dataclass(frozen=True)
+class Microcache:
+    """A short-lived cache of an app's anonymous pages at the edge (WordPress), and what it costs.
+
+    The cache lives on a tmpfs of its own in the proxy container, so it costs memory, not disk,
+    and ``tmpfs_bytes + keys_zone_bytes`` are added to the proxy's memory limit and reservation
+    (tmpfs pages are charged to the container's cgroup, and without swap they cannot be reclaimed).
+    """
+
+    seconds: int
+    """How long a stored response is fresh (``proxy_cache_valid``); after that it is served stale
+    to all but one request, which refreshes it in the background."""
+    max_bytes: int
+    """``max_size``: the cache manager evicts least recently used entries above it."""
+    bypass_feeds: bool = False
+    """RSS/Atom feeds (``/feed/``, ``/comments/feed/``, ``/category/x/feed/atom/``) go to the app every time."""
+
+    @property
+    def headroom_bytes(self) -> int:
+        """tmpfs space above ``max_size``. nginx's cache manager checks the size at least every
+        10 s (nginx 1.30.4 src/http/ngx_http_file_cache.c, ngx_http_file_cache_expire caps its wait
+        at 10), and entries written meanwhile (and temp files of responses in flight) go over the
+        bound; a full tmpfs would fail the request that writes (ENOSPC aborts the response).
+        A quarter of ``max_size`` (rounded up to whole MiB), at least 4 MiB; half of it is ``min_free``,
+        so the manager also evicts when the tmpfs itself runs short."""
+        quarter_mib = -(-self.max_bytes // (4 * MiB)) * MiB  # whole MiB: Docker limits memory in MiB
+        return max(quarter_mib, MICROCACHE_MIN_HEADROOM)
+
+    @property
+    def tmpfs_bytes(self) -> int:
+        return self.max_bytes + self.headroom_bytes
+
+    @property
+    def keys_zone_bytes(self) -> int:
+        """Room for one key per tmpfs page (every file takes at least one), at nginx's ~8000 keys
+        per MiB: 1 MiB up to a 31 MiB tmpfs, one more per 31.25 MiB. When the zone still fills,
+        nginx evicts the least recently used entry (ngx_http_file_cache_forced_expire)."""
+        keys = -(-self.tmpfs_bytes // MICROCACHE_PAGE_BYTES)
+        return max(1, -(-keys // MICROCACHE_KEYS_PER_MIB)) * MiB
+
+    @property
+    def memory_bytes(self) -> int:
+        """What the cache adds to the proxy's memory: its tmpfs, full, plus its keys zone."""
+        return self.tmpfs_bytes + self.keys_zone_bytes
 
 
 @dataclass(frozen=True)
@@ -92,6 +145,11 @@ class ProxyRoute:
     upstream_idle_seconds: int = UPSTREAM_IDLE_SECONDS
     """How long an idle kept-alive connection to the app stays in the proxy's pool. Must be
     below the app server's own keep-alive timeout (see ``UPSTREAM_IDLE_SECONDS``)."""
+    microcache: Microcache | None = None
+    """Anonymous GET/HEAD responses cached at the edge for a few seconds (WordPress; None: off).
+    What is never cached is the edge's WordPress rule set (components/edge/nginx/config.py,
+    docs/edge.md): only a kind whose login, comment and cart cookies are WordPress's may set it.
+    Added after the contract's first version."""
 
     @property
     def all_redirects(self) -> tuple[tuple[str, str], ...]:

@@ -99,6 +99,20 @@ class WordPressMemory(TypedDict, total=False):
     """its wp-cli container (installs the site, then runs WP-cron)"""
 
 
+class WordPressMicrocache(TypedDict, total=False):
+    """The edge's short-lived cache of anonymous pages (docs/edge.md has what is never cached)."""
+
+    enabled: bool
+    """cache anonymous GET/HEAD pages at the proxy"""
+    seconds: int
+    """how long a cached page is fresh, in seconds (1-60); a page's nonces stay valid far longer"""
+    bypass_feeds: bool
+    """send RSS/Atom feed requests to WordPress every time"""
+    size: str
+    """most the cache holds (nginx's max_size), 1Mi-1Gi; the proxy's memory grows by it, a quarter more
+    (at least 4Mi) of headroom and its keys zone"""
+
+
 class WordPressArgs(TypedDict):
     hostname: str
     """public host name the proxy routes to this site"""
@@ -112,6 +126,8 @@ class WordPressArgs(TypedDict):
     """administrator's e-mail; default admin@<hostname>"""
     upload_limit: NotRequired[str]
     """largest upload (PHP and the proxy's body limit), at most 2Gi"""
+    microcache: NotRequired[WordPressMicrocache]
+    """the proxy's few-second cache of anonymous pages"""
     memory: NotRequired[WordPressMemory]
     """memory limits of its containers"""
     memory_reservation: NotRequired[WordPressMemory]

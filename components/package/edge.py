@@ -4,13 +4,15 @@ from collections.abc import Mapping
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
+from pydantic import ValidationError
 
+from components.apps.wordpress.settings import WordPressMicrocache
 from components.core.fields import EmailAddress, MemorySize, Port
 from components.core.volumes import StatePolicy
 from components.edge import proxy
 from components.edge.nginx.config import TlsMode
-from components.edge.routes import UPSTREAM_IDLE_SECONDS, ProxyRoute
-from components.package.validation import DOCKER_NAME, checked, input_error, require
+from components.edge.routes import UPSTREAM_IDLE_SECONDS, MiB, Microcache, ProxyRoute
+from components.package.validation import DOCKER_NAME, checked, input_error, problem, require
 
 
 class Redirect(TypedDict):
@@ -20,6 +22,17 @@ class Redirect(TypedDict):
     """The path requested."""
     target: str
     """The path redirected to."""
+
+
+class RouteMicrocache(TypedDict):
+    """The edge's few-second cache of the app's anonymous pages (WordPress; docs/edge.md)."""
+
+    seconds: int
+    """How long a stored response is fresh (1-60); then it is served stale while one request refreshes it."""
+    max_bytes: int
+    """The most the cache holds (nginx's ``max_size``); the proxy's memory grows by it and its headroom."""
+    bypass_feeds: NotRequired[bool]
+    """RSS/Atom feeds go to the app every time."""
 
 
 class Route(TypedDict):
@@ -57,11 +70,13 @@ class Route(TypedDict):
     """Exact paths answered with a 301 by the proxy."""
     upstream_idle_seconds: NotRequired[int]
     """How long an idle kept-alive connection to the app stays in the proxy's pool (below the app's keep-alive)."""
+    microcache: NotRequired[RouteMicrocache]
+    """The app's microcache at the edge; absent: nothing of the app is cached."""
 
 
 def route_inputs(route: ProxyRoute) -> Route:
     """An app's route (``WordPress(...).route``, plain data) as the Proxy's input: apps and proxy cannot drift apart."""
-    return Route(
+    inputs = Route(
         app=route.app,
         kind=route.kind,
         server_name=route.server_name,
@@ -79,6 +94,12 @@ def route_inputs(route: ProxyRoute) -> Route:
         redirects=[Redirect(path=path, target=target) for path, target in route.redirects],
         upstream_idle_seconds=route.upstream_idle_seconds,
     )
+    if route.microcache is not None:
+        cache = route.microcache
+        inputs["microcache"] = RouteMicrocache(
+            seconds=cache.seconds, max_bytes=cache.max_bytes, bypass_feeds=cache.bypass_feeds
+        )
+    return inputs
 
 
 def _route(name: str, index: int, value: Mapping[str, Any]) -> ProxyRoute:
@@ -108,7 +129,29 @@ def _route(name: str, index: int, value: Mapping[str, Any]) -> ProxyRoute:
         websocket=get("websocket", "websocket", bool, False),
         redirects=tuple((r["path"], r["target"]) for r in get("redirects", "redirects", list[dict[str, str]], [])),
         upstream_idle_seconds=get("upstream_idle_seconds", "upstreamIdleSeconds", int, UPSTREAM_IDLE_SECONDS),
+        microcache=_microcache(name, index, value.get("microcache")),
     )
+
+
+def _microcache(name: str, index: int, value: Mapping[str, Any] | None) -> Microcache | None:
+    """The route's cache, checked by the WordPress kind's own model (1-60 s, 1Mi-1Gi): one copy of the rule."""
+    if value is None:
+        return None
+    max_bytes = checked("Proxy", name, f"routes[{index}].microcache.maxBytes", int, value.get("max_bytes"))
+    if max_bytes % MiB:
+        raise input_error("Proxy", name, f"routes[{index}].microcache.maxBytes", f"{max_bytes} is not whole MiB")
+    values = {
+        "seconds": value.get("seconds"),
+        "size": f"{max_bytes // MiB}Mi",
+        "bypassFeeds": value.get("bypass_feeds"),
+    }
+    try:
+        settings = WordPressMicrocache.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValidationError as error:
+        location, message = problem(error)
+        location = {"size": "maxBytes"}.get(location, location)
+        raise input_error("Proxy", name, f"routes[{index}].microcache.{location}", message) from None
+    return settings.route_cache()
 
 
 class ProxyArgs(TypedDict):

@@ -37,7 +37,7 @@ def input_error(component: str, name: str, key: str, problem: str) -> pulumi.Run
     return pulumi.RunError(f"selfhost:index:{component} {name!r}: {key}: {problem}")
 
 
-def _problem(error: ValidationError) -> tuple[str, str]:
+def problem(error: ValidationError) -> tuple[str, str]:
     """The first error's location (camelCase, dotted) and message, without pydantic's prefix."""
     first = error.errors(include_url=False)[0]
     location = ".".join(to_camel(part) if isinstance(part, str) else str(part) for part in first["loc"])
@@ -50,7 +50,7 @@ def checked(component: str, name: str, key: str, rule: Any, value: object) -> An
     try:
         return TypeAdapter(rule).validate_python(value, strict=True)
     except ValidationError as error:
-        _, message = _problem(error)
+        _, message = problem(error)
         raise input_error(component, name, key, message) from None
 
 
@@ -70,7 +70,7 @@ def model(component: str, name: str, settings: type[M], values: Mapping[str, obj
     try:
         return settings.model_validate(dict(values))
     except ValidationError as error:
-        location, message = _problem(error)
+        location, message = problem(error)
         if not location:
             # A model-level rule names its field itself ("path: ... does not exist").
             named = MODEL_RULE.fullmatch(message)

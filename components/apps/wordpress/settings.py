@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from components.core.fields import (
     ConfigModel,
@@ -16,6 +16,8 @@ from components.core.fields import (
     user_name_problem,
 )
 from components.core.memory import MiB, Reservation, effective_reservation
+from components.core.units import MEMORY_FORMAT_HELP, parse_memory
+from components.edge.routes import Microcache
 
 WORDPRESS_USER_MAX = 60
 """``wp_insert_user()`` refuses a longer ``user_login`` (wp-includes/user.php, WordPress 7.1)."""
@@ -77,6 +79,48 @@ class WordPressMemoryReservation(Reservation):
     cron: MemorySize = Field(default=64 * MiB, description="its wp-cli container")
 
 
+MICROCACHE_MAX_SIZE = 1024 * MiB
+
+
+def _microcache_size(value: object) -> int:
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a size; write {MEMORY_FORMAT_HELP}")
+    size = parse_memory(value)
+    if not MiB <= size <= MICROCACHE_MAX_SIZE or size % MiB:
+        raise ValueError(f"{value!r}: the cache holds whole Mi, from 1Mi to 1Gi (its tmpfs is the proxy's memory)")
+    return size
+
+
+MicrocacheSize = Annotated[int, BeforeValidator(_microcache_size)]
+"""Bytes, written like a memory size (``32Mi``), but not a container's: no 32Mi minimum."""
+
+
+class WordPressMicrocache(ConfigModel):
+    """The edge's short-lived cache of anonymous pages (docs/edge.md has what is never cached)."""
+
+    enabled: bool = Field(default=True, description="cache anonymous GET/HEAD pages at the proxy")
+    seconds: int = Field(
+        default=5,
+        ge=1,
+        le=60,
+        description="how long a cached page is fresh, in seconds (1-60); a page's nonces stay valid far longer",
+    )
+    bypass_feeds: bool = Field(default=False, description="send RSS/Atom feed requests to WordPress every time")
+    size: MicrocacheSize = Field(
+        default=32 * MiB,
+        description=(
+            "most the cache holds (nginx's max_size), 1Mi-1Gi; the proxy's memory grows by it, a quarter more "
+            "(at least 4Mi) of headroom and its keys zone"
+        ),
+    )
+
+    def route_cache(self) -> Microcache | None:
+        """What the edge gets: None when off."""
+        if not self.enabled:
+            return None
+        return Microcache(seconds=self.seconds, max_bytes=self.size, bypass_feeds=self.bypass_feeds)
+
+
 class WordPressApp(ConfigModel):
     """A WordPress site with its own MariaDB and Redis."""
 
@@ -92,6 +136,9 @@ class WordPressApp(ConfigModel):
     )
     upload_limit: WordPressUploadLimit = Field(
         default=64 * 1024**2, description="largest upload (PHP and the proxy's body limit), at most 2Gi"
+    )
+    microcache: WordPressMicrocache = Field(
+        default_factory=WordPressMicrocache, description="the proxy's few-second cache of anonymous pages"
     )
     memory: WordPressMemory = Field(default_factory=WordPressMemory, description="memory limits of its containers")
     memory_reservation: WordPressMemoryReservation = Field(
@@ -112,6 +159,12 @@ class WordPressApp(ConfigModel):
                 "(it needs a letter-only top-level label and at most 100 characters); set adminEmail"
             )
         return self
+
+    @property
+    def edge_memory_bytes(self) -> int:
+        """What this app adds to the proxy's memory (its microcache), for the capacity check."""
+        cache = self.microcache.route_cache()
+        return cache.memory_bytes if cache else 0
 
     @property
     def default_admin_email(self) -> str:

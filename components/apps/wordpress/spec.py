@@ -63,6 +63,7 @@ def route(app_name: str, app: WordPressApp) -> ProxyRoute:
         app_sets_security_headers=False,
         # Themes, plugins and media are public; the image's Apache sets no cache lifetime.
         static_cache_paths=("/wp-content/", "/wp-includes/"),
+        microcache=app.microcache.route_cache(),
     )
 
 

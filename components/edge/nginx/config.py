@@ -19,6 +19,11 @@ Docker's DNS answers with a TTL of 600 s (moby v28.5.2 libnetwork/resolver.go, r
 so ``resolver ... valid=`` alone sets the interval. Until then requests go to the old
 address, which on a bridge does not answer at all: each waits for the connect timeout and
 ends in 504. bench/upstream_stall.py measures both figures.
+
+Microcache (routes with ``microcache``, WordPress's): one ``proxy_cache_path`` per app on its
+own tmpfs (``microcache_tmpfs``; the proxy adds its size to the container's memory), and in
+the app's server the cache with lock, stale-while-updating/on-error and the bypass/no-store
+maps (docs/edge.md has every rule and the nginx source each rests on).
 """
 
 from __future__ import annotations
@@ -80,6 +85,21 @@ terminating pointer, i.e. 272 bytes for a 253-character name on 64-bit); the def
 the CPU's cache line (64 bytes: names of up to 46 characters). 512 fits the longest legal
 DNS name; nginx allocates only what the names use, so the size costs nothing."""
 
+MICROCACHE_INACTIVE_SECONDS = 600
+"""``inactive=``: an entry nobody asked for in 10 min is removed, expired or not. Until then an
+expired entry is what ``proxy_cache_use_stale error timeout http_5xx`` serves while the app is down
+or failing, so pages visited in the last 10 minutes stay up through an app outage of that length.
+``max_size`` bounds the space either way."""
+MICROCACHE_LOCK_SECONDS = 5
+"""``proxy_cache_lock_timeout`` and ``_age`` (nginx's defaults, written out): concurrent misses of one
+page wait up to 5 s for the one request that fills it, then go to the app themselves (uncached)."""
+MICROCACHE_STATUSES = (200, 301, 302, 404)
+"""Responses stored: pages, redirects and not-found pages (which bots ask for by the thousand);
+any other status (errors, 403 of a protected post...) always goes to the app."""
+MICROCACHE_TMPFS_MODE = "0700"
+"""Root's at mount; nginx's master (root) chowns each cache path to the worker user at start
+(nginx src/core/ngx_file.c, ngx_create_paths). Only the workers read it."""
+
 _TEMPLATES = Path(__file__).parent
 _ENV = environment(_TEMPLATES)
 
@@ -138,6 +158,9 @@ class Runtime:
     key_path: str = "/etc/nginx/tls/privkey.pem"
     acme_state_dir: str = "/var/cache/nginx/acme"
     """Mount point of the ACME state volume; each issuer keeps its own subdirectory."""
+    microcache_dir: str = "/var/cache/nginx/microcache"
+    """Each microcached app's cache lives in ``<microcache_dir>/<app>``: a tmpfs of its own in the
+    proxy container (``microcache_tmpfs``); tests use a directory."""
 
 
 PRODUCTION = Runtime()
@@ -165,6 +188,54 @@ class _Server:
     public_host: str
     public_port: int
     public_origin: str
+    microcache: _Microcache | None
+
+
+@dataclass(frozen=True)
+class _Microcache:
+    """One app's cache, in nginx syntax."""
+
+    zone: str
+    path: str
+    keys_zone: str
+    max_size: str
+    min_free: str
+    seconds: int
+    bypass_feeds: bool
+
+
+def microcache_path(runtime: Runtime, app: str) -> str:
+    return f"{runtime.microcache_dir}/{app}"
+
+
+def microcache_tmpfs(routes: Sequence[ProxyRoute], runtime: Runtime = PRODUCTION) -> dict[str, str]:
+    """The proxy container's tmpfs mounts: one per microcached app, sized ``max_size`` + headroom.
+    Docker passes ``size=`` (bytes) and ``mode=`` to the kernel's tmpfs as they are."""
+    return {
+        microcache_path(runtime, route.app): f"size={route.microcache.tmpfs_bytes},mode={MICROCACHE_TMPFS_MODE}"
+        for route in sorted(routes, key=lambda r: r.app)
+        if route.microcache is not None
+    }
+
+
+def microcache_memory_bytes(routes: Sequence[ProxyRoute]) -> int:
+    """What every microcache adds to the proxy's memory (tmpfs full plus keys zone)."""
+    return sum(route.microcache.memory_bytes for route in routes if route.microcache is not None)
+
+
+def _microcache(route: ProxyRoute, runtime: Runtime) -> _Microcache | None:
+    cache = route.microcache
+    if cache is None:
+        return None
+    return _Microcache(
+        zone=f"microcache_{route.app}",
+        path=microcache_path(runtime, route.app),
+        keys_zone=nginx_size(cache.keys_zone_bytes),
+        max_size=nginx_size(cache.max_bytes),
+        min_free=nginx_size(cache.headroom_bytes // 2),
+        seconds=cache.seconds,
+        bypass_feeds=cache.bypass_feeds,
+    )
 
 
 def nginx_size(size: int) -> str:
@@ -190,6 +261,10 @@ def _check_route(route: ProxyRoute) -> None:
         raise pulumi.RunError(f"{key}.uploadLimit: {route.max_body_bytes} must be >= 0")
     if route.read_timeout_seconds <= 0:
         raise pulumi.RunError(f"{key}: read timeout {route.read_timeout_seconds} s must be positive")
+    if route.microcache is not None and not (
+        1 <= route.microcache.seconds <= 60 and route.microcache.max_bytes >= 1024**2
+    ):
+        raise pulumi.RunError(f"{key}.microcache: {route.microcache} needs 1-60 seconds and at least 1Mi")
     if route.upstream_idle_seconds <= 0:
         raise pulumi.RunError(f"{key}: upstream idle time {route.upstream_idle_seconds} s must be positive")
     redirects = route.all_redirects
@@ -221,7 +296,7 @@ def _check_inputs(routes: Sequence[ProxyRoute], tls: TlsSettings, runtime: Runti
         raise pulumi.RunError(
             f"selfhost:acmeEmail: {tls.acme_email!r} is not an e-mail address; tls=letsencrypt needs one"
         )
-    for path in (runtime.certificate_path, runtime.key_path, runtime.acme_state_dir):
+    for path in (runtime.certificate_path, runtime.key_path, runtime.acme_state_dir, runtime.microcache_dir):
         if not _FILE_PATH.fullmatch(path):
             raise pulumi.RunError(f"proxy runtime: {path!r} is not a plain file path")
 
@@ -259,6 +334,7 @@ def _server(route: ProxyRoute, tls: TlsSettings, ports: PublicPorts, runtime: Ru
         public_host=public_host,
         public_port=port,
         public_origin=f"{scheme}://{public_host}",
+        microcache=_microcache(route, runtime),
     )
 
 
@@ -294,4 +370,9 @@ def render_nginx_config(
         acme_issuer=issuer,
         acme_directory=LETSENCRYPT_STAGING_DIRECTORY if tls.acme_staging else LETSENCRYPT_DIRECTORY,
         acme_state_path=f"{runtime.acme_state_dir}/{issuer}",
+        microcached=[s for s in servers if s.microcache],
+        microcache_feeds=any(s.microcache and s.microcache.bypass_feeds for s in servers),
+        microcache_inactive=MICROCACHE_INACTIVE_SECONDS,
+        microcache_lock=MICROCACHE_LOCK_SECONDS,
+        microcache_statuses=" ".join(str(status) for status in MICROCACHE_STATUSES),
     )

@@ -1,0 +1,1 @@
+"""Scripts that print figures (not tests); run each as ``python bench/<name>.py``."""

@@ -295,9 +295,17 @@ def test_every_kind_runs_on_the_swarm_as_the_same_processes() -> None:
     assert {"selfhost:index:WordPress", "selfhost:index:Nextcloud", "selfhost:index:RocketChat"} <= kinds
     for name, container in containers.items():
         spec = found[name]["taskSpec"]["containerSpec"]
-        assert sorted(m["target"] for m in spec.get("mounts", [])) == sorted(
+        mounts = spec.get("mounts", [])
+        assert sorted(m["target"] for m in mounts if m["type"] == "volume") == sorted(
             v["containerPath"] for v in container.get("volumes", [])
         ), name
+        # The proxy's microcache tmpfs: the same paths, size and mode as the single host's tmpfs map.
+        tmpfs = {
+            m["target"]: f"size={int(m['tmpfsOptions']['sizeBytes'])},mode={int(m['tmpfsOptions']['mode']):04o}"
+            for m in mounts
+            if m["type"] == "tmpfs"
+        }
+        assert tmpfs == (container.get("tmpfs") or {}), name
         uploads = {u["file"]: u for u in container.get("uploads", [])}
         files = {s["fileName"]: s for s in spec.get("secrets", []) + spec.get("configs", [])}
         assert set(files) == set(uploads), name

@@ -139,7 +139,12 @@ def service_create_args(service: Any, run: ProgramRun) -> list[str]:
             f"mode={int(config['fileMode'])}",
         ]
     for mount in spec.get("mounts", []):
-        args += ["--mount", f"type=volume,source={mount['source']},target={mount['target']}"]
+        if mount["type"] == "tmpfs":  # the proxy's microcache
+            options = mount["tmpfsOptions"]
+            size, mode = int(options["sizeBytes"]), int(options["mode"])
+            args += ["--mount", f"type=tmpfs,target={mount['target']},tmpfs-size={size},tmpfs-mode={mode:o}"]
+        else:
+            args += ["--mount", f"type=volume,source={mount['source']},target={mount['target']}"]
     limits = task["resources"]
     args += ["--limit-memory", str(int(limits["limits"]["memoryBytes"]))]
     if "reservation" in limits:

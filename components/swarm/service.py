@@ -52,6 +52,22 @@ CONVERGE_DELAY = "7s"
 HASH_LENGTH = 12
 
 
+def tmpfs_mount(path: str, options: str) -> docker.ServiceTaskSpecContainerSpecMountArgs:
+    """A ``ServiceSpec.tmpfs`` entry (``size=<bytes>,mode=<octal>``, as the single host sends it to Docker)
+    as a Swarm tmpfs mount, which takes the size and mode as numbers (the proxy's microcache)."""
+    fields = dict(item.split("=", 1) for item in options.split(","))
+    if set(fields) - {"size", "mode"}:
+        raise ValueError(f"tmpfs {path}: only size= and mode= options are supported on a swarm, not {options!r}")
+    return docker.ServiceTaskSpecContainerSpecMountArgs(
+        type="tmpfs",
+        target=path,
+        tmpfs_options=docker.ServiceTaskSpecContainerSpecMountTmpfsOptionsArgs(
+            size_bytes=int(fields["size"]) if "size" in fields else None,
+            mode=int(fields["mode"], 8) if "mode" in fields else None,
+        ),
+    )
+
+
 def service_duration(value: DurationInput) -> str:
     """A duration as the provider reads a service's back: Go's ``Duration.String()`` with a trailing
     ``0s`` after minutes and ``0m`` after hours dropped (``shortDur``: ``1m``, ``2m``, ``1h``, ``1m30s``),
@@ -227,7 +243,8 @@ class SwarmRuntime:
                             type="volume", source=mount.volume, target=mount.path, read_only=mount.read_only
                         )
                         for mount in spec.mounts
-                    ],
+                    ]
+                    + [tmpfs_mount(path, options) for path, options in sorted((spec.tmpfs or {}).items())],
                     secrets=secrets,
                     configs=configs,
                     healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(

@@ -1,0 +1,186 @@
+"""Tier 3: the backup scripts for real: MariaDB 11.8, PostgreSQL 18 and restic 0.19 from Debian unstable.
+
+What this proves, with the scripts components/backups/scripts.py renders, run in stand-ins for
+their containers (tests/backupboxes.py: the container's paths, user, volumes, one network; the
+scheduler under busybox sh as on the Alpine restic image):
+
+- rows written into a real MariaDB and a real Postgres are dumped by the dumpers (asked by the
+  scheduler through control/ files), stored with the volumes by a real restic in a local
+  repository (``scheduler.sh once``: no waiting for the clock), restored into FRESH servers and
+  compared row for row; the volumes come back byte for byte (modes and symlinks too);
+- Nextcloud's maintenance mode (a stub ``php occ`` recording its calls) is on during the dumps
+  and the snapshot and off afterwards, also when the dump fails, when the helper is stopped,
+  and when the scheduler never asks (the deadline);
+- a failing dump fails that app's run only, is written in the status file, and the
+  healthcheck (run as Docker would) turns unhealthy; a repository that cannot be opened is
+  never re-initialised (restic's exit code 10 alone means "does not exist").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from components.backups import scripts
+from tests.backupboxes import Box
+from tests.backupstack import PREFIX, BackupStack, fill_volume, tree
+from tests.rootservers import ensure
+
+pytestmark = pytest.mark.live
+
+PACKAGES = ["restic", "jq", "busybox-static", "mariadb-server", "postgresql-18"]
+BLOG_ROWS = [(1, "Hello world", "first post"), (2, "Ünïcødé ✓", None), (3, "quote ' and \\ backslash", "x" * 5000)]
+
+
+@pytest.fixture(scope="module")
+def root() -> Path:
+    return ensure(PACKAGES)
+
+
+@pytest.fixture(scope="module")
+def stack(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackupStack]:
+    stack = BackupStack(root, tmp_path_factory.mktemp("backups"), step_timeout=20)
+    try:
+        yield stack
+    finally:
+        stack.close()
+
+
+def write_data(stack: BackupStack) -> None:
+    blog = stack.start_mariadb("blog-db-data")
+    stack.mariadb(
+        blog,
+        "create table wordpress.posts (id int primary key, title varchar(200), body text) "
+        "character set utf8mb4; "
+        + " ".join(
+            f"insert into wordpress.posts values ({i}, {sql(t)}, {sql(b) if b is not None else 'null'});"
+            for i, t, b in BLOG_ROWS
+        ),
+    )
+    cloud = stack.start_postgres("cloud-db-data")
+    stack.psql(
+        cloud,
+        "create table files (id serial primary key, path text not null, size bigint, meta jsonb); "
+        "insert into files (path, size, meta) select 'files/' || i || '.txt', i * 1024, "
+        "jsonb_build_object('n', i) from generate_series(1, 1000) i; alter table files owner to nextcloud",
+    )
+    fill_volume(stack.volume(f"{PREFIX}-blog-html"), seed=1)
+    fill_volume(stack.volume(f"{PREFIX}-cloud-html"), seed=2)
+    fill_volume(stack.volume(f"{PREFIX}-cloud-data"), seed=3, files=60)
+
+
+def sql(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def blog_rows(stack: BackupStack, box: Box) -> str:
+    return stack.mariadb(box, "select id, title, coalesce(body, 'NULL') from wordpress.posts order by id")
+
+
+def cloud_rows(stack: BackupStack, box: Box) -> str:
+    return stack.psql(box, "select id, path, size, meta::text from files order by id")
+
+
+@pytest.fixture(scope="module")
+def first_backup(stack: BackupStack) -> dict[str, object]:
+    write_data(stack)
+    stack.start_helpers()
+    result = stack.scheduler("once")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {"output": result.stderr, "status": stack.status()}
+
+
+def test_one_run_backs_up_every_app_and_records_it(stack: BackupStack, first_backup: dict[str, object]) -> None:
+    status = first_backup["status"]
+    assert isinstance(status, dict)
+    assert status["last_run"]["result"] == "ok"
+    assert status["last_run"]["failed"] == []
+    for app in ("blog", "cloud"):
+        record = status["apps"][app]
+        assert record["result"] == "ok"
+        assert record["error"] is None
+        assert len(record["snapshot_id"]) == 64
+        assert record["bytes_added"] > 100_000
+        assert record["last_success"] == record["last_attempt"]
+    assert status["forget"]["result"] == "ok"
+    assert "no repository yet: restic init" in str(first_backup["output"])
+    health = stack.box(f"{PREFIX}-backup").run(*scheduler_health(stack))
+    assert health.returncode == 0, health.stdout
+    assert health.stdout.startswith("healthy: last success")
+
+
+def scheduler_health(stack: BackupStack) -> tuple[str, ...]:
+    """The healthcheck's argv (``CMD`` form), run in the scheduler's box as Docker runs it."""
+    test = scripts.scheduler_healthcheck(stack.plan)
+    assert test[0] == "CMD"
+    return test[1:]
+
+
+def test_snapshots_are_tagged_per_app_and_kind_with_the_stack_as_host(
+    stack: BackupStack, first_backup: dict[str, object]
+) -> None:
+    result = stack.scheduler("restic", "snapshots", "--json")
+    assert result.returncode == 0, result.stderr
+    snapshots = json.loads(result.stdout)
+    assert sorted((s["hostname"], tuple(s["tags"])) for s in snapshots) == [
+        (PREFIX, ("app=blog", "kind=wordpress")),
+        (PREFIX, ("app=cloud", "kind=nextcloud")),
+    ]
+    paths = {s["tags"][0]: sorted(s["paths"]) for s in snapshots}
+    assert paths["app=blog"] == ["/backup/apps/blog/dumps/db.sql", "/backup/source/blog/html"]
+    assert paths["app=cloud"] == [
+        "/backup/apps/cloud/dumps/db.pgdump",
+        "/backup/source/cloud/data",
+        "/backup/source/cloud/html",
+    ]
+
+
+def test_maintenance_mode_was_on_for_the_dump_and_off_after(
+    stack: BackupStack, first_backup: dict[str, object]
+) -> None:
+    calls = (stack.occ_log / "calls").read_text().splitlines()
+    assert calls == ["/var/www/html/occ maintenance:mode --on", "/var/www/html/occ maintenance:mode --off"]
+    assert (stack.occ_log / "state").read_text() == "off\n"
+
+
+def test_the_dumps_are_consistent_files_with_no_temp_left(stack: BackupStack, first_backup: dict[str, object]) -> None:
+    blog = stack.volume(f"{PREFIX}-blog-backup") / "dumps"
+    cloud = stack.volume(f"{PREFIX}-cloud-backup") / "dumps"
+    assert sorted(p.name for p in blog.iterdir()) == ["db.sql"]
+    assert sorted(p.name for p in cloud.iterdir()) == ["db.pgdump"]
+    assert b"Dump completed" in (blog / "db.sql").read_bytes()[-200:]
+    assert (cloud / "db.pgdump").read_bytes()[:5] == b"PGDMP"
+    # The password went through option files, never the command line or the dumps.
+    assert b"s3cr" not in (blog / "db.sql").read_bytes()
+
+
+def test_restore_into_fresh_servers_row_for_row_and_volumes_byte_for_byte(
+    stack: BackupStack, first_backup: dict[str, object]
+) -> None:
+    old_blog = stack.box_of_server("blog-db-data")
+    old_cloud = stack.box_of_server("cloud-db-data")
+    expected_blog, expected_cloud = blog_rows(stack, old_blog), cloud_rows(stack, old_cloud)
+    assert expected_blog.count("\n") == 2 and expected_cloud.count("\n") == 999
+    volumes = {
+        name: tree(stack.volume(name))
+        for name in (f"{PREFIX}-blog-html", f"{PREFIX}-cloud-html", f"{PREFIX}-cloud-data")
+    }
+    for name in ("blog-db-data", "cloud-db-data"):
+        stack.stop(name)
+    fresh_blog = stack.start_mariadb("fresh-blog-db-data")
+    fresh_cloud = stack.start_postgres("fresh-cloud-db-data")
+    assert stack.mariadb(fresh_blog, "show tables from wordpress") == ""
+    for app in ("blog", "cloud"):
+        result = stack.scheduler("restore", app)
+        assert result.returncode == 0, result.stderr
+        dumper = stack.box(f"{PREFIX}-{app}-db-dump").run("/bin/sh", scripts.HELPER_SCRIPT, "restore")
+        assert dumper.returncode == 0, dumper.stderr
+    assert blog_rows(stack, fresh_blog) == expected_blog
+    assert cloud_rows(stack, fresh_cloud) == expected_cloud
+    for name, expected in volumes.items():
+        app, role = name.removeprefix(f"{PREFIX}-").split("-")
+        restored = stack.volume(f"{PREFIX}-{app}-backup") / "restore" / "backup" / "source" / app / role
+        assert tree(restored) == expected, name

@@ -19,13 +19,15 @@ scheduler under busybox sh as on the Alpine restic image):
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from components.backups import scripts
-from tests.backupboxes import Box
+from components.backups.plan import LOCAL_REPOSITORY_DIR, SCHEDULER_STATE_DIR
+from tests.backupboxes import Bind, Box
 from tests.backupstack import PREFIX, BackupStack, fill_volume, tree
 from tests.rootservers import ensure
 
@@ -184,3 +186,189 @@ def test_restore_into_fresh_servers_row_for_row_and_volumes_byte_for_byte(
         app, role = name.removeprefix(f"{PREFIX}-").split("-")
         restored = stack.volume(f"{PREFIX}-{app}-backup") / "restore" / "backup" / "source" / app / role
         assert tree(restored) == expected, name
+
+
+# --- failures are never silent, and maintenance mode always goes back off ---------------------------
+
+
+def occ_calls(stack: BackupStack) -> list[str]:
+    path = stack.occ_log / "calls"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_a_failing_dump_fails_that_app_only_and_turns_the_healthcheck_unhealthy(
+    stack: BackupStack, first_backup: dict[str, object]
+) -> None:
+    cloud_dumps = stack.volume(f"{PREFIX}-cloud-backup") / "dumps"
+    last_dump = (cloud_dumps / "db.pgdump").read_bytes()
+    calls_before = len(occ_calls(stack))
+    for server in [name for name in stack.servers if "cloud-db" in name]:
+        stack.stop(server)  # Postgres is down: pg_dump cannot connect
+    result = stack.scheduler("once")
+    assert result.returncode == 1
+    assert "no repository yet" not in result.stderr  # the repository is opened, never initialised again
+    status = stack.status()
+    assert status["last_run"]["result"] == "failed"
+    assert status["last_run"]["failed"] == ["cloud"]
+    assert status["apps"]["blog"]["result"] == "ok"
+    cloud = status["apps"]["cloud"]
+    assert cloud["result"] == "failed"
+    assert cloud["error"].startswith("dump-db: failed: pg_dump: error: connection to server")
+    assert cloud["last_success"] < cloud["last_attempt"]
+    # The last good dump stays, and nothing half-written is left.
+    assert sorted(p.name for p in cloud_dumps.iterdir()) == ["db.pgdump"]
+    assert (cloud_dumps / "db.pgdump").read_bytes() == last_dump
+    # Maintenance mode went on for the dump and back off although the dump failed.
+    assert occ_calls(stack)[calls_before:] == [
+        "/var/www/html/occ maintenance:mode --on",
+        "/var/www/html/occ maintenance:mode --off",
+    ]
+    assert (stack.occ_log / "state").read_text() == "off\n"
+    health = stack.box(f"{PREFIX}-backup").run(*scheduler_health(stack))
+    assert health.returncode == 1
+    assert health.stdout.strip() == "unhealthy: the last run failed: cloud"
+
+
+def test_maintenance_mode_goes_back_off_when_switching_on_fails(
+    stack: BackupStack, first_backup: dict[str, object]
+) -> None:
+    calls_before = len(occ_calls(stack))
+    (stack.occ_log / "fail-on").write_text("")
+    try:
+        result = stack.scheduler("once")
+    finally:
+        (stack.occ_log / "fail-on").unlink()
+    assert result.returncode == 1
+    assert stack.status()["apps"]["cloud"]["error"].startswith("quiesce-on: failed")
+    assert occ_calls(stack)[calls_before:] == [
+        "/var/www/html/occ maintenance:mode --on",
+        "/var/www/html/occ maintenance:mode --off",
+    ]
+
+
+def quiesce_request(stack: BackupStack, step: str, deadline: float) -> str:
+    """Ask the quiesce helper as the scheduler does, and wait for its answer."""
+    control = stack.volume(f"{PREFIX}-cloud-backup") / "control"
+    request_id = f"test-{time.time_ns()}"
+    (control / f".{step}.request.tmp").write_text(f"{request_id} {int(deadline)}\n")
+    (control / f".{step}.request.tmp").chmod(0o644)
+    (control / f".{step}.request.tmp").rename(control / f"{step}.request")
+    done = control / f"{step}.done"
+    limit = time.monotonic() + 15
+    while time.monotonic() < limit:
+        if done.exists() and done.read_text().split("\n")[0] == request_id:
+            return done.read_text().split("\n")[1]
+        time.sleep(0.2)
+    raise AssertionError(f"no answer to {step}")
+
+
+def wait_for_state(stack: BackupStack, state: str, timeout: float = 15) -> None:
+    limit = time.monotonic() + timeout
+    while (stack.occ_log / "state").read_text().strip() != state:
+        assert time.monotonic() < limit, f"maintenance mode is not {state}"
+        time.sleep(0.2)
+
+
+def test_maintenance_mode_goes_back_off_when_the_quiesce_container_stops(
+    stack: BackupStack, first_backup: dict[str, object]
+) -> None:
+    assert quiesce_request(stack, "quiesce-on", time.time() + 3600) == "ok"
+    assert (stack.occ_log / "state").read_text() == "on\n"
+    stack.processes[f"{PREFIX}-cloud-quiesce"].stop()  # docker stop: TERM to the container's first process
+    assert (stack.occ_log / "state").read_text() == "off\n"
+    stack.start_helper(f"{PREFIX}-cloud-quiesce")
+
+
+def test_maintenance_mode_goes_back_off_at_the_deadline_when_the_scheduler_never_asks(
+    stack: BackupStack, first_backup: dict[str, object]
+) -> None:
+    assert quiesce_request(stack, "quiesce-on", time.time() + 2) == "ok"
+    assert (stack.occ_log / "state").read_text() == "on\n"
+    wait_for_state(stack, "off")
+    # The scheduler's late quiesce-off learns that the snapshot was not taken in maintenance mode.
+    assert quiesce_request(stack, "quiesce-off", 0).startswith(
+        "failed: maintenance mode was switched off at the deadline"
+    )
+
+
+def test_a_stopped_dumper_fails_its_app_at_once(stack: BackupStack, first_backup: dict[str, object]) -> None:
+    stack.stop(f"{PREFIX}-blog-db-dump")
+    started = time.monotonic()
+    result = stack.scheduler("once")
+    assert result.returncode == 1
+    blog = stack.status()["apps"]["blog"]
+    assert blog["error"].startswith("dump-db: the db-dump helper is not running (no heartbeat")
+    assert time.monotonic() - started < 60  # not the step timeout of every step
+    helper = stack.box(f"{PREFIX}-blog-db-dump").run(*helper_health())
+    assert helper.returncode == 1
+    assert helper.stdout.startswith("no heartbeat at /backup/control/db-dump.alive")
+    stack.start_helper(f"{PREFIX}-blog-db-dump")
+    limit = time.monotonic() + 10
+    while stack.box(f"{PREFIX}-blog-db-dump").run(*helper_health()).returncode != 0:
+        assert time.monotonic() < limit
+        time.sleep(0.5)
+
+
+def helper_health() -> tuple[str, ...]:
+    test = scripts.helper_healthcheck()
+    assert test[0] == "CMD"
+    return test[1:]
+
+
+def scheduler_with(stack: BackupStack, tmp_path: Path, repository: Path) -> Box:
+    """The scheduler's box with another repository and state volume (the stack's stay as they are)."""
+    box = stack.box(f"{PREFIX}-backup")
+    (tmp_path / "state").mkdir()
+    box.binds[LOCAL_REPOSITORY_DIR] = Bind(repository)
+    box.binds[SCHEDULER_STATE_DIR] = Bind(tmp_path / "state")
+    return box
+
+
+def test_a_repository_that_cannot_be_opened_is_never_initialised_again(
+    stack: BackupStack, first_backup: dict[str, object], tmp_path: Path
+) -> None:
+    repository = tmp_path / "repository"
+    repository.mkdir()
+    (repository / "config").write_bytes(b"not a restic config")  # there, but unreadable: not exit code 10
+    box = scheduler_with(stack, tmp_path, repository)
+    result = box.run("/bin/sh", scripts.SCHEDULER_SCRIPT, "once")
+    assert result.returncode == 1
+    assert "restic init" not in result.stderr
+    assert sorted(p.name for p in repository.iterdir()) == ["config"]
+    status = json.loads((tmp_path / "state" / "status.json").read_text())
+    assert status["last_run"]["failed"] == ["(repository)"]
+    for app in ("blog", "cloud"):
+        assert status["apps"][app]["error"].startswith("the repository cannot be opened (restic exited ")
+    assert box.run(*scheduler_health(stack)).returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "healthy", "message"),
+    [
+        ({"scheduler_started_epoch": "NOW"}, True, "healthy: no run yet"),
+        ({"scheduler_started_epoch": "OLD"}, False, "unhealthy: no success since the scheduler started"),
+        (
+            {"last_run": {"result": "ok", "failed": []}, "last_success": "x", "last_success_epoch": "OLD"},
+            False,
+            "unhealthy: the last success is ",
+        ),
+        (
+            {"last_run": {"result": "ok", "failed": []}, "last_success": "then", "last_success_epoch": "NOW"},
+            True,
+            "healthy: last success then",
+        ),
+        (None, False, "unhealthy: no readable status"),
+    ],
+)
+def test_the_healthcheck_reads_the_status_file(
+    stack: BackupStack, tmp_path: Path, status: dict[str, object] | None, healthy: bool, message: str
+) -> None:
+    box = scheduler_with(stack, tmp_path, stack.repository)
+    if status is not None:
+        now = int(time.time())
+        ages = {"NOW": now - 10, "OLD": now - 2 * stack.plan.schedule.interval_seconds - 10}
+        text = json.dumps({k: ages.get(v, v) if isinstance(v, str) else v for k, v in status.items()})
+        (tmp_path / "state" / "status.json").write_text(text)
+    result = box.run(*scheduler_health(stack))
+    assert (result.returncode == 0) is healthy
+    assert result.stdout.startswith(message)

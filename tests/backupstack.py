@@ -41,7 +41,10 @@ from components.backups.plan import (
 from components.core.images import MARIADB, NEXTCLOUD, POSTGRES
 from tests.backupboxes import Bind, Box, Network, Process, owned_file, passwd_ids
 
-PREFIX = "selfhost-test"
+PREFIX = "selfhost-dev"
+"""The dev stack's prefix, so docs/backups.md's commands (written for dev) run here as written."""
+REPOSITORY_VOLUME = f"{PREFIX}-backup-repository"
+"""Pulumi.dev.yaml: ``backups.target`` is this local volume."""
 PG_BIN = "/usr/lib/postgresql/18/bin"
 DB_PASSWORD = "s3cr:et'\\\"pw"
 """Quotes, a colon and a backslash: what the dumpers must pass through their option files intact."""
@@ -87,7 +90,7 @@ QUIESCE = Quiesce(
 )
 
 
-def plan(repository: Path, *, step_timeout: int = 60) -> BackupPlan:
+def plan(*, step_timeout: int = 60) -> BackupPlan:
     return BackupPlan(
         stack=PREFIX,
         apps=(
@@ -105,7 +108,7 @@ def plan(repository: Path, *, step_timeout: int = 60) -> BackupPlan:
         ),
         schedule=Schedule("03:30", 7, "100%", step_timeout_seconds=step_timeout),
         retention=Retention(),
-        target=LocalTarget(host_path=str(repository)),
+        target=LocalTarget(volume_name=REPOSITORY_VOLUME),
     )
 
 
@@ -122,16 +125,18 @@ class Container:
 class BackupStack:
     """The volumes, the servers and the backup containers of one test stack under ``tmp``."""
 
-    def __init__(self, root: Path, tmp: Path, *, step_timeout: int = 60) -> None:
+    def __init__(
+        self, root: Path, tmp: Path, *, step_timeout: int = 60, repository_password: str = "correct horse battery"
+    ) -> None:
         self.root = root
         self.tmp = tmp
         self.network = Network()
         self.scratch = tmp / "scratch"
         self.scratch.mkdir()
-        self.repository = tmp / "repository"
-        self.repository.mkdir()
-        self.plan = plan(self.repository, step_timeout=step_timeout)
+        self.repository_password = repository_password
+        self.plan = plan(step_timeout=step_timeout)
         self.volumes: dict[str, Path] = {}
+        self.repository = self.volume(REPOSITORY_VOLUME)
         self.processes: dict[str, Process] = {}
         self.stop_signals: dict[str, signal.Signals] = {}
         self.servers: dict[str, Box] = {}
@@ -160,10 +165,10 @@ class BackupStack:
 
     def _containers(self) -> dict[str, Container]:
         plan = self.plan
-        password = self._file("repository-password", "correct horse battery staple\n", (0, 0))
+        password = self._file("repository-password", self.repository_password, (0, 0))
         scheduler_binds: dict[str, tuple[str, bool]] = {
             SCHEDULER_STATE_DIR: (f"{PREFIX}-backup-state", False),
-            LOCAL_REPOSITORY_DIR: (str(self.repository), False),
+            LOCAL_REPOSITORY_DIR: (REPOSITORY_VOLUME, False),
             f"{SECRETS_DIR}/repository-password": (password, True),
             scripts.SCHEDULER_SCRIPT: (self._file("scheduler.sh", scripts.scheduler_script(plan), (0, 0), 0o555), True),
         }

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -40,7 +39,7 @@ MONGO_DUMP = replace(CLOUD_DUMP, role="mongo", engine="mongodb", port=27017, dum
 
 
 def plan_for(target: Target) -> BackupPlan:
-    return replace(plan(Path("/unused")), target=target)
+    return replace(plan(), target=target)
 
 
 def rendered() -> dict[str, str]:
@@ -124,7 +123,7 @@ def test_the_schedule_and_retention_are_rendered_from_the_plan() -> None:
     assert "check_subset='100%'" in text
     assert "--keep-daily 7 --keep-weekly 4 \\\n        --keep-monthly 6" in text
     assert 'run_restic forget --prune --host "$stack" --group-by host,tags' in text
-    assert "stack='selfhost-test'" in text
+    assert "stack='selfhost-dev'" in text
 
 
 def test_each_app_is_backed_up_with_its_dumps_and_volumes_and_tags() -> None:

@@ -114,7 +114,8 @@ class Box:
         lines.append("exec " + " ".join(shlex.quote(word) for word in [*chroot, *inner]))
         return " && ".join(lines)
 
-    def _command(self, argv: list[str], workdir: str | None = None) -> list[str]:
+    def command(self, argv: list[str], workdir: str | None = None) -> list[str]:
+        """The host command that runs ``argv`` in this box (for ``os.execv``: stdin and stdout pass through)."""
         return [
             NSENTER,
             "-t",
@@ -133,7 +134,7 @@ class Box:
         self, *argv: str, timeout: float = 120, stdin: str | None = None, workdir: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            self._command(list(argv), workdir),
+            self.command(list(argv), workdir),
             input=stdin,
             capture_output=True,
             text=True,
@@ -144,7 +145,7 @@ class Box:
     def start(self, *argv: str, log: Path) -> Process:
         with open(log, "wb") as out:
             popen = subprocess.Popen(
-                self._command(list(argv)), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                self.command(list(argv)), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
         return Process(popen, log)
 

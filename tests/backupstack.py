@@ -241,7 +241,7 @@ class BackupStack:
                         c.name: {"binds": c.binds, "user": c.user, "env": c.env, "busybox": c.busybox}
                         for c in self.containers.values()
                     },
-                    "images": {"restic": {"busybox": True}},
+                    "events": str(self.tmp / "docker-events"),
                 },
                 indent=2,
             )
@@ -395,6 +395,41 @@ class BackupStack:
         self.network.close()
 
 
+BLOG_ROWS = [(1, "Hello world", "first post"), (2, "Ünïcødé ✓", None), (3, "quote ' and \\ backslash", "x" * 5000)]
+
+
+def write_data(stack: BackupStack) -> None:
+    """The test data set: rows in both databases, random files in the three volumes."""
+    blog = stack.start_mariadb("blog-db-data")
+    stack.mariadb(
+        blog,
+        "create table wordpress.posts (id int primary key, title varchar(200), body text) "
+        "character set utf8mb4; "
+        + " ".join(
+            f"insert into wordpress.posts values ({i}, {sql_string(t)}, {sql_string(b) if b is not None else 'null'});"
+            for i, t, b in BLOG_ROWS
+        ),
+    )
+    cloud = stack.start_postgres("cloud-db-data")
+    stack.psql(
+        cloud,
+        "create table files (id serial primary key, path text not null, size bigint, meta jsonb); "
+        "insert into files (path, size, meta) select 'files/' || i || '.txt', i * 1024, "
+        "jsonb_build_object('n', i) from generate_series(1, 1000) i; alter table files owner to nextcloud",
+    )
+    fill_volume(stack.volume(f"{PREFIX}-blog-html"), seed=1)
+    fill_volume(stack.volume(f"{PREFIX}-cloud-html"), seed=2)
+    fill_volume(stack.volume(f"{PREFIX}-cloud-data"), seed=3, files=60)
+
+
+def blog_rows(stack: BackupStack, box: Box) -> str:
+    return stack.mariadb(box, "select id, title, coalesce(body, 'NULL') from wordpress.posts order by id")
+
+
+def cloud_rows(stack: BackupStack, box: Box) -> str:
+    return stack.psql(box, "select id, path, size, meta::text from files order by id")
+
+
 def sql_string(text: str) -> str:
     """A MariaDB string literal (backslash escapes)."""
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
@@ -406,13 +441,14 @@ def pg_string(text: str) -> str:
 
 
 def fill_volume(path: Path, seed: int, files: int = 40, size: int = 64 * 1024) -> None:
-    """Files of random bytes in nested directories, a symlink, an empty file and an awkward name."""
+    """Files of random bytes in nested directories, a symlink, an empty file, a dotfile and an awkward name."""
     rng = random.Random(seed)
     for index in range(files):
         folder = path / f"dir{index % 5}" / f"sub{index % 3}"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"file-{index}.bin").write_bytes(rng.randbytes(rng.randint(0, size)))
     (path / "empty").write_bytes(b"")
+    (path / ".htaccess").write_text("# a dotfile: the restore's rm and cp must see it\n")
     (path / "name with spaces & 'quotes'.txt").write_text("hello\n")
     (path / "link").symlink_to("dir0/sub0/file-0.bin")
     os.chmod(path / "dir1", 0o750)

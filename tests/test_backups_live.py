@@ -28,13 +28,12 @@ import pytest
 from components.backups import scripts
 from components.backups.plan import LOCAL_REPOSITORY_DIR, SCHEDULER_STATE_DIR
 from tests.backupboxes import Bind, Box
-from tests.backupstack import PREFIX, BackupStack, fill_volume, tree
+from tests.backupstack import PREFIX, BackupStack, blog_rows, cloud_rows, tree, write_data
 from tests.rootservers import ensure
 
 pytestmark = pytest.mark.live
 
 PACKAGES = ["restic", "jq", "busybox-static", "mariadb-server", "postgresql-18"]
-BLOG_ROWS = [(1, "Hello world", "first post"), (2, "Ünïcødé ✓", None), (3, "quote ' and \\ backslash", "x" * 5000)]
 
 
 @pytest.fixture(scope="module")
@@ -49,41 +48,6 @@ def stack(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Back
         yield stack
     finally:
         stack.close()
-
-
-def write_data(stack: BackupStack) -> None:
-    blog = stack.start_mariadb("blog-db-data")
-    stack.mariadb(
-        blog,
-        "create table wordpress.posts (id int primary key, title varchar(200), body text) "
-        "character set utf8mb4; "
-        + " ".join(
-            f"insert into wordpress.posts values ({i}, {sql(t)}, {sql(b) if b is not None else 'null'});"
-            for i, t, b in BLOG_ROWS
-        ),
-    )
-    cloud = stack.start_postgres("cloud-db-data")
-    stack.psql(
-        cloud,
-        "create table files (id serial primary key, path text not null, size bigint, meta jsonb); "
-        "insert into files (path, size, meta) select 'files/' || i || '.txt', i * 1024, "
-        "jsonb_build_object('n', i) from generate_series(1, 1000) i; alter table files owner to nextcloud",
-    )
-    fill_volume(stack.volume(f"{PREFIX}-blog-html"), seed=1)
-    fill_volume(stack.volume(f"{PREFIX}-cloud-html"), seed=2)
-    fill_volume(stack.volume(f"{PREFIX}-cloud-data"), seed=3, files=60)
-
-
-def sql(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def blog_rows(stack: BackupStack, box: Box) -> str:
-    return stack.mariadb(box, "select id, title, coalesce(body, 'NULL') from wordpress.posts order by id")
-
-
-def cloud_rows(stack: BackupStack, box: Box) -> str:
-    return stack.psql(box, "select id, path, size, meta::text from files order by id")
 
 
 @pytest.fixture(scope="module")

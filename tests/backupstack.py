@@ -132,7 +132,7 @@ class BackupStack:
         self.tmp = tmp
         self.network = Network()
         self.scratch = tmp / "scratch"
-        self.scratch.mkdir()
+        self.scratch.mkdir(parents=True)
         self.repository_password = repository_password
         self.plan = plan(step_timeout=step_timeout)
         self.volumes: dict[str, Path] = {}
@@ -398,7 +398,7 @@ class BackupStack:
 BLOG_ROWS = [(1, "Hello world", "first post"), (2, "Ünïcødé ✓", None), (3, "quote ' and \\ backslash", "x" * 5000)]
 
 
-def write_data(stack: BackupStack) -> None:
+def write_data(stack: BackupStack, *, rows: int = 1000) -> None:
     """The test data set: rows in both databases, random files in the three volumes."""
     blog = stack.start_mariadb("blog-db-data")
     stack.mariadb(
@@ -415,7 +415,7 @@ def write_data(stack: BackupStack) -> None:
         cloud,
         "create table files (id serial primary key, path text not null, size bigint, meta jsonb); "
         "insert into files (path, size, meta) select 'files/' || i || '.txt', i * 1024, "
-        "jsonb_build_object('n', i) from generate_series(1, 1000) i; alter table files owner to nextcloud",
+        f"jsonb_build_object('n', i) from generate_series(1, {rows}) i; alter table files owner to nextcloud",
     )
     fill_volume(stack.volume(f"{PREFIX}-blog-html"), seed=1)
     fill_volume(stack.volume(f"{PREFIX}-cloud-html"), seed=2)

@@ -18,7 +18,9 @@ scheduler under busybox sh as on the Alpine restic image):
 
 from __future__ import annotations
 
+import datetime
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -336,3 +338,54 @@ def test_the_healthcheck_reads_the_status_file(
     result = box.run(*scheduler_health(stack))
     assert (result.returncode == 0) is healthy
     assert result.stdout.startswith(message)
+
+
+# --- the check, the clock and docker stop ---------------------------------------------------------
+
+
+def test_the_check_reads_the_data_and_a_damaged_pack_turns_the_healthcheck_unhealthy(
+    stack: BackupStack, first_backup: dict[str, object], tmp_path: Path
+) -> None:
+    repository = tmp_path / "repository"
+    shutil.copytree(stack.repository, repository)
+    box = scheduler_with(stack, tmp_path, repository)
+    result = box.run("/bin/sh", scripts.SCHEDULER_SCRIPT, "check")
+    assert result.returncode == 0, result.stderr
+    status = json.loads((tmp_path / "state" / "status.json").read_text())
+    assert status["check"]["result"] == "ok"
+    assert status["check"]["read_data_subset"] == "100%"
+    pack = max((p for p in (repository / "data").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    pack.chmod(0o644)
+    damaged = bytearray(pack.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    pack.write_bytes(bytes(damaged))
+    assert box.run("/bin/sh", scripts.SCHEDULER_SCRIPT, "check").returncode == 1
+    status = json.loads((tmp_path / "state" / "status.json").read_text())
+    assert status["check"]["result"] == "failed"
+    assert status["check"]["last_success"] <= status["check"]["last_attempt"]
+    health = box.run(*scheduler_health(stack))
+    assert health.returncode == 1
+    assert health.stdout.startswith("unhealthy: the last check failed: restic check exited 1")
+
+
+def test_the_next_run_is_at_the_time_of_day_utc(stack: BackupStack, first_backup: dict[str, object]) -> None:
+    result = stack.scheduler("next")
+    now = datetime.datetime.now(datetime.UTC)
+    due = now.replace(hour=3, minute=30, second=0, microsecond=0)
+    if due <= now:
+        due += datetime.timedelta(days=1)
+    assert abs(int(result.stdout) - (due - now).total_seconds()) <= 2
+
+
+def test_the_loop_records_its_start_and_stops_at_once_on_term(
+    stack: BackupStack, first_backup: dict[str, object], tmp_path: Path
+) -> None:
+    box = scheduler_with(stack, tmp_path, stack.repository)
+    loop = box.start("/bin/sh", scripts.SCHEDULER_SCRIPT, "loop", log=tmp_path / "loop.log")
+    status_file = tmp_path / "state" / "status.json"
+    loop.wait_until(lambda: status_file.exists() and "scheduler_started_epoch" in status_file.read_text(), "loop")
+    assert "every day at 03:30 UTC" in loop.output()
+    assert box.run(*scheduler_health(stack)).stdout.strip() == "healthy: no run yet"
+    started = time.monotonic()
+    assert loop.stop(timeout=5) == 143  # docker stop's TERM: the sleep is waited for in the background
+    assert time.monotonic() - started < 5

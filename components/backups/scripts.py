@@ -28,8 +28,9 @@ switches maintenance back off on ``quiesce-off``, at the deadline the scheduler 
 it is stopped (trap), whichever comes first.
 
 Modes (the script's first argument), the same in the container and in docs/backups.md:
-``scheduler.sh [loop]`` waits for the daily time; ``once`` runs one backup now (and the weekly
-check if today is check day); ``check``; ``status``; ``health`` (the healthcheck);
+``scheduler.sh [loop]`` waits for the daily time; ``once [check]`` runs one backup now (and the weekly
+check if today is check day); ``check``; ``status``; ``next`` (seconds until the next run);
+``health`` (the healthcheck);
 ``restic ARGS...`` (restic with the repository's credentials loaded from their files);
 ``restore APP [SNAPSHOT]`` (the app's snapshot into ``restore/`` of its backup volume).
 ``helper.sh [loop]``, ``health``, ``dump`` (dumper: one dump now), ``restore [FILE]`` (dumper:

@@ -35,7 +35,15 @@ TARGETS: dict[str, Target] = {
     "sftp": SftpTarget(user="u123", host="u123.your-storagebox.de", port=23, path="/home/selfhost-prod"),
     "rest": RestTarget(url="https://backup.example.com:8000/selfhost-prod/"),
 }
-MONGO_DUMP = replace(CLOUD_DUMP, role="mongo", engine="mongodb", port=27017, dump_file="mongo.archive", database=None)
+MONGO_DUMP = replace(
+    CLOUD_DUMP,
+    role="mongo",
+    engine="mongodb",
+    port=27017,
+    user="rocketchat",
+    database="rocketchat",
+    dump_file="mongo.archive",
+)
 
 
 def plan_for(target: Target) -> BackupPlan:
@@ -153,6 +161,9 @@ def test_the_dumpers_never_put_the_password_on_a_command_line() -> None:
     assert "--format=custom --compress=0" in SCRIPTS["dumper-postgres"]
     assert '"$@" --config="$workdir/config.yaml"' in SCRIPTS["dumper-mongodb"]
     assert "--config" not in SCRIPTS["dumper-mongodb-no-auth"]
+    # The app's user is created in the app's database (components/services/templates/mongodb-ensure.js).
+    assert '--username="$user" --authenticationDatabase="$database"' in SCRIPTS["dumper-mongodb"]
+    assert '--db="$database" --archive="$1"' in SCRIPTS["dumper-mongodb"]
     assert "--all-databases" in SCRIPTS["dumper-mariadb-all"]
 
 

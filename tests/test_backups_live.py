@@ -26,12 +26,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from components.backups import scripts
 from components.backups.plan import LOCAL_REPOSITORY_DIR, SCHEDULER_STATE_DIR
-from tests.backupboxes import Bind, Box
+from tests.backupboxes import Bind, Box, Network, owned_file, passwd_ids
 from tests.backupstack import PREFIX, BackupStack, blog_rows, cloud_rows, tree, write_data
 from tests.rootservers import ensure
+from tests.test_backup_scripts import MONGO_DUMP
 
 pytestmark = pytest.mark.live
 
@@ -389,3 +391,65 @@ def test_the_loop_records_its_start_and_stops_at_once_on_term(
     started = time.monotonic()
     assert loop.stop(timeout=5) == 143  # docker stop's TERM: the sleep is waited for in the background
     assert time.monotonic() - started < 5
+
+
+# --- MongoDB (not in Debian): the dumper's shell around a stub mongodump ---------------------------
+
+STUB_MONGODUMP = """#!/bin/sh
+# Test stub for mongodump: records its argv and its --config file, writes an archive.
+printf '%s\\n' "$@" >/stub-log/argv
+for arg in "$@"; do
+    case "$arg" in
+        --config=*) cp "${arg#--config=}" /stub-log/config.yaml ;;
+        --archive=*) printf 'archive' >"${arg#--archive=}" ;;
+    esac
+done
+"""
+
+
+def test_the_mongodb_dumper_passes_the_password_in_a_config_file_and_renames_the_archive(
+    root: Path, tmp_path: Path
+) -> None:
+    backup, log = tmp_path / "backup", tmp_path / "stub-log"
+    backup.mkdir()
+    log.mkdir()
+    log.chmod(0o777)
+    backup.chmod(0o777)
+    uid, gid = passwd_ids(root, "postgres")  # any system user stands in for the image's mongodb (999)
+    password = "p\"a\\s's: #{x}"
+    network = Network()
+    try:
+        box = Box(
+            root,
+            network,
+            tmp_path / "scratch",
+            {
+                "/backup": Bind(backup),
+                "/stub-log": Bind(log),
+                MONGO_DUMP.password_file: Bind(owned_file(tmp_path / "password", password, uid, gid)),
+                scripts.HELPER_SCRIPT: Bind(
+                    owned_file(tmp_path / "helper.sh", scripts.dumper_script("chat", MONGO_DUMP), 0, 0, 0o555)
+                ),
+                "/usr/local/bin/mongodump": Bind(owned_file(tmp_path / "mongodump", STUB_MONGODUMP, 0, 0, 0o555)),
+            },
+            user="postgres",
+        )
+        (tmp_path / "scratch").mkdir()
+        result = box.run("/bin/sh", scripts.HELPER_SCRIPT, "dump")
+    finally:
+        network.close()
+    assert result.returncode == 0, result.stderr
+    assert (backup / "dumps" / "mongo.archive").read_text() == "archive"
+    assert not (backup / "dumps" / "mongo.archive.partial").exists()
+    argv = (log / "argv").read_text().splitlines()
+    assert argv[:5] == [
+        "--host=cloud-db",
+        "--port=27017",
+        "--username=rocketchat",
+        "--authenticationDatabase=rocketchat",
+        "--db=rocketchat",
+    ]
+    assert argv[5] == "--archive=/backup/dumps/mongo.archive.partial"
+    assert argv[6].startswith("--config=/tmp/")
+    assert not any(password in arg for arg in argv)
+    assert yaml.safe_load((log / "config.yaml").read_text()) == {"password": password}

@@ -310,6 +310,20 @@ def test_a_repository_that_cannot_be_opened_is_never_initialised_again(
     assert box.run(*scheduler_health(stack)).returncode == 1
 
 
+def test_no_repository_is_initialised_inside_the_container_when_the_target_is_not_mounted(
+    stack: BackupStack, first_backup: dict[str, object], tmp_path: Path
+) -> None:
+    box = scheduler_with(stack, tmp_path, stack.repository)
+    del box.binds[LOCAL_REPOSITORY_DIR]  # the local target's volume or directory is missing
+    result = box.run("/bin/sh", scripts.SCHEDULER_SCRIPT, "once")
+    assert result.returncode == 1
+    assert "restic init" not in result.stderr
+    status = json.loads((tmp_path / "state" / "status.json").read_text())
+    assert status["apps"]["blog"]["error"] == (
+        "/backup/repository is not a mounted volume or directory: no repository is initialised there"
+    )
+
+
 @pytest.mark.parametrize(
     ("status", "healthy", "message"),
     [

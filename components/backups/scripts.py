@@ -169,6 +169,7 @@ def scheduler_script(plan: BackupPlan) -> str:
         apps=[_app_view(app) for app in plan.apps],
         env=repository_env(plan.target),
         target_kind=plan.target.kind,
+        local_repository=LOCAL_REPOSITORY_DIR,
         secrets_dir=SECRETS_DIR,
         sftp_args=_sftp_args(),
         status_file=STATUS_FILE,

@@ -30,8 +30,8 @@ from components.backups.plan import (
     scheduler_source_dir,
 )
 from components.core import images
+from components.core.secret_names import is_secret_name
 from config.loading import ConfigError, settings_from_config
-from policy import rules
 from stack import app_specs
 from tests.mockstack import (
     PROJECT_DIR,
@@ -392,7 +392,7 @@ def test_no_backup_secret_in_plain_text_anywhere(runs: dict[str, ProgramRun], st
     for container in backup_containers:
         for key, value in env(container).items():
             assert not any(s in value for s in secrets), f"{container.name} env {key}"
-            assert not rules.is_secret_name(key) or key.endswith("_FILE"), f"{container.name} env {key}"
+            assert not is_secret_name(key) or key.endswith("_FILE"), f"{container.name} env {key}"
         for path, (upload, secret) in uploads(container).items():
             if path.startswith("/run/secrets/"):
                 assert secret and upload["permissions"] == "0400", f"{container.name}:{path}"

@@ -331,6 +331,8 @@ def test_each_database_has_a_dumper_on_its_own_image_and_network_holding_its_pas
             server_files = {u["content"] for u, _ in uploads(server).values()}
             assert password["content"] in server_files & run.generated_passwords()
             assert not env(dumper), "a dumper needs no environment"
+            # After the scheduler, which makes control/ and dumps/ writable for the helpers first.
+            assert running[f"{prefix(stack)}-backup"].urn in dumper.dependencies
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -342,6 +344,8 @@ def test_nextclouds_quiesce_runs_on_the_apps_own_pull_as_www_data(runs: dict[str
     # The same RemoteImage resource as the app: its pull waits for the one-major-at-a-time check.
     assert quiesce.property_dependencies["image"] == app.property_dependencies["image"]
     assert quiesce.inputs["user"] == "33:33"
+    # uid 33 cannot create control/ in the fresh volume: the scheduler, started first, makes it writable.
+    assert running[f"{prefix(stack)}-backup"].urn in quiesce.dependencies
     assert network_names(quiesce) == [f"{prefix(stack)}-cloud-backend"]
     assert {p: m["volumeName"] for p, m in mounts(quiesce).items()} == {
         "/var/www/html": f"{prefix(stack)}-cloud-html",

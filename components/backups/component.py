@@ -190,7 +190,7 @@ class Backups(pulumi.ComponentResource):
             parent=self,
         )
         for app in plan.apps:
-            self._helpers(name, args, app, backup_volumes[app.app], pulled)
+            self._helpers(name, args, app, backup_volumes[app.app], pulled, scheduler)
 
         self.repository = pulumi.Output.from_input(scripts.repository_env(plan.target)["RESTIC_REPOSITORY"])
         self.scheduler = scheduler.name
@@ -221,7 +221,11 @@ class Backups(pulumi.ComponentResource):
         app: AppBackup,
         backup_volume: docker.Volume,
         pulled: Mapping[ImagePin, docker.RemoteImage],
+        scheduler: docker.Container,
     ) -> None:
+        """The app's dumpers and quiesce, each started after the scheduler: its first act makes the backup
+        volume's ``control/`` and ``dumps/`` writable for the helpers' users (the quiesce runs as uid 33 and
+        could not create them in the fresh volume's root-owned top directory)."""
         prefix, handles = args.prefix, args.apps[app.app]
         backup_mount = Mount(backup_volume.name, APP_BACKUP_DIR)
         for dump in app.dumps:
@@ -246,6 +250,7 @@ class Backups(pulumi.ComponentResource):
                     healthcheck=Healthcheck(test=scripts.helper_healthcheck(), start_period="30s"),
                 ),
                 parent=self,
+                depends_on=[scheduler],
             )
         quiesce = app.quiesce
         if quiesce is None:
@@ -290,4 +295,5 @@ class Backups(pulumi.ComponentResource):
                 healthcheck=Healthcheck(test=scripts.helper_healthcheck(), start_period="30s"),
             ),
             parent=self,
+            depends_on=[scheduler],
         )

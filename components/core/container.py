@@ -214,7 +214,10 @@ class Mount:
     read_only: bool = False
     host_directory: bool = False
     """A bind mount of the host directory ``volume`` (sent as ``host_path``): only a local backup target
-    uses one. Added for the backups (issue 12)."""
+    uses one. Added for the backups (issue 12). The provider sends it as a ``Binds`` entry
+    ``<host_path>:<container_path>:rw|ro`` (``volumeSetToDockerVolumes``,
+    internal/provider/resource_docker_container_structures.go, read at 83c00e0 after v4.5.0), with which the
+    engine creates a missing directory; ``volumes`` is not read back (docs/provider-readback.md)."""
 
 
 @dataclass(frozen=True)

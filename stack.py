@@ -11,6 +11,10 @@ from pydantic import SecretStr
 from components.apps.app import App, AppArgs, spec_volume_names
 from components.apps.registry import KINDS, proxy_routes
 from components.apps.spec import AppSpec, Site
+from components.backups.component import AppHandles, Backups, BackupsArgs
+from components.backups.derive import backup_plan, plan_volume_names
+from components.backups.plan import BackupPlan
+from components.backups.settings import credentials
 from components.core import images
 from components.core.network import Network, NetworkArgs
 from components.core.records import own_stack_name, previous_record
@@ -20,6 +24,7 @@ from components.hosts.hetzner.host import HetznerHost, HetznerHostArgs
 from components.hosts.local import DockerHost, LocalDockerHost, LocalDockerHostArgs
 from components.hosts.swarm.host import LocalSwarmHost, LocalSwarmHostArgs, SwarmHost, SwarmHostArgs, SwarmNodeArgs
 from components.swarm.service import EDGE_CONSTRAINT, SwarmRuntime, node_constraint
+from config.loading import ConfigError
 from config.memory import total_reservation
 from config.settings import AppSettings, StackSettings
 from config.swarm import LOCATION_ZONES
@@ -60,14 +65,7 @@ def _secret(value: SecretStr | None) -> pulumi.Output[str] | None:
 
 def site(settings: StackSettings, app_name: str, app: AppSettings) -> Site:
     """What every kind needs of the stack's address settings, derived once per app."""
-    return Site(
-        app=app_name,
-        hostname=app.hostname,
-        public_url=settings.public_url(app.hostname),
-        scheme=settings.scheme,
-        public_host=settings.public_host(app.hostname),
-        trusted_proxies=settings.edge_subnet,
-    )
+    return settings.site(app_name, app)
 
 
 def app_specs(settings: StackSettings) -> dict[str, AppSpec]:
@@ -81,11 +79,28 @@ def acme_volume_name(settings: StackSettings, name_prefix: str) -> str | None:
     return f"{name_prefix}-proxy-acme" if settings.tls == "letsencrypt" else None
 
 
+def stack_backup_plan(settings: StackSettings, name_prefix: str, specs: Mapping[str, AppSpec]) -> BackupPlan | None:
+    """What the stack backs up (None without ``backups``), derived from the same specs as the apps."""
+    return None if settings.backups is None else backup_plan(name_prefix, specs, settings.backups)
+
+
 def volume_names(settings: StackSettings, name_prefix: str, specs: Mapping[str, AppSpec]) -> list[str]:
-    """Every Docker volume the stack makes (the apps' and the proxy's), for the host to prepare first."""
+    """Every Docker volume the stack makes (the apps', the proxy's, the backups'), for the host to prepare first.
+
+    A name made twice is a config error (a local backup target's ``volume`` naming an app's volume):
+    refused here, before any resource."""
     names = [volume for name, spec in specs.items() for volume in spec_volume_names(name_prefix, name, spec)]
     acme = acme_volume_name(settings, name_prefix)
-    return sorted(names + ([acme] if acme else []))
+    plan = stack_backup_plan(settings, name_prefix, specs)
+    backups = plan_volume_names(plan) if plan is not None else []
+    taken = set(names) | ({acme} if acme else set())
+    clashes = sorted(set(backups) & taken)
+    if clashes:
+        raise ConfigError(
+            f"invalid stack configuration:\n  selfhost:backups.target.volume: {clashes[0]!r} is already a volume of "
+            "the stack; the repository needs a volume of its own (e.g. <project>-<stack>-backup-repository)"
+        )
+    return sorted(names + ([acme] if acme else []) + backups)
 
 
 def proxy_args(
@@ -252,13 +267,16 @@ def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.I
     """Register every resource; return the stack outputs."""
     if settings.host in ("swarm", "local-swarm"):
         return build_swarm_stack(settings, name_prefix)
+    # Pure derivations first: a config error in them stops the program before any resource.
+    specs = app_specs(settings)
+    plan = stack_backup_plan(settings, name_prefix, specs)
+    prepared = volume_names(settings, name_prefix, specs)
     host = build_host(settings, name_prefix)
     digests = image_digests(settings, host.provider)
     # Every RemoteImage on the host runs its tag at the stack's recorded digest (components/core/images.py).
     on_host = pulumi.ResourceOptions(providers=[host.provider], transformations=[digests.transformation])
-    specs = app_specs(settings)
     # Explicit: the host prepares exactly the volumes the stack makes (a directory each on Hetzner).
-    placement = host.prepare_volumes(volume_names(settings, name_prefix, specs))
+    placement = host.prepare_volumes(prepared)
     state = StatePolicy(placement=placement, protect=settings.protect)
     edge = Network(
         "edge", NetworkArgs(network_name=f"{name_prefix}-edge", internal=False, subnet=settings.edge_subnet), on_host
@@ -281,7 +299,35 @@ def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.I
     }
 
     Proxy("proxy", proxy_args(settings, name_prefix, edge.name, state, specs), on_host)
+    backups = None
+    if plan is not None and settings.backups is not None:
+        backups = Backups(
+            "backups",
+            BackupsArgs(
+                plan=plan,
+                apps={
+                    name: AppHandles(
+                        backend_network=app.backend_network,
+                        volume_names=app.volume_names,
+                        service_passwords=app.service_passwords,
+                        images=app.images,
+                    )
+                    for name, app in apps.items()
+                },
+                credentials={
+                    credential: pulumi.Output.secret(value if isinstance(value, str) else value.get_secret_value())
+                    for credential, value in credentials(settings.backups.target).items()
+                },
+                state=state,
+            ),
+            on_host,
+        )
     outputs = stack_outputs(host.address, apps, specs, digests)
+    if backups is not None:
+        # The one key to every snapshot: keep a copy away from the stack (docs/backups.md).
+        outputs["backupRepositoryPassword"] = backups.repository_password
+        outputs["backupRepository"] = backups.repository
+        outputs["backupVolumes"] = backups.volumes
     if isinstance(host, HetznerHost):
         outputs["serverIp"] = host.server_ip
         outputs["sshCommand"] = host.ssh_command

@@ -15,6 +15,10 @@ from pydantic import AfterValidator, ConfigDict, Field, SecretStr, create_model,
 
 from components.apps.kind import Kind, KindSettings
 from components.apps.registry import KINDS
+from components.apps.spec import Site
+from components.backups import memory as backup_memory
+from components.backups.derive import app_backup
+from components.backups.settings import BackupsSettings
 from components.core.fields import APP_NAME, ConfigModel, MemorySize, Port, email_problem
 from components.core.urls import port_suffix, public_endpoint
 from config.hetzner import (
@@ -133,6 +137,8 @@ def _check_edge_subnet(value: str) -> str:
     return value
 
 
+BACKUP_APP_NAME = "backup"
+"""The backups' own Docker names start with ``<prefix>-backup`` (components/backups/derive.py)."""
 APPS_DESCRIPTION = (
     "the apps: a map of app name to {kind, hostname, ...options}; the kinds and their options are in the "
     "README's config reference"
@@ -218,6 +224,33 @@ class StackSettings(ConfigModel):
     swarm: SwarmSettings | None = Field(
         default=None, description="the swarm's Hetzner servers and where the apps run (host=swarm only)"
     )
+    backups: BackupsSettings | None = Field(
+        default=None,
+        description=(
+            "daily encrypted restic backups of every app's volumes and databases: {target, schedule, retention}; "
+            "unset: none (see docs/backups.md)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _backups_on_one_host(self) -> StackSettings:
+        """The scheduler mounts every app's volumes, which on a swarm sit on different nodes."""
+        if self.backups is not None and self.host in ("swarm", "local-swarm"):
+            raise ValueError(
+                f"backups: not available with host={self.host} yet: the backup scheduler mounts every app's "
+                "volumes, which a swarm spreads over its nodes; remove the backups key from this stack "
+                "(`pulumi config rm backups`) and back up each node as docs/backups.md describes for one host"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _backup_names_free(self) -> StackSettings:
+        if self.backups is not None and BACKUP_APP_NAME in self.apps:
+            raise ValueError(
+                f"apps.{BACKUP_APP_NAME}: with backups on, <project>-<stack>-{BACKUP_APP_NAME}-* names the backup "
+                "scheduler's container and volumes; give the app another name"
+            )
+        return self
 
     @model_validator(mode="after")
     def _hostnames_unique(self) -> StackSettings:
@@ -390,7 +423,37 @@ class StackSettings(ConfigModel):
             if edge_bytes:
                 key = f"apps.{name}.microcache.size"
                 budgets.append(MemoryBudget(key, key, limit=edge_bytes, reservation=edge_bytes, group="proxy"))
+        return budgets + self._backup_budgets()
+
+    def _backup_budgets(self) -> list[MemoryBudget]:
+        """The scheduler, and a helper per dumped database and per quiesce (components/backups/memory.py)."""
+        if self.backups is None:
+            return []
+
+        def fixed(what: str, limit: int, reservation: int) -> MemoryBudget:
+            key = f"backups ({what}, fixed)"
+            return MemoryBudget(key, key, limit, reservation, group="backups")
+
+        budgets = [fixed("scheduler", backup_memory.SCHEDULER_MEMORY, backup_memory.SCHEDULER_RESERVATION)]
+        for name, app in sorted(self.apps.items()):
+            backup = app_backup(name, name, KINDS[app.kind].spec(name, app, self.site(name, app)))
+            helpers = 0 if backup is None else len(backup.dumps) + (backup.quiesce is not None)
+            budgets.extend(
+                fixed(f"apps.{name} helper", backup_memory.HELPER_MEMORY, backup_memory.HELPER_RESERVATION)
+                for _ in range(helpers)
+            )
         return budgets
+
+    def site(self, app_name: str, app: AppSettings) -> Site:
+        """What every kind needs of the stack's address settings, derived once per app."""
+        return Site(
+            app=app_name,
+            hostname=app.hostname,
+            public_url=self.public_url(app.hostname),
+            scheme=self.scheme,
+            public_host=self.public_host(app.hostname),
+            trusted_proxies=self.edge_subnet,
+        )
 
     @property
     def scheme(self) -> Literal["http", "https"]:

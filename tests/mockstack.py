@@ -9,6 +9,7 @@ so tests can check what the program itself sends. Mocks prove the graph, not the
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import runpy
@@ -359,8 +360,17 @@ def project_defaults() -> dict[str, Any]:
     return defaults
 
 
+OPERATOR_SECRETS: dict[str, dict[str, tuple[str, ...]]] = {
+    "prod": {"selfhost:backups": ("target.accessKeyId", "target.secretAccessKey")},
+}
+"""Values inside an object key that the operator sets with ``pulumi config set --secret --path`` before the
+first ``up`` (the stack file's header lists the commands; no fake encrypted blob is committed). The mocks
+set them as the CLI hands them over: decrypted inside the object, the whole key among the secret keys."""
+
+
 def stack_file_config(stack: str) -> tuple[dict[str, Any], set[str]]:
-    """A stack file's config; ``secure:`` values become a placeholder marked secret."""
+    """A stack file's config; ``secure:`` values become a placeholder marked secret, and so do the
+    operator's ``--secret --path`` values (``OPERATOR_SECRETS``)."""
     document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text()) or {}
     values: dict[str, Any] = {}
     secret_keys: set[str] = set()
@@ -371,6 +381,17 @@ def stack_file_config(stack: str) -> tuple[dict[str, Any], set[str]]:
             secret_keys.add(full_key)
         else:
             values[full_key] = value
+    for full_key, paths in OPERATOR_SECRETS.get(stack, {}).items():
+        if not isinstance(values.get(full_key), dict):
+            continue
+        values[full_key] = copy.deepcopy(values[full_key])
+        for path in paths:
+            *parents, leaf = path.split(".")
+            holder = values[full_key]
+            for part in parents:
+                holder = holder.setdefault(part, {})
+            holder[leaf] = SECRET_PLACEHOLDER
+        secret_keys.add(full_key)
     return values, secret_keys
 
 

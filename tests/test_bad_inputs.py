@@ -18,7 +18,7 @@ from components.apps.registry import KINDS
 from config.hetzner import HetznerSettings
 from config.loading import ConfigError, config_keys
 from config.swarm import SwarmNodeSettings, SwarmSettings
-from tests import container_bad_inputs, static_bad_inputs, tls_material
+from tests import backups_bad_inputs, container_bad_inputs, static_bad_inputs, tls_material
 from tests.mockstack import RecordingMonitor, run_program
 
 ALL_KINDS = ", ".join(KINDS)
@@ -749,6 +749,16 @@ CATALOGUE = [
             secret=frozenset({"apps"}) if "secrets" in options else frozenset(),
         )
         for name, options, key, says in container_bad_inputs.BAD
+    ),
+    *(
+        Bad(name, config, key, says, secret=frozenset({"backups"}) if secret else frozenset())
+        for name, config, key, says, secret in backups_bad_inputs.CASES
+    ),
+    Bad(
+        "container-volume-named-backup",
+        {"apps": {"tool": container_bad_inputs.app(volumes={"backup": "/data"})}},
+        "apps.tool.volumes.backup",
+        "is the app's backup volume",
     ),
     Bad(
         "static-reservation-above-limit",

@@ -92,6 +92,11 @@ def test_dev_stack_has_the_expected_containers(dev: ProgramRun) -> None:
             "cloud-db",
             "cloud-redis",
             "proxy",
+            # The backups (components/backups): the scheduler, a dumper per database, Nextcloud's quiesce.
+            "backup",
+            "blog-db-dump",
+            "cloud-db-dump",
+            "cloud-quiesce",
         ]
     )
 
@@ -166,7 +171,8 @@ def test_postgres_18_volume_sits_at_the_new_data_path() -> None:
 
 def test_volumes_are_retained_and_unprotected_in_dev(dev: ProgramRun) -> None:
     volumes = dev.of_type(VOLUME)
-    assert len(volumes) == 5
+    # The apps' five, and the backups': the scheduler's state, the local repository, a backup volume per app.
+    assert len(volumes) == 9
     for volume in volumes:
         assert volume.retain_on_delete, volume.name
         assert not volume.protect, volume.name
@@ -177,6 +183,7 @@ def test_protect_true_protects_the_volumes_and_the_passwords_their_data_depends_
     protected = {r.name for r in run.registrations if r.protect}
     data_bound = {"blog-db-password", "blog-db-root-password", "blog-admin-password"}
     data_bound |= {"cloud-db-password", "cloud-admin-password"}
+    data_bound |= {"backups-repository-password"}  # every snapshot is encrypted with it
     assert protected == {v.name for v in run.of_type(VOLUME)} | data_bound
     # Redis keeps no data: its password may change with any deploy.
     assert not any(r.protect for r in run.of_type(PASSWORD) if "redis" in r.name)
@@ -205,8 +212,8 @@ def test_images_pinned_and_containers_use_image_id(dev: ProgramRun) -> None:
 
 def test_no_password_in_plain_text_anywhere(dev: ProgramRun) -> None:
     passwords = dev.generated_passwords()
-    # blog: admin, database, database root, redis; cloud (Postgres): admin, database, redis.
-    assert len(passwords) == len(dev.of_type(PASSWORD)) == 7
+    # blog: admin, database, database root, redis; cloud (Postgres): admin, database, redis; the backups' repository.
+    assert len(passwords) == len(dev.of_type(PASSWORD)) == 8
     for registration in dev.registrations:
         for path, value, secret in walk(registration.raw_inputs):
             if isinstance(value, str) and any(p in value for p in passwords):
@@ -226,13 +233,14 @@ def test_passwords_never_in_environment_only_in_files(dev: ProgramRun) -> None:
 
 
 def test_password_files_readable_only_by_the_service_user(dev: ProgramRun) -> None:
-    owners = {"db": "999", "redis": "999", "app": "33", "cron": "33"}
+    # The backups' scheduler and dumpers run as root: their files go root-owned (no owner sent, FileUpload.args).
+    owners = {"db": "999", "redis": "999", "app": "33", "cron": "33", "quiesce": "33", "dump": None, "backup": None}
     for name, container in containers(dev).items():
         for item, secret in uploads(container):
             if item["file"].startswith("/run/secrets/"):
                 assert secret, f"{name}:{item['file']}"
                 assert item["permissions"] == "0400"
-                assert item["owner"] == owners[name.rsplit("-", 1)[1]], f"{name}:{item['file']}"
+                assert item.get("owner") == owners[name.rsplit("-", 1)[1]], f"{name}:{item['file']}"
 
 
 @pytest.mark.parametrize("app", ["blog", "cloud"])
@@ -294,6 +302,10 @@ def test_every_container_reserves_what_it_needs_in_mib(dev: ProgramRun) -> None:
         f"{PREFIX}-cloud-redis": (128, 128),
         # proxyMemoryReservation 32Mi and proxyMemory 128Mi, each + the blog's 42Mi microcache (docs/edge.md).
         f"{PREFIX}-proxy": (74, 170),
+        f"{PREFIX}-backup": (64, 512),
+        f"{PREFIX}-blog-db-dump": (16, 256),
+        f"{PREFIX}-cloud-db-dump": (16, 256),
+        f"{PREFIX}-cloud-quiesce": (16, 256),
     }
 
 

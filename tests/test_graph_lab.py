@@ -85,7 +85,9 @@ def test_only_rocket_chat_passes_websocket_upgrades(lab: ProgramRun) -> None:
 
 def test_kinds_without_backing_services_get_no_internal_network(lab: ProgramRun) -> None:
     nets = {n.inputs["name"] for n in lab.of_type(NETWORK)}
-    assert nets == {f"{PREFIX}-edge", *(f"{PREFIX}-{app}-backend" for app in ("blog", "cloud", "chat"))}
+    backends = {f"{PREFIX}-{app}-backend" for app in ("blog", "cloud", "chat")}
+    # ...and the backup scheduler's own network (components/backups/component.py).
+    assert nets == {f"{PREFIX}-edge", f"{PREFIX}-backup", *backends}
     for app in ("www", "tool"):
         assert list(attached(containers(lab)[f"{PREFIX}-{app}-app"])) == [f"{PREFIX}-edge"]
 
@@ -131,7 +133,7 @@ def test_the_container_apps_volume_is_retained_protected_with_the_stack_and_moun
 
 def test_every_volume_of_the_lab_stack_is_listed_in_the_volumes_output(lab: ProgramRun) -> None:
     made = sorted(v.inputs["name"] for v in lab.of_type(VOLUME))
-    listed = sorted(name for names in lab.outputs["volumes"].values() for name in names)
+    listed = sorted([n for names in lab.outputs["volumes"].values() for n in names] + lab.outputs["backupVolumes"])
     assert made == listed
     assert re.fullmatch(r"selfhost-lab-chat-mongo-data", next(n for n in made if "mongo" in n))
 

@@ -92,7 +92,11 @@ def test_every_docker_volume_lives_on_the_hetzner_volume(prod: ProgramRun) -> No
     volumes = prod.of_type("docker:index/volume:Volume")
     assert sorted(v.inputs["name"] for v in volumes) == sorted(
         f"selfhost-prod-{suffix}"
-        for suffix in ("blog-db-data", "blog-html", "cloud-data", "cloud-db-data", "cloud-html", "proxy-acme")
+        for suffix in (
+            *("blog-db-data", "blog-html", "cloud-data", "cloud-db-data", "cloud-html", "proxy-acme"),
+            # The backups': the scheduler's state and each app's dumps (the repository is in S3).
+            *("backup-state", "blog-backup", "cloud-backup"),
+        )
     )
     for volume in volumes:
         name = volume.inputs["name"]
@@ -185,9 +189,10 @@ def test_more_memory_moves_the_check_not_the_graph() -> None:
         run_stack_file_monitored({"selfhost:apps": apps}, monitors)
     assert monitors and monitors[0].registrations == []
     # 5Gi for the blog's app beside the other containers' reservations (1440Mi, + 42Mi for the blog's
-    # microcache in the proxy) and the OS (768Mi).
+    # microcache in the proxy, + 112Mi for the backups' scheduler and helpers: components/backups/memory.py)
+    # and the OS (768Mi).
     assert "selfhost:apps.blog.memory.app: the limit 5Gi does not fit cx23 (4Gi)" in str(caught.value)
-    assert "7370Mi is needed" in str(caught.value)
+    assert "7482Mi is needed" in str(caught.value)
     run = run_stack_file_monitored(
         {"selfhost:apps": apps, "selfhost:hetzner": {**HETZNER, "serverType": "cx33"}}, monitors
     )

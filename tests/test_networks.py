@@ -81,9 +81,10 @@ def specs_of(stack_name: str) -> dict[str, AppSpec]:
 @pytest.mark.parametrize("stack_name", SHIPPED_STACKS)
 def test_every_network_is_replaced_delete_first(stack_name: str) -> None:
     networks = stack(stack_name).of_type(NETWORK)
-    # The edge, and a backend for each app with backing services (a static site or a container has none).
+    # The edge, a backend for each app with backing services (a static site or a container has none), and
+    # the backup scheduler's own network (every shipped stack has backups).
     with_backing = [name for name, spec in specs_of(stack_name).items() if spec.backing]
-    assert len(networks) == 1 + len(with_backing)
+    assert len(networks) == 1 + len(with_backing) + 1
     for network in networks:
         assert network.delete_before_replace, network.name
 
@@ -120,7 +121,12 @@ def test_the_edge_network_takes_the_proxy_and_the_apps() -> None:
         "cloud-redis-container",
         "cloud-container",
         "cloud-cron",
+        # The backups' helpers on the app's network: its database's dumper and the maintenance-mode switch.
+        "backups-cloud-db-dump",
+        "backups-cloud-quiesce",
     }
+    scheduler_network = run.named("backups-network-network")
+    assert {d.name for d in dependents_replaced_with(run, scheduler_network)} == {"backups-scheduler"}
 
 
 def _by_name(run: ProgramRun, types: frozenset[str]) -> dict[str, dict[str, Any]]:

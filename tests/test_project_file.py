@@ -61,7 +61,8 @@ def test_project_defaults_equal_model_defaults() -> None:
 
 def test_dev_stack_file_sets_only_what_differs() -> None:
     dev = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
-    assert set(dev) == {"selfhost:apps"}
+    # The apps, and where dev's backups go (a volume on the same engine, components/backups).
+    assert set(dev) == {"selfhost:apps", "selfhost:backups"}
 
 
 def test_the_apps_description_is_the_generated_one_and_names_no_kind() -> None:

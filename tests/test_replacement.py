@@ -44,6 +44,9 @@ EXPECTED: dict[str, str] = {
     "service/cache": STOP_FIRST,  # Redis: one server per data file
     "service/mongodb": STOP_FIRST,  # one mongod per data directory (it locks it)
     "proxy": STOP_FIRST,  # publishes host ports, which two containers cannot bind
+    "backups/scheduler": STOP_FIRST,  # one restic process per repository run; a second would find it locked
+    "backups/dump": STOP_FIRST,  # answers the scheduler's requests: two helpers would both answer
+    "backups/quiesce": STOP_FIRST,  # turns maintenance mode on and off: never two at once
 }
 
 
@@ -62,6 +65,8 @@ def strategy_key(run: ProgramRun, container: Registration) -> str:
     )
     if kind in {"database", "cache", "mongodb"}:
         return f"service/{kind}"
+    if kind == "backups":
+        return f"backups/{container.name.rsplit('-', 1)[-1]}"
     role = "app" if container.name.endswith("-container") else container.name.rsplit("-", 1)[-1]
     mounts = container.inputs.get("volumes", [])
     return f"{kind}/{role}@volumes" if kind == "container" and mounts else f"{kind}/{role}"

@@ -31,7 +31,8 @@ def secret_uploads(run: ProgramRun) -> set[tuple[str, str, str, str]]:
         for item in raw["value"] if is_secret(raw) else raw:
             upload = unwrap(item)
             if any(password in upload["content"] for password in passwords):
-                found.add((upload["file"], upload["owner"], upload["group"], upload["permissions"]))
+                # A root-owned upload is sent without owner and group: the provider writes it 0:0 (FileUpload.args).
+                found.add((upload["file"], upload.get("owner", "0"), upload.get("group", "0"), upload["permissions"]))
     return found
 
 

@@ -185,7 +185,8 @@ def test_bumping_pins_changes_images_and_leaves_every_volume_alone(monkeypatch: 
     assert _volumes(after) == _volumes(before)
     assert _mounts(after) == _mounts(before)
     old, new = containers(before), containers(after)
-    bumped = {f"{PREFIX}-{role}" for role in ("blog-app", "blog-cron", "cloud-app", "cloud-cron")}
+    # ...and the backups' maintenance-mode switch, which runs on the app's own pull of the Nextcloud image.
+    bumped = {f"{PREFIX}-{role}" for role in ("blog-app", "blog-cron", "cloud-app", "cloud-cron", "cloud-quiesce")}
     for name in old:
         changed = old[name].inputs["image"] != new[name].inputs["image"]
         assert changed is (name in bumped), name

@@ -41,6 +41,8 @@ SecretValue = Callable[[SecretSource], pulumi.Output[str]]
 """Resolves where a secret file's value comes from to the value (an output, secret)."""
 APP_ROLE = "app"
 """The service whose container resource is ``<app>-container`` (the stack has always named it so)."""
+BACKUP_VOLUME_ROLE = "backup"
+"""``<prefix>-<app>-backup`` is the app's backup volume (components/backups/plan.py): no app volume takes it."""
 
 
 def spec_problems(spec: AppSpec) -> list[str]:
@@ -57,9 +59,20 @@ def spec_problems(spec: AppSpec) -> list[str]:
     unknown = [b.kind for b in spec.backing if b.kind not in registry.SERVICES]
     problems.extend(f"no backing service of kind {kind!r}" for kind in unknown)
     backing_volumes = [name for b in spec.backing if b.kind not in unknown for name in registry.volume_names(b, b.role)]
-    taken = {*roles, "backend", *backing_volumes}
+    taken = {*roles, "backend", BACKUP_VOLUME_ROLE, *backing_volumes}
     for role in sorted(volume_roles & taken):
         problems.append(f"volume {role!r} would share its Docker name with a service, network or volume of the app")
+    for volume in spec.volumes:
+        if volume.backup == (volume.no_backup_reason is not None):
+            problems.append(
+                f"volume {volume.role!r}: a volume left out of the backups needs a no_backup_reason, "
+                "and only such a volume has one"
+            )
+    quiesce = spec.backup_quiesce
+    if quiesce is not None and quiesce.service not in service_roles:
+        problems.append(f"the backup quiesce runs on service {quiesce.service!r}, which is not a service of the app")
+    if quiesce is not None and not (quiesce.on and quiesce.off):
+        problems.append("the backup quiesce needs both its on and its off command")
     if "backend" in roles:
         problems.append("role 'backend' is the name of the app's internal network")
     routed = [s.role for s in spec.services if s.edge == "routed"]
@@ -225,6 +238,20 @@ class App(pulumi.ComponentResource):
             )
             started[service.role] = containers[service.role] = container
 
+        # Python-only handles for the backups (issue 12), not outputs: annotated here, not on the class, so
+        # the package's schema analyzer (components/package) does not take them for outputs.
+        self.backend_network: pulumi.Output[str] | None = backend.name if backend is not None else None
+        """The app's internal network's name (None without backing services): where its backup helpers go."""
+        self.volume_names: dict[str, pulumi.Output[str]] = {role: volume.name for role, volume in volumes.items()}
+        """Each of the app's own volumes by role: the Docker name, as an output of the volume resource, so a
+        container mounting it (a backup helper) is created after the volume."""
+        self.service_passwords: dict[str, pulumi.Output[str]] = {
+            role: built.password for role, built in backing.items()
+        }
+        """Each backing service's password by role (secret)."""
+        self.images: Mapping[ImagePin, docker.RemoteImage] = pulled
+        """The app's pulled images: a helper on the app's image uses the same pull, so it waits for the
+        upgrade guard's check like the app does (Nextcloud: one major at a time)."""
         self.url = pulumi.Output.from_input(spec.url)
         self.admin_user = pulumi.Output.from_input(spec.admin_user)
         self.admin_password = secrets[spec.admin_password] if spec.admin_password is not None else None

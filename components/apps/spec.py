@@ -123,6 +123,11 @@ class Volume:
     """``html``, ``data`` -> volume ``<prefix>-<app>-<role>``."""
     holds: str
     """What is on it, in a few words (docs, backups)."""
+    backup: bool = True
+    """In every backup of the stack (components/backups/derive.py). Added after the contract's first version."""
+    no_backup_reason: str | None = None
+    """Why not, required when ``backup`` is False (e.g. a cache the app rebuilds): a volume is left out
+    of the backups only on purpose, and the reason is part of the plan's documentation."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +199,25 @@ class UpgradeGuard:
 
 
 @dataclass(frozen=True)
+class BackupQuiesce:
+    """What makes an app's files and database consistent with each other while its backup is taken
+    (Nextcloud: ``occ maintenance:mode --on``, then ``--off`` after the snapshot, also on failure).
+
+    Run by a helper container on the image of the app's service ``service``, with that service's
+    volume mounts, environment and backing-service password files (its config reads them), as
+    ``user``; on the app's internal network when the service is. Added after the contract's first
+    version; components/backups/derive.py turns it into the plan's ``Quiesce``.
+    """
+
+    service: str
+    """The role of the app's service whose image, mounts and environment the helper uses."""
+    user: str
+    """``uid:gid`` the commands run as (occ refuses any user but the owner of config.php)."""
+    on: tuple[str, ...]
+    off: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class AppSpec:
     kind: str
     services: tuple[Service, ...]
@@ -207,3 +231,5 @@ class AppSpec:
     admin_password: str | None = None
     """The role of the generated secret that is the admin's password, exported as a secret."""
     upgrade_guard: UpgradeGuard | None = None
+    backup_quiesce: BackupQuiesce | None = None
+    """Steps around the app's backup; None: its dumps and volumes are taken while it runs."""

@@ -26,7 +26,8 @@ additively, and say so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from components.core.images import ImagePin
@@ -92,6 +93,18 @@ class QuiesceMount:
 
 
 @dataclass(frozen=True)
+class QuiescePassword:
+    """A backing service's password that the app's config reads from a file at run time (Nextcloud's
+    config/redis.config.php reads ``REDIS_HOST_PASSWORD_FILE``: nextcloud/docker 33/apache/config,
+    at 4de1eed), uploaded (0400, owned by ``owner``) into the quiesce container. Added by bkstack."""
+
+    path: str
+    service: str
+    """The backing service's role (``redis``)."""
+    owner: int
+
+
+@dataclass(frozen=True)
 class Quiesce:
     """Commands that make an app's files and dumps consistent while its snapshot is taken
     (Nextcloud: ``occ maintenance:mode --on`` / ``--off``), run by a container on the app's image."""
@@ -104,6 +117,10 @@ class Quiesce:
     mounts: tuple[QuiesceMount, ...]
     backend: bool = True
     """On the app's internal network (occ reads its database)."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """The app service's environment, which its config files read (``REDIS_HOST``...). Added by bkstack."""
+    passwords: tuple[QuiescePassword, ...] = ()
+    """Added by bkstack."""
 
 
 @dataclass(frozen=True)
@@ -116,12 +133,25 @@ class BackedUpVolume:
 
 
 @dataclass(frozen=True)
+class ExcludedVolume:
+    """A volume of the app left out on purpose (``Volume.backup`` False), with the kind's reason. Added by bkstack."""
+
+    role: str
+    volume_name: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class AppBackup:
     app: str
     kind: str
     volumes: tuple[BackedUpVolume, ...]
     dumps: tuple[DatabaseDump, ...] = ()
     quiesce: Quiesce | None = None
+    excluded: tuple[ExcludedVolume, ...] = ()
+    """Added by bkstack: what is not in the backup and why, so the plan documents all of the app's state."""
+    backup_volume: str = ""
+    """``<prefix>-<app>-backup``: the Docker name of the app's backup volume. Added by bkstack."""
 
 
 # --- when, how long, where --------------------------------------------------------------------------

@@ -218,9 +218,15 @@ class Attachment:
 @dataclass(frozen=True)
 class Mount:
     volume: pulumi.Input[str]
-    """Volume name."""
+    """Volume name; with ``host_directory``, a directory of the Docker host."""
     path: str
     read_only: bool = False
+    host_directory: bool = False
+    """A bind mount of the host directory ``volume`` (sent as ``host_path``): only a local backup target
+    uses one. Added for the backups (issue 12). The provider sends it as a ``Binds`` entry
+    ``<host_path>:<container_path>:rw|ro`` (``volumeSetToDockerVolumes``,
+    internal/provider/resource_docker_container_structures.go, read at 83c00e0 after v4.5.0), with which the
+    engine creates a missing directory; ``volumes`` is not read back (docs/provider-readback.md)."""
 
 
 Replacement = Literal["create-first", "stop-first"]
@@ -416,7 +422,11 @@ def service_container(
         envs=_env_list(spec.envs or {}),
         uploads=[upload.args() for upload in sorted(spec.files, key=lambda upload: upload.path)],
         volumes=[
-            docker.ContainerVolumeArgs(volume_name=mount.volume, container_path=mount.path, read_only=mount.read_only)
+            docker.ContainerVolumeArgs(host_path=mount.volume, container_path=mount.path, read_only=mount.read_only)
+            if mount.host_directory
+            else docker.ContainerVolumeArgs(
+                volume_name=mount.volume, container_path=mount.path, read_only=mount.read_only
+            )
             for mount in spec.mounts
         ],
         networks_advanced=[

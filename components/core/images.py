@@ -80,7 +80,16 @@ MONGODB = ImagePin("mongo", "8.0")
 long-supported major (official-images library/mongo lists ``8.0.29, 8.0``). The major.minor only: its patch
 releases share the data format and are rebuilt under ``8.0``."""
 
-ALL = (WORDPRESS, WORDPRESS_CLI, NEXTCLOUD, MARIADB, POSTGRES, REDIS, NGINX, ROCKETCHAT, MONGODB)
+RESTIC = ImagePin("ghcr.io/restic/restic", "0.19")
+"""The backups' scheduler. Not a docker-library image: the restic project's own, built by its release
+workflow (restic/restic .github/workflows/docker.yml, at a80be14 after v0.19.1) from docker/Dockerfile.release:
+``alpine:latest`` plus the release binary at /usr/bin/restic and ``ca-certificates fuse openssh-client tzdata
+jq``, root, ``ENTRYPOINT ["/entrypoint.sh"]`` (``nice``/``ionice`` around restic), for 386, amd64, arm and
+arm64. It is pushed to ghcr.io under ``{{version}}`` and ``{{major}}.{{minor}}`` on each release tag: ``0.19``
+follows the patch releases, but the Alpine base is refreshed only when restic releases, not for every
+Alpine fix as a docker-library tag would be. The scheduler runs busybox ``sh`` and ``jq`` from it."""
+
+ALL = (WORDPRESS, WORDPRESS_CLI, NEXTCLOUD, MARIADB, POSTGRES, REDIS, NGINX, ROCKETCHAT, MONGODB, RESTIC)
 
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 DIGESTS_OUTPUT = "imageDigests"

@@ -144,4 +144,9 @@ def _build(resource_name: str, backing: Backing, placement: Placement) -> BuiltS
     return BuiltService(resource=cache, password=cache.password)
 
 
-REDIS = ServiceKind(port=PORT, connection=standard_connection(PORT), build=_build)
+REDIS = ServiceKind(
+    port=PORT,
+    connection=standard_connection(PORT),
+    build=_build,
+    stateless_reason='a cache without persistence (save "", no AOF) and no volume: a restart empties it anyway',
+)

@@ -13,7 +13,14 @@ from components.core.container import Attachment, Healthcheck, Mount, ServiceSpe
 from components.core.runtime import ENGINE, ServiceRuntime
 from components.core.secrets import generated_password
 from components.core.volumes import StatePolicy, data_volume
-from components.services.kinds import DATA_VOLUME, BuiltService, Placement, ServiceKind, standard_connection
+from components.services.kinds import (
+    DATA_VOLUME,
+    BuiltService,
+    Placement,
+    ServiceKind,
+    StateDump,
+    standard_connection,
+)
 from components.services.spec import Backing
 
 Engine = Literal["mariadb", "postgres"]
@@ -23,6 +30,9 @@ PASSWORD_FILE = "/run/secrets/db_password"
 """Inside the database container; an app mounts its copy where its own client reads it."""
 ROOT_PASSWORD_FILE = "/run/secrets/db_root_password"
 PORTS: dict[Engine, int] = {"mariadb": 3306, "postgres": 5432}
+IMAGES: dict[Engine, images.ImagePin] = {"mariadb": images.MARIADB, "postgres": images.POSTGRES}
+DUMP_EXTENSIONS: dict[Engine, str] = {"mariadb": "sql", "postgres": "pgdump"}
+"""``mariadb-dump`` writes SQL; ``pg_dump --format=custom`` its own archive format, which pg_restore reads."""
 
 MARIADB_HEALTHCHECK = ("CMD", "healthcheck.sh", "--connect", "--innodb_initialized")
 """The image's own script (MariaDB/mariadb-docker 11.8/healthcheck.sh). ``--connect`` asks the
@@ -175,7 +185,11 @@ def _builder(engine: Engine) -> ServiceKind:
         return BuiltService(resource=database, password=database.password, volume_names=(database.volume_name,))
 
     return ServiceKind(
-        port=PORTS[engine], connection=standard_connection(PORTS[engine]), build=build, volume_suffixes=(DATA_VOLUME,)
+        port=PORTS[engine],
+        connection=standard_connection(PORTS[engine]),
+        build=build,
+        volume_suffixes=(DATA_VOLUME,),
+        dump=StateDump(engine, IMAGES[engine], DUMP_EXTENSIONS[engine]),
     )
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pulumi
 
+from components.core.images import ImagePin
 from components.core.runtime import ENGINE, ServiceRuntime
 from components.core.volumes import StatePolicy
 from components.services.spec import Backing, Connection, ServiceSecret
@@ -49,6 +51,20 @@ class BuiltService:
     """Its retained volumes, for the app's ``volumes`` output."""
 
 
+DumpEngine = Literal["mariadb", "postgres", "mongodb"]
+
+
+@dataclass(frozen=True)
+class StateDump:
+    """How the stack's backups take a service's state: a consistent dump, made while it runs by a
+    client on the service's own image over the app's internal network (components/backups)."""
+
+    engine: DumpEngine
+    image: ImagePin
+    extension: str
+    """Of the dump file, ``<role>.<extension>`` (``db.sql``)."""
+
+
 @dataclass(frozen=True)
 class ServiceKind:
     port: int
@@ -57,6 +73,17 @@ class ServiceKind:
     volume_suffixes: tuple[str, ...] = ()
     """Its volumes on the host are ``<container_name>-<suffix>`` (``data``): known before any resource,
     so the host can prepare them (``prepare_volumes``) and an app's own volumes cannot collide with them."""
+    dump: StateDump | None = None
+    """Where the fact "this kind holds state" lives: set, every backup dumps it; added after the
+    contract's first version. Its volumes are then covered by the dump, not copied."""
+    stateless_reason: str | None = None
+    """Why a kind without ``dump`` holds nothing to back up (Redis here: a cache). Exactly one of the two."""
+
+    def __post_init__(self) -> None:
+        if (self.dump is None) == (self.stateless_reason is None):
+            raise ValueError("a service kind either has a dump (it holds state) or a stateless_reason, not both")
+        if self.dump is None and self.volume_suffixes:
+            raise ValueError("a service kind with volumes holds state: give it a dump")
 
     def volume_names(self, container_name: str) -> list[str]:
         return [volume_host_name(container_name, suffix) for suffix in self.volume_suffixes]

@@ -44,7 +44,14 @@ from components.core.runtime import ENGINE, ServiceRuntime
 from components.core.secrets import generated_password
 from components.core.templating import templates_of
 from components.core.volumes import StatePolicy, data_volume
-from components.services.kinds import DATA_VOLUME, BuiltService, Placement, ServiceKind, standard_connection
+from components.services.kinds import (
+    DATA_VOLUME,
+    BuiltService,
+    Placement,
+    ServiceKind,
+    StateDump,
+    standard_connection,
+)
 from components.services.spec import Backing, Connection
 
 SERVICE_UID: Final = 999
@@ -235,5 +242,11 @@ def build(resource_name: str, backing: Backing, placement: Placement) -> BuiltSe
     return BuiltService(resource=mongo, password=mongo.password, volume_names=(mongo.volume_name,))
 
 
-MONGODB = ServiceKind(port=PORT, connection=connection, build=build, volume_suffixes=(DATA_VOLUME,))
+MONGODB = ServiceKind(
+    port=PORT,
+    connection=connection,
+    build=build,
+    volume_suffixes=(DATA_VOLUME,),
+    dump=StateDump("mongodb", images.MONGODB, "archive"),
+)
 """The registry's entry: ``"mongodb": mongodb.MONGODB``."""

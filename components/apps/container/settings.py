@@ -164,6 +164,11 @@ def _check_volume_name(value: str) -> str:
             f"volume name {value!r} is not allowed: use 1-20 lower-case letters and digits, starting with a letter "
             "(it becomes part of the Docker volume's name, <project>-<stack>-<app>-<volume>)"
         )
+    if value == "backup":
+        raise ValueError(
+            "volume name 'backup' is taken: <project>-<stack>-<app>-backup is the app's backup volume "
+            "(dumps for the stack's backups); choose another name"
+        )
     return value
 
 

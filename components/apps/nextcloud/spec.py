@@ -18,6 +18,7 @@ from components.apps.spec import (
     AppSecret,
     AppSpec,
     Backing,
+    BackupQuiesce,
     Connection,
     File,
     GeneratedSecret,
@@ -47,6 +48,12 @@ DATABASE_USER = "nextcloud"
 ADMIN_PASSWORD = "admin-password"
 REDIS_EVICTION_POLICY: EvictionPolicy = "noeviction"
 """Locks must never be evicted; a full Redis refuses new locks instead (components/services/cache.py)."""
+OCC = "/var/www/html/occ"
+MAINTENANCE_ON = ("php", OCC, "maintenance:mode", "--on")
+MAINTENANCE_OFF = ("php", OCC, "maintenance:mode", "--off")
+"""Nextcloud's backup procedure (admin manual, "Backup"): maintenance mode on, dump the database and
+copy config and data, maintenance mode off. occ runs only as the owner of config/config.php,
+www-data (uid 33) in the apache image (nextcloud/docker 33/apache/entrypoint.sh ``run_as``)."""
 MARIADB_SERVER_ARGS = ("--transaction-isolation=READ-COMMITTED", "--binlog-format=ROW")
 """Nextcloud's documented MariaDB settings."""
 
@@ -240,4 +247,8 @@ def spec(app_name: str, app: NextcloudApp, site: Site) -> AppSpec:
         # and the major is recorded once the app container is healthy.
         upgrade_guard=UpgradeGuard(output=DEPLOYED_MAJORS_OUTPUT, value=pin.major, gates="app", check=check),
         url=site.public_url,
+        # On the cron service's image, mounts and environment: the same code and config as the app.
+        backup_quiesce=BackupQuiesce(
+            service="cron", user=f"{WWW_DATA_UID}:{WWW_DATA_UID}", on=MAINTENANCE_ON, off=MAINTENANCE_OFF
+        ),
     )

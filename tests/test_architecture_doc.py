@@ -91,7 +91,8 @@ def test_every_attachment_and_mount_is_an_edge(graph: list[Resource], mermaid: s
             link = f'---|"{aliases}"|' if aliases else "---"
             assert f"{source} {link} {networks[attachment['name']]}" in edges
         for mount in container.inputs["volumes"]:
-            assert f'{source} -.-|"{mount["containerPath"]}"| {volumes[mount["volumeName"]]}' in edges
+            label = mount["containerPath"] + (" (read-only)" if mount.get("readOnly") else "")
+            assert f'{source} -.-|"{label}"| {volumes[mount["volumeName"]]}' in edges
 
 
 def test_the_proxy_routes_each_host_name_to_its_app(mermaid: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from collections.abc import Callable, Collection, Mapping
 
@@ -10,7 +11,7 @@ from pydantic import SecretStr
 
 from components.apps.app import App, AppArgs, spec_volume_names
 from components.apps.registry import KINDS, proxy_routes
-from components.apps.spec import AppSpec, Site
+from components.apps.spec import AppSpec, File, Site
 from components.backups.component import AppHandles, Backups, BackupsArgs
 from components.backups.derive import backup_plan, plan_volume_names
 from components.backups.plan import BackupPlan
@@ -23,7 +24,7 @@ from components.edge.proxy import Proxy, ProxyArgs
 from components.hosts.hetzner.host import HetznerHost, HetznerHostArgs
 from components.hosts.local import DockerHost, LocalDockerHost, LocalDockerHostArgs
 from components.hosts.swarm.host import LocalSwarmHost, LocalSwarmHostArgs, SwarmHost, SwarmHostArgs, SwarmNodeArgs
-from components.swarm.service import EDGE_CONSTRAINT, SwarmRuntime, node_constraint
+from components.swarm.service import DATA_LIMIT, EDGE_CONSTRAINT, SwarmRuntime, node_constraint
 from config.loading import ConfigError
 from config.memory import total_reservation
 from config.settings import AppSettings, StackSettings
@@ -205,8 +206,30 @@ def swarm_host_args(settings: StackSettings, name_prefix: str) -> SwarmHostArgs:
     )
 
 
+def swarm_file_problems(specs: Mapping[str, AppSpec]) -> list[str]:
+    """Files of the apps that a Swarm secret or config cannot hold (more than ``DATA_LIMIT``), by config key:
+    found before any resource, where the single host would upload them (a static site's big asset)."""
+    problems = []
+    for app, spec in sorted(specs.items()):
+        for service in spec.services:
+            for file in service.files:
+                if isinstance(file, File):
+                    content = file.content_base64
+                    size = len(base64.b64decode(content)) if content is not None else len(file.content.encode())
+                    if size > DATA_LIMIT:
+                        problems.append(
+                            f"selfhost:apps.{app}: {file.path} ({service.role}) is {size} bytes; a Swarm secret or "
+                            f'config holds at most {DATA_LIMIT} bytes (docs/swarm.md, "Limits"): run this app on '
+                            "one host, or serve the file from a volume"
+                        )
+    return problems
+
+
 def build_swarm_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.Input[object]]:
     """The same apps and proxy, from the same specs, as Swarm services (docs/swarm.md)."""
+    problems = swarm_file_problems(app_specs(settings))
+    if problems:
+        raise pulumi.RunError("\n".join(problems))
     host: SwarmHost | LocalSwarmHost = (
         SwarmHost("host", swarm_host_args(settings, name_prefix))
         if settings.host == "swarm"

@@ -244,6 +244,19 @@ class StackSettings(ConfigModel):
         return self
 
     @model_validator(mode="after")
+    def _local_repository_off_the_root_disk(self) -> StackSettings:
+        """On Hetzner, only volumes sit on the attached Hetzner Volume; a host directory is on the server's
+        own disk, which goes with the server (and a rebuild needs the repository)."""
+        target = self.backups.target if self.backups is not None else None
+        if self.host == "hetzner" and target is not None and target.kind == "local" and target.host_path:
+            raise ValueError(
+                f"backups.target.hostPath: {target.host_path!r} would be on the Hetzner server's own disk, lost "
+                "with the server; use backups.target.volume (kept on the Hetzner Volume) or a remote target "
+                "(s3, sftp, rest)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _backup_names_free(self) -> StackSettings:
         if self.backups is not None and BACKUP_APP_NAME in self.apps:
             raise ValueError(

@@ -93,7 +93,7 @@ CASES: list[tuple[str, dict[str, Any], str, str, bool]] = [
     ("backups-s3-no-bucket", backups({**S3, "bucket": None, **S3_KEYS}), "backups.target.bucket", "is required", True),
     (
         "backups-s3-endpoint-with-credentials",
-        backups({**S3, "endpoint": "https://key:secret@fsn1.your-objectstorage.com", **S3_KEYS}),
+        backups({**S3, "endpoint": f"https://key:{SECRET}@fsn1.your-objectstorage.com", **S3_KEYS}),
         "backups.target.endpoint",
         "without credentials in it",
         True,
@@ -135,7 +135,9 @@ CASES: list[tuple[str, dict[str, Any], str, str, bool]] = [
     ),
     (
         "backups-rest-url-with-credentials",
-        backups({"kind": "rest", "url": "https://u:p@backup.example.com/", "username": SECRET, "password": SECRET}),
+        backups(
+            {"kind": "rest", "url": f"https://u:{SECRET}@backup.example.com/", "username": SECRET, "password": SECRET}
+        ),
         "backups.target.url",
         "without credentials in it",
         True,

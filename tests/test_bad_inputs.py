@@ -755,6 +755,12 @@ CATALOGUE = [
         for name, config, key, says, secret in backups_bad_inputs.CASES
     ),
     Bad(
+        "backups-host-path-on-hetzner",
+        {**hz(), "backups": {"target": {"kind": "local", "hostPath": "/srv/restic"}}},
+        "backups.target.hostPath",
+        "would be on the Hetzner server's own disk",
+    ),
+    Bad(
         "container-volume-named-backup",
         {"apps": {"tool": container_bad_inputs.app(volumes={"backup": "/data"})}},
         "apps.tool.volumes.backup",

@@ -11,21 +11,26 @@ an app, and determinism. It does not prove that a real swarm behaves so.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from typing import Any
 
 import pytest
 
+from components.apps.spec import File
 from components.core.container import SERVICE_LABEL, FileUpload
 from components.hosts.swarm import host as swarm_host
 from components.swarm import service as swarm_service
 from config.hetzner import SERVER_TYPES
+from config.loading import settings_from_config
 from config.memory import MemoryBudget
 from config.swarm import NodeCapacity, place_apps
+from stack import app_specs, swarm_file_problems
 from tests.mockstack import (
     MOCK_DOCKER_VERSION,
     ProgramRun,
+    as_cli_string,
     is_secret,
     run_program,
     run_stack_file,
@@ -335,3 +340,19 @@ def test_service_durations_are_written_as_the_provider_reads_them_back(swarm: Pr
     health = db["taskSpec"]["containerSpec"]["healthcheck"]
     assert (health["interval"], health["timeout"], health["startPeriod"]) == ("30s", "10s", "1m")
     assert db["taskSpec"]["containerSpec"]["stopGracePeriod"] == "1m"
+
+
+def test_a_file_too_large_for_swarm_is_refused_naming_the_app_before_any_resource() -> None:
+    """A static site's big asset fits an upload on one host, not a Swarm config: refused by config key."""
+    values, secret_keys = stack_file_config("lab")
+    settings = settings_from_config({k: as_cli_string(v) for k, v in values.items()}, frozenset(secret_keys))
+    specs = app_specs(settings)
+    www = specs["www"]
+    big = File("/usr/share/nginx/html/video.bin", content_base64=base64.b64encode(b"x" * (500 * 1024 + 1)).decode())
+    app = www.services[0]
+    specs["www"] = dataclasses.replace(
+        www, services=(dataclasses.replace(app, files=(*app.files, big)), *www.services[1:])
+    )
+    [problem] = swarm_file_problems(specs)
+    assert problem.startswith("selfhost:apps.www: /usr/share/nginx/html/video.bin (app) is 512001 bytes;")
+    assert swarm_file_problems(app_specs(settings)) == []

@@ -358,6 +358,11 @@ BAD_INPUTS: list[tuple[Any, dict[str, Any], str]] = [
     ),
     (
         Proxy,
+        {"routes": [{**_cached_route(), "kind": "nextcloud"}], "edge_network": "e"},
+        r"routes\[0\]\.microcache: only a wordpress route can have one, not a 'nextcloud' route",
+    ),
+    (
+        Proxy,
         {"routes": [_cached_route(max_bytes=1000)], "edge_network": "e"},
         r"routes\[0\]\.microcache\.maxBytes: 1000 is not whole MiB",
     ),

@@ -69,10 +69,21 @@ def _absolute_path(value: str) -> str:
     return value
 
 
+def _shown(value: str) -> str:
+    """A URL as an error message may quote it: user info (``user:password@``) cut out, as it may be a credential."""
+    scheme, found, rest = value.partition("://")
+    if "@" not in value:
+        return repr(value)
+    if not found:
+        return "the value (not shown: it contains '@', maybe a credential)"
+    authority, slash, path = rest.partition("/")
+    return repr(f"{scheme}://<credentials>@{authority.rpartition('@')[2]}{slash}{path}")
+
+
 def _endpoint(value: str) -> str:
     if not _HTTP_URL.fullmatch(value) or "@" in value:
         raise ValueError(
-            f"{value!r} is not an endpoint URL: write https://host[:port] without credentials in it, "
+            f"{_shown(value)} is not an endpoint URL: write https://host[:port] without credentials in it, "
             "e.g. https://fsn1.your-objectstorage.com"
         )
     return value.rstrip("/")
@@ -81,7 +92,7 @@ def _endpoint(value: str) -> str:
 def _rest_url(value: str) -> str:
     if not _HTTP_URL.fullmatch(value) or "@" in value:
         raise ValueError(
-            f"{value!r} is not a REST server URL: write https://host[:port]/path/ without credentials in it "
+            f"{_shown(value)} is not a REST server URL: write https://host[:port]/path/ without credentials in it "
             "(set username and password with --secret --path), e.g. https://backup.example.com:8000/selfhost/"
         )
     return value

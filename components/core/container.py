@@ -324,7 +324,11 @@ def replacement_inputs(spec: ServiceSpec, labels: Mapping[str, str]) -> dict[str
             [upload.path, upload.content, upload.content_base64, upload.owner, upload.group, upload.mode]
             for upload in sorted(spec.files, key=lambda upload: upload.path)
         ],
-        "volumes": [[mount.volume, mount.path, mount.read_only] for mount in spec.mounts],
+        # A bind mount's flag only when set: a new entry would move every create-first service's keepers.
+        "volumes": [
+            [mount.volume, mount.path, mount.read_only, *(["host"] if mount.host_directory else [])]
+            for mount in spec.mounts
+        ],
         "networksAdvanced": [[attachment.network, sorted(attachment.aliases)] for attachment in spec.networks],
         "ports": [[port.internal, port.external, port.ip, port.protocol] for port in spec.ports],
         "command": list(spec.command) if spec.command is not None else None,

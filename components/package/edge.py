@@ -129,14 +129,19 @@ def _route(name: str, index: int, value: Mapping[str, Any]) -> ProxyRoute:
         websocket=get("websocket", "websocket", bool, False),
         redirects=tuple((r["path"], r["target"]) for r in get("redirects", "redirects", list[dict[str, str]], [])),
         upstream_idle_seconds=get("upstream_idle_seconds", "upstreamIdleSeconds", int, UPSTREAM_IDLE_SECONDS),
-        microcache=_microcache(name, index, value.get("microcache")),
+        microcache=_microcache(name, index, value.get("microcache"), value.get("kind")),
     )
 
 
-def _microcache(name: str, index: int, value: Mapping[str, Any] | None) -> Microcache | None:
+def _microcache(name: str, index: int, value: Mapping[str, Any] | None, kind: object) -> Microcache | None:
     """The route's cache, checked by the WordPress kind's own model (1-60 s, 1Mi-1Gi): one copy of the rule."""
     if value is None:
         return None
+    if kind != "wordpress":
+        # Its bypass rules know WordPress's cookies and paths only: another app's sessions could be cached.
+        raise input_error(
+            "Proxy", name, f"routes[{index}].microcache", f"only a wordpress route can have one, not a {kind!r} route"
+        )
     max_bytes = checked("Proxy", name, f"routes[{index}].microcache.maxBytes", int, value.get("max_bytes"))
     if max_bytes % MiB:
         raise input_error("Proxy", name, f"routes[{index}].microcache.maxBytes", f"{max_bytes} is not whole MiB")

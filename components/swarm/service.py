@@ -172,8 +172,8 @@ class SwarmRuntime:
         configs: list[docker.ServiceTaskSpecContainerSpecConfigArgs] = []
         for upload in sorted(spec.files, key=lambda upload: upload.path):
             size = too_large(upload)
-            if size is not None:
-                raise ValueError(
+            if size is not None:  # stack.swarm_file_problems refuses these before any resource, by config key
+                raise pulumi.RunError(
                     f"{spec.container_name}: {upload.path} is {size} bytes; a Swarm secret or config holds at most "
                     f'{DATA_LIMIT} bytes, so this file cannot run on a swarm (docs/swarm.md, "Limits")'
                 )
@@ -217,6 +217,9 @@ class SwarmRuntime:
                         file_mode=file_mode(upload.mode),
                     )
                 )
+        if any(mount.host_directory for mount in spec.mounts):
+            # Only a local backup target binds a host directory, and backups are refused on a swarm.
+            raise pulumi.RunError(f"{spec.container_name}: a bind mount of a host directory cannot run on a swarm")
         stateful = bool(spec.mounts)
         health = spec.healthcheck
         labels = {SERVICE_LABEL: spec.container_name, **(spec.labels or {}), **self.labels}

@@ -17,9 +17,10 @@ The App component, the backing services and the proxy describe each process once
   a task with a healthcheck reports running only once healthy (moby
   daemon/cluster/executor/container/controller.go, ``Start`` waits for ``health_status: healthy``
   and fails on ``unhealthy``), so ``pulumi up`` fails when a service does not get healthy;
-- updates: start-first for a service without volumes (the new task is healthy before the old one
-  stops: no failed request), stop-first for one with volumes (two processes on one data directory,
-  two MariaDBs on one datadir, corrupt it); a failed update rolls back.
+- updates: start-first for a service its kind replaces create-first on one host (``ServiceSpec.replacement``:
+  WordPress's Apache, static sites, container apps without volumes; the new task is healthy before the
+  old one stops: no failed request), stop-first for every other (two MariaDBs on one datadir corrupt it;
+  Rocket.Chat migrates on start; Nextcloud upgrades); a failed update rolls back.
 
 Not set, on purpose: ``restart_policy`` delay and window, which pulumi-docker 5.x shows as changed on
 every run (pulumi/pulumi-docker#1285); the restart policy is ``any`` with the engine's defaults.
@@ -220,7 +221,6 @@ class SwarmRuntime:
         if any(mount.host_directory for mount in spec.mounts):
             # Only a local backup target binds a host directory, and backups are refused on a swarm.
             raise pulumi.RunError(f"{spec.container_name}: a bind mount of a host directory cannot run on a swarm")
-        stateful = bool(spec.mounts)
         health = spec.healthcheck
         labels = {SERVICE_LABEL: spec.container_name, **(spec.labels or {}), **self.labels}
         published = sorted(
@@ -295,7 +295,9 @@ class SwarmRuntime:
                 ],
             ),
             update_config=docker.ServiceUpdateConfigArgs(
-                order="stop-first" if stateful or self.global_service else "start-first",
+                # As on one host (ServiceSpec.replacement, set by each kind with its reason): start-first
+                # only where two copies may briefly run side by side.
+                order="start-first" if spec.replacement == "create-first" and not self.global_service else "stop-first",
                 parallelism=1,
                 failure_action="rollback",
                 monitor=service_duration(health.interval),

@@ -14,6 +14,9 @@ if command -v apt-get >/dev/null 2>&1; then
   for package in "${DEBIAN_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
   done
+  # Node.js and npm for Mermaid's own parser (tests/mermaid_parser.py), unless a Node.js with npm is there
+  # already (e.g. NodeSource's, which bundles npm and conflicts with Debian's npm package).
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
   if ((${#missing[@]})); then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -30,7 +30,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from tests.backupboxes import Bind, Box, Network
 
@@ -49,7 +49,7 @@ class _Pid:
         self.pid = pid
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     print(f"docker (test shim): {message}", file=sys.stderr)
     raise SystemExit(125)
 
@@ -84,7 +84,6 @@ def registered(stack: dict[str, Any], reference: str) -> str:
         if reference in (name, container_id(name)):
             return name
     fail(f"no such container: {reference} (the dev stack registers {', '.join(sorted(names))})")
-    raise AssertionError  # unreachable: fail() exits
 
 
 def container(stack: dict[str, Any], reference: str) -> dict[str, Any]:

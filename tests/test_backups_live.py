@@ -30,7 +30,7 @@ import yaml
 
 from components.backups import scripts
 from components.backups.plan import LOCAL_REPOSITORY_DIR, SCHEDULER_STATE_DIR
-from tests.backupboxes import Bind, Box, Network, owned_file, passwd_ids
+from tests.backupboxes import Bind, Box, Network, Process, owned_file, passwd_ids
 from tests.backupstack import PREFIX, BackupStack, blog_rows, cloud_rows, tree, write_data
 from tests.rootservers import ensure
 from tests.test_backup_scripts import MONGO_DUMP
@@ -324,10 +324,21 @@ def test_no_repository_is_initialised_inside_the_container_when_the_target_is_no
     )
 
 
+def _aged(value: object, ages: dict[str, int]) -> object:
+    """The status with its placeholder times (``NOW``, ``START``...) as epochs."""
+    if isinstance(value, dict):
+        return {key: _aged(item, ages) for key, item in value.items()}
+    return ages.get(value, value) if isinstance(value, str) else value
+
+
+FAILED_RUN = {"result": "failed", "failed": ["cloud"], "finished_epoch": "BEFORE"}
+FAILED_CHECK = {"result": "failed", "error": "restic check exited 1", "last_attempt_epoch": "BEFORE"}
+
+
 @pytest.mark.parametrize(
     ("status", "healthy", "message"),
     [
-        ({"scheduler_started_epoch": "NOW"}, True, "healthy: no run yet"),
+        ({"scheduler_started_epoch": "NOW"}, True, "healthy: no run since the scheduler started "),
         ({"scheduler_started_epoch": "OLD"}, False, "unhealthy: no success since the scheduler started"),
         (
             {"last_run": {"result": "ok", "failed": []}, "last_success": "x", "last_success_epoch": "OLD"},
@@ -339,6 +350,49 @@ def test_no_repository_is_initialised_inside_the_container_when_the_target_is_no
             True,
             "healthy: last success then",
         ),
+        # The scheduler was replaced (a new container on the kept state volume): what its predecessor
+        # recorded (a failed run and check, a success days old) does not count, nor does a status an
+        # older script wrote (no epochs); staleness runs from the start.
+        (
+            {
+                "last_run": FAILED_RUN,
+                "check": FAILED_CHECK,
+                "last_success_epoch": "OLD",
+                "scheduler_started_epoch": "START",
+            },
+            True,
+            "healthy: no run since the scheduler started ",
+        ),
+        (
+            {
+                "last_run": {"result": "failed", "failed": ["cloud"]},
+                "check": {"result": "failed", "error": "e"},
+                "last_success_epoch": "OLD",
+                "scheduler_started_epoch": "START",
+            },
+            True,
+            "healthy: no run since the scheduler started",
+        ),
+        (
+            {"last_success": "then", "last_success_epoch": "BEFORE", "scheduler_started_epoch": "OLD"},
+            True,
+            "healthy: last success then",
+        ),
+        # What failed since the start counts, until the next success.
+        (
+            {"last_run": {**FAILED_RUN, "finished_epoch": "NOW"}, "scheduler_started_epoch": "START"},
+            False,
+            "unhealthy: the last run failed: cloud",
+        ),
+        (
+            {"check": {**FAILED_CHECK, "last_attempt_epoch": "START"}, "scheduler_started_epoch": "START"},
+            False,
+            "unhealthy: the last check failed: restic check exited 1",
+        ),
+        # Without a recorded start (no loop ran) every result counts.
+        ({"last_run": FAILED_RUN, "last_success_epoch": "NOW"}, False, "unhealthy: the last run failed: cloud"),
+        ({"last_run": {"result": "failed", "failed": ["cloud"]}}, False, "unhealthy: the last run failed: cloud"),
+        ({"stack": PREFIX}, False, "unhealthy: no success and no scheduler start recorded"),
         (None, False, "unhealthy: no readable status"),
     ],
 )
@@ -348,12 +402,68 @@ def test_the_healthcheck_reads_the_status_file(
     box = scheduler_with(stack, tmp_path, stack.repository)
     if status is not None:
         now = int(time.time())
-        ages = {"NOW": now - 10, "OLD": now - 2 * stack.plan.schedule.interval_seconds - 10}
-        text = json.dumps({k: ages.get(v, v) if isinstance(v, str) else v for k, v in status.items()})
-        (tmp_path / "state" / "status.json").write_text(text)
+        ages = {
+            "NOW": now - 10,
+            "START": now - 100,
+            "BEFORE": now - 200,
+            "OLD": now - 2 * stack.plan.schedule.interval_seconds - 10,
+        }
+        (tmp_path / "state" / "status.json").write_text(json.dumps(_aged(status, ages)))
     result = box.run(*scheduler_health(stack))
-    assert (result.returncode == 0) is healthy
-    assert result.stdout.startswith(message)
+    assert (result.returncode == 0) is healthy, result.stdout
+    assert result.stdout.startswith(message), result.stdout
+
+
+def test_a_new_scheduler_is_healthy_despite_its_predecessors_failures_until_a_run_of_its_own_fails(
+    stack: BackupStack, first_backup: dict[str, object], tmp_path: Path
+) -> None:
+    """The replacement a `pulumi up` waits for (healthy at create) on the kept state volume, with real runs."""
+    repository = tmp_path / "repository"
+    repository.mkdir()
+    (repository / "config").write_bytes(b"not a restic config")  # every run and check fails: expired credentials
+    box = scheduler_with(stack, tmp_path, repository)
+    status_file = tmp_path / "state" / "status.json"
+    assert box.run("/bin/sh", scripts.SCHEDULER_SCRIPT, "once").returncode == 1
+    assert box.run("/bin/sh", scripts.SCHEDULER_SCRIPT, "check").returncode == 1
+    # ... and the last success was long ago (a laptop off for a weekend).
+    status = json.loads(status_file.read_text())
+    old = int(time.time()) - 2 * stack.plan.schedule.interval_seconds - 60
+    status |= {"last_success": "long ago", "last_success_epoch": old}
+    status_file.write_text(json.dumps(status))
+    assert box.run(*scheduler_health(stack)).stdout.startswith("unhealthy: the last run failed: (repository)")
+
+    def start_scheduler(log: str) -> Process:
+        # A failure recorded in the start's own second counts as after it: start in the next one.
+        time.sleep(1.1)
+        before = json.loads(status_file.read_text()).get("scheduler_started_epoch")
+        loop = box.start("/bin/sh", scripts.SCHEDULER_SCRIPT, "loop", log=tmp_path / log)
+        loop.wait_until(lambda: json.loads(status_file.read_text()).get("scheduler_started_epoch") != before, "loop")
+        return loop
+
+    loop = start_scheduler("loop.log")
+    try:
+        health = box.run(*scheduler_health(stack))
+        assert health.returncode == 0, health.stdout
+        assert health.stdout.startswith("healthy: no run since the scheduler started")
+        # The status still tells what happened before.
+        status = json.loads(status_file.read_text())
+        assert status["last_run"]["result"] == "failed" and status["check"]["result"] == "failed"
+
+        # A run of its own fails: unhealthy, and it stays so (no success since).
+        assert box.run("/bin/sh", scripts.SCHEDULER_SCRIPT, "once").returncode == 1
+        for _ in range(2):
+            health = box.run(*scheduler_health(stack))
+            assert health.returncode == 1
+            assert health.stdout.strip() == "unhealthy: the last run failed: (repository)"
+    finally:
+        assert loop.stop(timeout=5) == 143
+
+    # Replaced again (to fix it): healthy from its start.
+    loop = start_scheduler("loop-2.log")
+    try:
+        assert box.run(*scheduler_health(stack)).returncode == 0
+    finally:
+        loop.stop(timeout=5)
 
 
 # --- the check, the clock and docker stop ---------------------------------------------------------
@@ -401,7 +511,7 @@ def test_the_loop_records_its_start_and_stops_at_once_on_term(
     status_file = tmp_path / "state" / "status.json"
     loop.wait_until(lambda: status_file.exists() and "scheduler_started_epoch" in status_file.read_text(), "loop")
     assert "every day at 03:30 UTC" in loop.output()
-    assert box.run(*scheduler_health(stack)).stdout.strip() == "healthy: no run yet"
+    assert box.run(*scheduler_health(stack)).stdout.startswith("healthy: no run since the scheduler started")
     started = time.monotonic()
     assert loop.stop(timeout=5) == 143  # docker stop's TERM: the sleep is waited for in the background
     assert time.monotonic() - started < 5

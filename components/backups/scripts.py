@@ -224,8 +224,9 @@ def _command(argv: tuple[str, ...]) -> str:
 
 
 def scheduler_healthcheck(plan: BackupPlan) -> tuple[str, ...]:
-    """Unhealthy when the last run failed, or the last success is older than twice the interval
-    (before the first success: twice the interval after the scheduler started)."""
+    """Unhealthy when a run or a check since the scheduler started failed, or when neither the last success
+    nor the scheduler's start is within twice the interval. Results from before the start (the status is on
+    the kept state volume) do not count: a new scheduler is healthy until its first run."""
     return ("CMD", "/bin/sh", SCHEDULER_SCRIPT, "health")
 
 

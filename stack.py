@@ -19,6 +19,7 @@ from components.backups.settings import credentials
 from components.core import images
 from components.core.network import Network, NetworkArgs
 from components.core.records import own_stack_name, previous_record
+from components.core.runtime import ENGINE, ServiceRuntime
 from components.core.volumes import StatePolicy
 from components.edge.proxy import Proxy, ProxyArgs
 from components.hosts.hetzner.host import HetznerHost, HetznerHostArgs
@@ -206,6 +207,33 @@ def swarm_host_args(settings: StackSettings, name_prefix: str) -> SwarmHostArgs:
     )
 
 
+def build_apps(
+    specs: Mapping[str, AppSpec],
+    name_prefix: str,
+    edge_network: pulumi.Input[str],
+    state: StatePolicy,
+    opts: pulumi.ResourceOptions,
+    runtime: Callable[[str], ServiceRuntime] | None = None,
+) -> dict[str, App]:
+    """One App per spec, on one host or (with ``runtime`` per app) as a swarm's services."""
+    return {
+        name: App(
+            name,
+            AppArgs(
+                app_name=name,
+                spec=spec,
+                type_token=KINDS[spec.kind].component,
+                name_prefix=name_prefix,
+                edge_network=edge_network,
+                state=state,
+                runtime=ENGINE if runtime is None else runtime(name),
+            ),
+            opts,
+        )
+        for name, spec in specs.items()
+    }
+
+
 def swarm_file_problems(specs: Mapping[str, AppSpec]) -> list[str]:
     """Files of the apps that a Swarm secret or config cannot hold (more than ``DATA_LIMIT``), by config key:
     found before any resource, where the single host would upload them (a static site's big asset)."""
@@ -260,22 +288,14 @@ def build_swarm_stack(settings: StackSettings, name_prefix: str) -> dict[str, pu
         ),
         on_manager,
     )
-    apps = {
-        name: App(
-            name,
-            AppArgs(
-                app_name=name,
-                spec=spec,
-                type_token=KINDS[spec.kind].component,
-                name_prefix=name_prefix,
-                edge_network=edge_runtime.network_ref(edge),
-                state=state,
-                runtime=SwarmRuntime(constraints=[_constraint_after(checked, placement[name])]),
-            ),
-            on_manager,
-        )
-        for name, spec in specs.items()
-    }
+    apps = build_apps(
+        specs,
+        name_prefix,
+        edge_runtime.network_ref(edge),
+        state,
+        on_manager,
+        runtime=lambda name: SwarmRuntime(constraints=[_constraint_after(checked, placement[name])]),
+    )
     proxy = proxy_args(settings, name_prefix, edge_runtime.network_ref(edge), state, specs)
     Proxy("proxy", dataclasses.replace(proxy, runtime=edge_runtime), on_manager)
     outputs = stack_outputs(host.address, apps, specs, digests)
@@ -305,21 +325,7 @@ def build_stack(settings: StackSettings, name_prefix: str) -> dict[str, pulumi.I
         "edge", NetworkArgs(network_name=f"{name_prefix}-edge", internal=False, subnet=settings.edge_subnet), on_host
     )
 
-    apps = {
-        name: App(
-            name,
-            AppArgs(
-                app_name=name,
-                spec=spec,
-                type_token=KINDS[spec.kind].component,
-                name_prefix=name_prefix,
-                edge_network=edge.name,
-                state=state,
-            ),
-            on_host,
-        )
-        for name, spec in specs.items()
-    }
+    apps = build_apps(specs, name_prefix, edge.name, state, on_host)
 
     Proxy("proxy", proxy_args(settings, name_prefix, edge.name, state, specs), on_host)
     backups = None

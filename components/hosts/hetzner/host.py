@@ -146,6 +146,27 @@ def _bind_options(volume_name: str) -> Callable[[object], Mapping[str, str]]:
     return lambda _: options
 
 
+def ssh_keys(
+    resource_name: str,
+    name_base: str,
+    public_keys: Sequence[str],
+    labels: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> list[hcloud.SshKey]:
+    """One Hetzner SSH key per public key, named by its digest (``<name_base>-<digest>``): the resource names
+    are part of the URNs, so the single host and the swarm name them the same way."""
+    return [
+        hcloud.SshKey(
+            f"{resource_name}-ssh-key-{key_digest(key)}",
+            name=f"{name_base}-{key_digest(key)}",
+            public_key=key,
+            labels=dict(labels),
+            opts=opts,
+        )
+        for key in public_keys
+    ]
+
+
 class HetznerHost(pulumi.ComponentResource):
     """A Hetzner Cloud server running Docker, with a firewall, a stable IPv4 address and a data volume."""
 
@@ -160,16 +181,7 @@ class HetznerHost(pulumi.ComponentResource):
         labels = {**LABELS, **args.labels}
         child = pulumi.ResourceOptions(parent=self)
 
-        keys = [
-            hcloud.SshKey(
-                f"{name}-ssh-key-{key_digest(key)}",
-                name=f"{args.server_name}-{key_digest(key)}",
-                public_key=key,
-                labels=labels,
-                opts=child,
-            )
-            for key in args.ssh_public_keys
-        ]
+        keys = ssh_keys(name, args.server_name, args.ssh_public_keys, labels, child)
         ip = hcloud.PrimaryIp(
             f"{name}-ipv4",
             name=f"{args.server_name}-ipv4",

@@ -54,7 +54,7 @@ from components.hosts.hetzner.host import (
     PER_DIAL_TIMEOUT_SECONDS,
     SSH_OPTIONS,
     firewall_rules,
-    key_digest,
+    ssh_keys,
 )
 from components.hosts.local import default_engine_endpoint, engine_provider, refuse_engine_tls_environment
 
@@ -286,16 +286,7 @@ class SwarmHost(pulumi.ComponentResource):
         super().__init__("selfhost:index:SwarmHost", name, None, opts)
         labels = {**LABELS, **args.labels}
         child = pulumi.ResourceOptions(parent=self)
-        keys = [
-            hcloud.SshKey(
-                f"{name}-ssh-key-{key_digest(key)}",
-                name=f"{args.name_prefix}-{key_digest(key)}",
-                public_key=key,
-                labels=labels,
-                opts=child,
-            )
-            for key in args.ssh_public_keys
-        ]
+        keys = ssh_keys(name, args.name_prefix, args.ssh_public_keys, labels, child)
         network = hcloud.Network(
             f"{name}-network", name=args.name_prefix, ip_range=args.private_network, labels=labels, opts=child
         )

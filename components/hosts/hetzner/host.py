@@ -167,6 +167,50 @@ def ssh_keys(
     ]
 
 
+def primary_ipv4(
+    resource_name: str,
+    name: str,
+    location: str,
+    labels: Mapping[str, str],
+    protect: bool,
+    parent: pulumi.Resource,
+) -> hcloud.PrimaryIp:
+    """The server's public IPv4, kept when the server is replaced (DNS pointing at it stays right)."""
+    return hcloud.PrimaryIp(
+        resource_name,
+        name=name,
+        type="ipv4",
+        location=location,
+        # No assignee: the server takes the address through its public_net. assignee_type alone
+        # only warns on every run ("Unused Attribute", terraform-provider-hcloud 1.66
+        # internal/primaryip/resource.go ValidateConfig); unset, assignee_id/assignee_type are
+        # Optional+Computed and read back from the API without a diff.
+        # Not deleted with the server: the replacement server takes the same address.
+        auto_delete=False,
+        delete_protection=protect,
+        labels=dict(labels),
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+    )
+
+
+def data_disk(
+    resource_name: str, name: str, size_gb: int, location: str, labels: Mapping[str, str], parent: pulumi.Resource
+) -> hcloud.Volume:
+    """The Hetzner Volume holding a server's Docker volumes: always protected and retained, whatever the
+    stack's ``protect`` (the data outlives the server and the stack)."""
+    return hcloud.Volume(
+        resource_name,
+        name=name,
+        size=size_gb,
+        location=location,
+        format="ext4",
+        automount=False,
+        delete_protection=True,
+        labels=dict(labels),
+        opts=pulumi.ResourceOptions(parent=parent, protect=True, retain_on_delete=True),
+    )
+
+
 class HetznerHost(pulumi.ComponentResource):
     """A Hetzner Cloud server running Docker, with a firewall, a stable IPv4 address and a data volume."""
 
@@ -182,21 +226,7 @@ class HetznerHost(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         keys = ssh_keys(name, args.server_name, args.ssh_public_keys, labels, child)
-        ip = hcloud.PrimaryIp(
-            f"{name}-ipv4",
-            name=f"{args.server_name}-ipv4",
-            type="ipv4",
-            location=args.location,
-            # No assignee: the server takes the address through its public_net. assignee_type alone
-            # only warns on every run ("Unused Attribute", terraform-provider-hcloud 1.66
-            # internal/primaryip/resource.go ValidateConfig); unset, assignee_id/assignee_type are
-            # Optional+Computed and read back from the API without a diff.
-            # Not deleted with the server: the replacement server takes the same address.
-            auto_delete=False,
-            delete_protection=args.protect,
-            labels=labels,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-        )
+        ip = primary_ipv4(f"{name}-ipv4", f"{args.server_name}-ipv4", args.location, labels, args.protect, self)
         firewall = hcloud.Firewall(
             f"{name}-firewall",
             name=args.server_name,
@@ -204,17 +234,7 @@ class HetznerHost(pulumi.ComponentResource):
             labels=labels,
             opts=child,
         )
-        volume = hcloud.Volume(
-            f"{name}-data",
-            name=f"{args.server_name}-data",
-            size=args.volume_size_gb,
-            location=args.location,
-            format="ext4",
-            automount=False,
-            delete_protection=True,
-            labels=labels,
-            opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
-        )
+        volume = data_disk(f"{name}-data", f"{args.server_name}-data", args.volume_size_gb, args.location, labels, self)
         user_data = volume.id.apply(
             lambda volume_id: render_user_data(CloudInitOptions(int(volume_id), args.automatic_reboot_time))
         )

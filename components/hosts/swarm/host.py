@@ -53,7 +53,9 @@ from components.hosts.hetzner.host import (
     LABELS,
     PER_DIAL_TIMEOUT_SECONDS,
     SSH_OPTIONS,
+    data_disk,
     firewall_rules,
+    primary_ipv4,
     ssh_keys,
 )
 from components.hosts.local import default_engine_endpoint, engine_provider, refuse_engine_tls_environment
@@ -198,28 +200,12 @@ class SwarmNode(pulumi.ComponentResource):
         super().__init__("selfhost:index:SwarmNode", name, None, opts)
         keys, firewall, subnet, network = shared
         labels = {**LABELS, **host.labels, **args.labels, "swarm-role": args.role}
-        volume = hcloud.Volume(
-            f"{name}-data",
-            name=f"{host.name_prefix}-{args.name}-data",
-            size=args.volume_size_gb,
-            location=args.location,
-            format="ext4",
-            automount=False,
-            delete_protection=True,
-            labels=labels,
-            opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
+        volume = data_disk(
+            f"{name}-data", f"{host.name_prefix}-{args.name}-data", args.volume_size_gb, args.location, labels, self
         )
-        ip = hcloud.PrimaryIp(
-            f"{name}-ipv4",
-            name=f"{host.name_prefix}-{args.name}-ipv4",
-            type="ipv4",
-            location=args.location,
-            # As on the single host (components/hosts/hetzner/host.py): kept when the server is replaced, so
-            # DNS pointing at an edge node stays right; no assignee (the server takes it by public_net).
-            auto_delete=False,
-            delete_protection=host.protect,
-            labels=labels,
-            opts=pulumi.ResourceOptions(parent=self, protect=host.protect),
+        # As on the single host: kept when the server is replaced, so DNS pointing at an edge node stays right.
+        ip = primary_ipv4(
+            f"{name}-ipv4", f"{host.name_prefix}-{args.name}-ipv4", args.location, labels, host.protect, self
         )
         user_data = volume.id.apply(lambda volume_id: render_user_data(CloudInitOptions(int(volume_id))))
         server = hcloud.Server(

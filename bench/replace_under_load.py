@@ -46,7 +46,6 @@ import os
 import random
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tarfile
@@ -54,8 +53,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +70,7 @@ from components.edge.nginx.config import (
 )
 from components.edge.routes import ProxyRoute
 from tests import dockerd28
-from tests.dns_stub import DOCKER_TTL_SECONDS, DnsStub
+from tests.dns_stub import DnsStub
 from tests.docker_replay import stand_in_image_tar
 from tests.dockerd28 import Engine
 from tests.nginx_harness import (
@@ -92,37 +91,6 @@ ALIAS = "app-blog"
 WARM_SECONDS = 2.0
 AFTER_SECONDS = 6.0
 """Requests keep going this long after the old address went, past any re-resolution."""
-
-
-class DockerDns(DnsStub):
-    """Answers every address in ``addresses[name]`` (Docker's DNS returns each container with the alias)."""
-
-    def __init__(self, address: str, port: int, inside: Callable[[], AbstractContextManager[object]]) -> None:
-        super().__init__(address, port, inside)
-        self.addresses: dict[str, list[str]] = {}
-
-    def _answer(self, packet: bytes) -> bytes | None:
-        if len(packet) < 12:
-            return None
-        ident, _flags, qdcount = struct.unpack("!HHH", packet[:6])
-        if qdcount != 1:
-            return None
-        labels, offset = [], 12
-        while offset < len(packet) and packet[offset]:
-            length = packet[offset]
-            labels.append(packet[offset + 1 : offset + 1 + length].decode("ascii", "replace"))
-            offset += 1 + length
-        question = packet[12 : offset + 5]
-        qtype = struct.unpack("!H", packet[offset + 1 : offset + 3])[0]
-        addresses = list(self.addresses.get(".".join(labels).lower(), []))
-        if qtype != 1 or not addresses:
-            rcode = 3 if not addresses else 0
-            return struct.pack("!HHHHHH", ident, 0x8180 | rcode, 1, 0, 0, 0) + question
-        answers = b"".join(
-            struct.pack("!HHHIH", 0xC00C, 1, 1, DOCKER_TTL_SECONDS, 4) + socket.inet_aton(address)
-            for address in addresses
-        )
-        return struct.pack("!HHHHHH", ident, 0x8180, 1, len(addresses), 0, 0) + question + answers
 
 
 @dataclass(frozen=True)
@@ -217,7 +185,7 @@ PLAYS = (
 def play(root: Path, order: str, params: str, options: argparse.Namespace) -> list[Result]:
     with ExitStack() as stack:
         ns = stack.enter_context(NetNamespace())
-        dns = DockerDns(DNS_ADDRESS, 53, ns.entered)
+        dns = DnsStub(DNS_ADDRESS, 53, ns.entered)
         stack.enter_context(dns)
         workdir = Workdir(root)
         stack.callback(workdir.remove)
@@ -227,7 +195,7 @@ def play(root: Path, order: str, params: str, options: argparse.Namespace) -> li
         old_address = ns.add_address()
         old = StubBackend("old", ns, old_address).__enter__()
         stack.callback(old.__exit__)
-        dns.addresses[ALIAS] = [old_address]
+        dns.records[ALIAS] = [old_address]
         stack.enter_context(NginxProcess(ns, workdir, config, (HTTP_PORT,)))
         load = Load(ns, options.rate).__enter__()
         time.sleep(WARM_SECONDS)
@@ -239,14 +207,14 @@ def play(root: Path, order: str, params: str, options: argparse.Namespace) -> li
         if order == "stop-first":
             old.__exit__()
             ns.remove_address(old_address, stale=True)
-            dns.addresses[ALIAS] = []
+            dns.records[ALIAS] = []
             time.sleep(options.start_seconds)
             new_address = ns.add_address()
-            dns.addresses[ALIAS] = [new_address]
+            dns.records[ALIAS] = [new_address]
             start_new(new_address)
         else:
             new_address = ns.add_address()
-            dns.addresses[ALIAS] = [old_address, new_address]
+            dns.records[ALIAS] = [old_address, new_address]
             listening = threading.Thread(target=start_new, args=(new_address,))
             listening.start()
             time.sleep(options.start_seconds)
@@ -254,7 +222,7 @@ def play(root: Path, order: str, params: str, options: argparse.Namespace) -> li
             old.__exit__()  # SIGWINCH: the listener closes, in-flight requests finish
             time.sleep(options.drain_seconds)
             ns.remove_address(old_address, stale=True)
-            dns.addresses[ALIAS] = [new_address]
+            dns.records[ALIAS] = [new_address]
         time.sleep(AFTER_SECONDS)
         return load.stop()
 

@@ -20,7 +20,8 @@ DOCKER_TTL_SECONDS = 600
 
 
 class DnsStub:
-    """``records`` (name -> IPv4 address) may be changed while it serves."""
+    """``records`` (name -> IPv4 address, or every address, as Docker's DNS answers an alias that several
+    containers carry; an empty list is NXDOMAIN) may be changed while it serves."""
 
     def __init__(
         self,
@@ -29,10 +30,10 @@ class DnsStub:
         inside: Callable[[], AbstractContextManager[object]] | None = None,
     ) -> None:
         """``inside``, if given, is entered while the socket is made (a network namespace)."""
-        self.records: dict[str, str] = {}
+        self.records: dict[str, str | list[str]] = {}
         self.queries: list[str] = []
         self.answers: list[tuple[float, str, str | None]] = []
-        """(time.monotonic(), name, address or None for NXDOMAIN), one per A query."""
+        """(time.monotonic(), name, first address or None for NXDOMAIN), one per A query."""
         self._socket = self._bind(address, port, inside)
         self.port: int = self._socket.getsockname()[1]
         self._stop = threading.Event()
@@ -96,11 +97,15 @@ class DnsStub:
         name = ".".join(labels).lower()
         self.queries.append(name)
         question = packet[12:question_end]
-        address = self.records.get(name)
+        found = self.records.get(name)
+        addresses = [found] if isinstance(found, str) else list(found or [])
         if qtype == 1:
-            self.answers.append((time.monotonic(), name, address))
-        if address is None or qtype != 1:
-            rcode = 3 if address is None else 0
+            self.answers.append((time.monotonic(), name, addresses[0] if addresses else None))
+        if not addresses or qtype != 1:
+            rcode = 3 if not addresses else 0
             return struct.pack("!HHHHHH", ident, 0x8180 | rcode, 1, 0, 0, 0) + question
-        answer = struct.pack("!HHHIH", 0xC00C, 1, 1, DOCKER_TTL_SECONDS, 4) + socket.inet_aton(address)
-        return struct.pack("!HHHHHH", ident, 0x8180, 1, 1, 0, 0) + question + answer
+        answers = b"".join(
+            struct.pack("!HHHIH", 0xC00C, 1, 1, DOCKER_TTL_SECONDS, 4) + socket.inet_aton(address)
+            for address in addresses
+        )
+        return struct.pack("!HHHHHH", ident, 0x8180, 1, len(addresses), 0, 0) + question + answers

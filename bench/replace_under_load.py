@@ -60,6 +60,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.upstream_stall import ALIAS, HOST, route
 from components.edge.nginx.config import (
     PRODUCTION,
     UPSTREAM_FAIL_TIMEOUT_SECONDS,
@@ -68,7 +69,6 @@ from components.edge.nginx.config import (
     TlsSettings,
     render_nginx_config,
 )
-from components.edge.routes import ProxyRoute
 from tests import dockerd28
 from tests.dns_stub import DnsStub
 from tests.docker_replay import stand_in_image_tar
@@ -86,8 +86,6 @@ from tests.nginx_harness import (
     skip_reason,
 )
 
-HOST = "blog.bench"
-ALIAS = "app-blog"
 WARM_SECONDS = 2.0
 AFTER_SECONDS = 6.0
 """Requests keep going this long after the old address went, past any re-resolution."""
@@ -157,20 +155,6 @@ class Load:
         self._stopped.set()
         self._thread.join()
         return sorted(self.results, key=lambda result: result.started)
-
-
-def route() -> ProxyRoute:
-    return ProxyRoute(
-        app="blog",
-        kind="wordpress",
-        server_name=HOST,
-        upstream_host=ALIAS,
-        upstream_port=80,
-        max_body_bytes=1024**2,
-        read_timeout_seconds=120,
-        request_buffering=True,
-        dav_redirects=False,
-    )
 
 
 CURRENT_PARAMS = f"max_fails={UPSTREAM_MAX_FAILS} fail_timeout={UPSTREAM_FAIL_TIMEOUT_SECONDS}s"

@@ -167,6 +167,15 @@ def test_a_replacing_change_gives_other_keepers(change: dict[str, Any]) -> None:
     assert core._digest(_resolved(_spec(**change))) != core._digest(_resolved(_spec()))
 
 
+def test_a_bind_mount_and_a_volume_of_the_same_name_give_other_keepers() -> None:
+    """``host_directory`` decides what is mounted (a host directory, not a volume): it is in the keepers,
+    and only when set, so the keepers of every container without one stay as they were."""
+    volume = _resolved(_spec(mounts=[core.Mount("/srv/restic", "/data")]))
+    bind = _resolved(_spec(mounts=[core.Mount("/srv/restic", "/data", host_directory=True)]))
+    assert core._digest(bind) != core._digest(volume)
+    assert volume["volumes"] == [["/srv/restic", "/data", False]]
+
+
 def test_updated_in_place_inputs_keep_the_generation() -> None:
     """Memory is updated in place by the provider: no new name, so no replacement."""
     same = _spec(memory_bytes=128 * 1024**2, memory_reservation_bytes=64 * 1024**2, wait_timeout_seconds=9)
